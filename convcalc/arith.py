@@ -1,0 +1,176 @@
+"""Exact arithmetic of one spatial axis of a sliding window.
+
+Everything here is integers and ``Fraction``s: the shape path never sees a float.
+Convolution and pooling both reduce to a :class:`Window` per spatial axis; the
+padding words resolve to concrete pads here too, so every caller agrees on them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from fractions import Fraction
+
+
+class Status(str, Enum):
+    """How a size division came out, from best to worst."""
+
+    EXACT = "exact"  # the windows tile the padded input
+    HARMLESS = "harmless"  # the rounding drops padding only
+    LOSSY = "lossy"  # real input rows/columns are seen by no window
+    INVALID = "invalid"  # no window fits: output size below 1
+
+    @property
+    def rank(self) -> int:
+        return list(Status).index(self)
+
+
+def worst(statuses: tuple[Status, ...] | list[Status]) -> Status:
+    return max(statuses, key=lambda s: s.rank, default=Status.EXACT)
+
+
+PAD_WORDS = ("same", "valid", "full")
+
+
+def span(kernel: int, dilation: int) -> int:
+    """Effective kernel size k̂ = d(k − 1) + 1."""
+    return dilation * (kernel - 1) + 1
+
+
+def resolve_pad(word: str, size: int, kernel_span: int, stride: int) -> tuple[int, int]:
+    """Concrete (before, after) pads of a padding word on one axis.
+
+    ``same`` is TensorFlow's: the output is ceil(i/s) and an odd total puts the
+    extra pixel after (right/bottom). ``full`` lets every window touch the input.
+    """
+    if word == "valid":
+        return (0, 0)
+    if word == "full":
+        return (kernel_span - 1, kernel_span - 1)
+    if word == "same":
+        total = max((-(-size // stride) - 1) * stride + kernel_span - size, 0)
+        return (total // 2, total - total // 2)
+    raise ValueError(f"unknown padding word {word!r}")
+
+
+@dataclass(frozen=True)
+class Fix:
+    """One change of one parameter that makes an axis divide exactly."""
+
+    param: str  # "pad", "stride", "kernel" or "input"
+    value: str  # the new value as the user would write it
+    output: int  # the exact output size it gives
+
+
+@dataclass(frozen=True)
+class Window:
+    """A window sliding along one axis: o = (i + p_l + p_r − k̂)/s + 1."""
+
+    size: int
+    kernel: int
+    stride: int
+    pad: tuple[int, int] = (0, 0)
+    dilation: int = 1
+    ceil: bool = False
+
+    @property
+    def span(self) -> int:
+        return span(self.kernel, self.dilation)
+
+    @property
+    def numerator(self) -> int:
+        return self.size + self.pad[0] + self.pad[1] - self.span
+
+    @property
+    def exact(self) -> Fraction:
+        """The formula's value before any rounding (14.5 for 32, k 5, s 2)."""
+        return Fraction(self.numerator, self.stride) + 1
+
+    @property
+    def output(self) -> int:
+        """The size frameworks produce: floored, or ceiled with the last-window rule."""
+        if not self.ceil:
+            return self.numerator // self.stride + 1
+        out = -(-self.numerator // self.stride) + 1
+        # PyTorch and Caffe drop a last window that would start in the right padding.
+        if (out - 1) * self.stride >= self.size + self.pad[0]:
+            out -= 1
+        return out
+
+    @property
+    def remainder(self) -> int:
+        """Positions at the end of the padded input that the floored windows skip."""
+        return self.numerator % self.stride
+
+    @property
+    def lost(self) -> int:
+        """Real (unpadded) input positions that no window covers."""
+        covered_until = (self.output - 1) * self.stride + self.span
+        return max(0, self.pad[0] + self.size - covered_until)
+
+    @property
+    def status(self) -> Status:
+        if self.output < 1:
+            return Status.INVALID
+        if self.remainder == 0:
+            return Status.EXACT
+        return Status.LOSSY if self.lost else Status.HARMLESS
+
+    def fixes(self) -> tuple[Fix, ...]:
+        """The nearest changes of pad, stride, kernel or input size that divide exactly."""
+        if self.remainder == 0 or self.output < 1:
+            return ()
+        return (*self._pad_fixes(), *self._stride_fixes(), *self._kernel_fixes(),
+                *self._input_fixes())
+
+    def _with(self, **change: int | tuple[int, int]) -> Window:
+        fields = {"size": self.size, "kernel": self.kernel, "stride": self.stride,
+                  "pad": self.pad, "dilation": self.dilation}
+        fields.update(change)
+        return Window(ceil=self.ceil, **fields)  # type: ignore[arg-type]
+
+    def _pad_fixes(self) -> list[Fix]:
+        left, right = self.pad
+        more = self.stride - self.remainder
+        fixes = [Fix("pad", f"{left},{right + more}", self._with(pad=(left, right + more)).output)]
+        if left + right >= self.remainder:
+            cut_right = min(right, self.remainder)
+            fewer = (left - (self.remainder - cut_right), right - cut_right)
+            fixes.insert(0, Fix("pad", f"{fewer[0]},{fewer[1]}", self._with(pad=fewer).output))
+        return fixes
+
+    def _stride_fixes(self) -> list[Fix]:
+        n = self.numerator
+        below = next((s for s in range(self.stride - 1, 0, -1) if n % s == 0), None)
+        above = next((s for s in range(self.stride + 1, 2 * self.stride + 1) if n % s == 0),
+                     None)
+        return [Fix("stride", str(s), self._with(stride=s).output)
+                for s in (below, above) if s is not None]
+
+    def _kernel_fixes(self) -> list[Fix]:
+        room = self.size + self.pad[0] + self.pad[1]
+        candidates = [k for k in range(1, self.kernel + self.stride + 1)
+                      if k != self.kernel and span(k, self.dilation) <= room
+                      and (room - span(k, self.dilation)) % self.stride == 0]
+        below = max((k for k in candidates if k < self.kernel), default=None)
+        above = min((k for k in candidates if k > self.kernel), default=None)
+        return [Fix("kernel", str(k), self._with(kernel=k).output)
+                for k in (below, above) if k is not None]
+
+    def _input_fixes(self) -> list[Fix]:
+        sizes = [self.size - self.remainder, self.size + self.stride - self.remainder]
+        return [Fix("input", str(i), self._with(size=i).output)
+                for i in sizes if i > 0 and self._with(size=i).output >= 1]
+
+
+def format_fraction(value: Fraction) -> str:
+    """14.5, 54.25, 2.33…: exact decimals where they end, an ellipsis where they do not."""
+    sign = "-" if value < 0 else ""
+    whole, rest = divmod(abs(value.numerator), value.denominator)
+    digits = ""
+    while rest and len(digits) < 12:
+        digit, rest = divmod(rest * 10, value.denominator)
+        digits += str(digit)
+    if rest:
+        return f"{sign}{whole}.{digits[:2]}…"
+    return f"{sign}{whole}.{digits}" if digits else f"{sign}{whole}"

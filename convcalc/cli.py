@@ -1,0 +1,149 @@
+"""The command line: options in, a renderer and an exit code out. No arithmetic here.
+
+Exit codes: 0 clean, 1 problems found, 2 unusable invocation or unreadable input.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from typing import Annotated, NoReturn
+
+import typer
+
+from convcalc import __version__
+
+EXIT_CLEAN, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+app = typer.Typer(
+    name="convcalc",
+    help="Exact convolution arithmetic: shapes, parameters, MACs, memory and receptive fields "
+         "of CNN layers and whole architectures, with no framework installed.\n\n"
+         "Exit codes: 0 clean, 1 problems found, 2 unusable invocation or unreadable input.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+class Dtype(str, Enum):
+    float64 = "float64"
+    float32 = "float32"
+    float16 = "float16"
+    bfloat16 = "bfloat16"
+    int8 = "int8"
+
+
+class LayerFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+def fail(message: str) -> NoReturn:
+    """One line on stderr and exit 2: the documented path for unusable input."""
+    print(f"convcalc: error: {message}", file=sys.stderr)
+    raise typer.Exit(EXIT_USAGE)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"convcalc {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Exact convolution arithmetic for CNN architectures."""
+
+
+# Which layer key each `convcalc layer` option sets.
+_LAYER_OPTIONS = {"k": "--k", "stride": "--stride", "pad": "--pad", "dilation": "--dilation",
+                  "groups": "--groups", "ceil": "--ceil", "output_padding": "--output-padding",
+                  "out": "--out-size", "bias": "--no-bias", "filters": "--filters",
+                  "units": "--filters"}
+
+
+@app.command()
+def layer(
+    shape: Annotated[str, typer.Option("--in", "-i", help="Input shape: HxWxC (2-D), LxC (1-D), "
+                                       "DxHxWxC (3-D) or C (a vector, for fc).")],
+    filters: Annotated[int | None, typer.Option("--filters", "-f", help="Number of filters "
+                                                "(output channels), or units for fc.")] = None,
+    k: Annotated[str | None, typer.Option("--k", help="Kernel size: 5, or per axis 3x5.")] = None,
+    stride: Annotated[str | None, typer.Option("--stride", "-s", help="Stride: 2 or per axis "
+                                               "2x1. Pooling defaults to the kernel size.")] = None,
+    pad: Annotated[str | None, typer.Option("--pad", "-p", help="Padding: 2, per axis 1x2, "
+                                            "before,after 0,1, or same / valid / full.")] = None,
+    dilation: Annotated[str | None, typer.Option("--dilation", "-d", help="Dilation: 2 or per "
+                                                 "axis.")] = None,
+    groups: Annotated[int | None, typer.Option("--groups", "-g", help="Groups of a grouped "
+                                               "convolution.")] = None,
+    kind: Annotated[str, typer.Option("--kind", help="conv, conv-transpose, depthwise, "
+                                      "separable, local, maxpool, avgpool, global-avgpool, "
+                                      "global-maxpool, adaptive-avgpool, adaptive-maxpool, fc.")
+                    ] = "conv",
+    ceil: Annotated[bool, typer.Option("--ceil", help="Pooling in ceil mode.")] = False,
+    output_padding: Annotated[str | None, typer.Option("--output-padding", help="Extra output "
+                                                       "size of a transposed conv.")] = None,
+    out_size: Annotated[str | None, typer.Option("--out-size", help="Output size of adaptive "
+                                                 "pooling: 7 or 7x7.")] = None,
+    no_bias: Annotated[bool, typer.Option("--no-bias", help="The layer has no bias.")] = False,
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Batch size for memory.")] = 1,
+    dtype: Annotated[Dtype, typer.Option("--dtype", help="Element type for bytes.")] =
+        Dtype.float32,
+    fmt: Annotated[LayerFormat, typer.Option("--format", help="table for people, json for "
+                                             "programs.")] = LayerFormat.table,
+) -> None:
+    """One layer on one input: output shape, params, MACs, memory and the worked formulas.
+
+    Example: convcalc layer --in 32x32x3 --filters 10 --k 5 --pad 2
+    """
+    from convcalc.analysis import analyze_layer
+    from convcalc.layers import KINDS, lookup
+    from convcalc.layers.fields import construct
+    from convcalc.problem import LayerError
+    from convcalc.report import Settings
+    from convcalc.shape import Shape
+
+    kind_class = lookup(kind)
+    if kind_class is None:
+        fail(f"unknown --kind {kind!r}; one of: {', '.join(KINDS)}")
+    try:
+        x = Shape.parse(shape)
+    except ValueError as exc:
+        fail(f"--in: {exc}")
+    count_key = "units" if kind_class.count_field == "units" else "filters"
+    given = {count_key: filters, "k": k, "stride": stride, "pad": pad, "dilation": dilation,
+             "groups": groups, "ceil": ceil or None, "output_padding": output_padding,
+             "out": out_size, "bias": False if no_bias else None}
+    built, errors = construct(kind_class, {key: v for key, v in given.items() if v is not None})
+    if errors:
+        error = errors[0]
+        option = _LAYER_OPTIONS.get(error.field, error.field)
+        if error.code == "unknown-key":
+            fail(f"option {option} does not apply to --kind {kind}")
+        if error.code == "missing-key":
+            fail(f"--kind {kind} needs {option}")
+        fail(f"{option}{error.message.removeprefix(error.field)}")
+    try:
+        report = analyze_layer(built, x, Settings(batch, dtype.value))
+    except LayerError as exc:
+        fail(exc.message)
+    if fmt is LayerFormat.json:
+        from convcalc.render.json_ import layer_report
+
+        print(layer_report(report))
+        return
+    from rich.console import Console
+
+    from convcalc.render.layer import draw
+
+    draw(report, Console(highlight=False))
+
+
+def main() -> None:
+    app()

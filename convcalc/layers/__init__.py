@@ -1,0 +1,97 @@
+"""The registry of layer kinds: one line per kind, grouped by family module."""
+
+from __future__ import annotations
+
+from convcalc.layers.base import Layer
+from convcalc.layers.conv import Conv, ConvTranspose, Depthwise, Local, Separable
+from convcalc.layers.dense import Dense, Flatten
+from convcalc.layers.norm import LRN, BatchNorm
+from convcalc.layers.pool import (
+    AdaptiveAvgPool,
+    AdaptiveMaxPool,
+    AvgPool,
+    GlobalAvgPool,
+    GlobalMaxPool,
+    MaxPool,
+)
+from convcalc.layers.simple import (
+    GELU,
+    ChannelShuffle,
+    Dropout,
+    HardSigmoid,
+    HardSwish,
+    Identity,
+    LeakyReLU,
+    ReLU,
+    ReLU6,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Tanh,
+    Upsample,
+    ZeroPad,
+)
+
+KINDS: dict[str, type[Layer]] = {
+    "conv": Conv,
+    "conv-transpose": ConvTranspose,
+    "depthwise": Depthwise,
+    "separable": Separable,
+    "local": Local,
+    "maxpool": MaxPool,
+    "avgpool": AvgPool,
+    "global-avgpool": GlobalAvgPool,
+    "global-maxpool": GlobalMaxPool,
+    "adaptive-avgpool": AdaptiveAvgPool,
+    "adaptive-maxpool": AdaptiveMaxPool,
+    "fc": Dense,
+    "flatten": Flatten,
+    "bn": BatchNorm,
+    "lrn": LRN,
+    "relu": ReLU,
+    "relu6": ReLU6,
+    "leaky-relu": LeakyReLU,
+    "sigmoid": Sigmoid,
+    "tanh": Tanh,
+    "silu": SiLU,
+    "hard-swish": HardSwish,
+    "hard-sigmoid": HardSigmoid,
+    "gelu": GELU,
+    "softmax": Softmax,
+    "dropout": Dropout,
+    "identity": Identity,
+    "upsample": Upsample,
+    "channel-shuffle": ChannelShuffle,
+    "zeropad": ZeroPad,
+}
+
+# Other spellings people write, each mapped to its registry name.
+ALIASES: dict[str, str] = {
+    "convolution": "conv",
+    "deconv": "conv-transpose",
+    "transposed-conv": "conv-transpose",
+    "dwconv": "depthwise",
+    "sepconv": "separable",
+    "locally-connected": "local",
+    "pool": "maxpool",
+    "max-pool": "maxpool",
+    "avg-pool": "avgpool",
+    "gap": "global-avgpool",
+    "dense": "fc",
+    "linear": "fc",
+    "batchnorm": "bn",
+    "batch-norm": "bn",
+    "norm": "lrn",
+    "leakyrelu": "leaky-relu",
+    "swish": "silu",
+    "hswish": "hard-swish",
+    "hsigmoid": "hard-sigmoid",
+    "shuffle": "channel-shuffle",
+}
+
+NAME_OF: dict[type[Layer], str] = {cls: name for name, cls in KINDS.items()}
+
+
+def lookup(name: str) -> type[Layer] | None:
+    """The kind called ``name`` (or one of its aliases), if any."""
+    return KINDS.get(ALIASES.get(name, name))

@@ -1,0 +1,182 @@
+"""What every layer kind returns, and the field types their YAML keys take.
+
+A layer kind is a frozen dataclass whose fields are its YAML keys. It has two pure
+methods: ``apply(x)`` gives the numbers (:class:`Effect`) and ``explain(x)`` gives
+the formulas with the numbers filled in. Neither prints; both raise
+:class:`~convcalc.problem.LayerError` when the layer cannot take its input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import ClassVar, Protocol
+
+from convcalc.arith import Status, Window, format_fraction, resolve_pad, worst
+from convcalc.problem import LayerError
+from convcalc.shape import Shape
+
+# Canonical field values, after parsing (see fields.PARSERS). A 1-tuple is broadcast to
+# every spatial axis.
+Ints = tuple[int, ...]  # positive sizes: kernel, stride, dilation
+Offsets = tuple[int, ...]  # non-negative sizes: output_padding
+Pads = str | tuple[tuple[int, int], ...]  # a padding word, or (before, after) per axis
+Act = str | None  # a fused activation, which changes no number
+
+
+@dataclass(frozen=True)
+class RFStep:
+    """How one axis of a layer moves the receptive field (Araujo et al. 2019)."""
+
+    kernel: int  # effective kernel k̂
+    stride: Fraction  # below 1 for upsampling
+    pad: int  # padding before the first window
+
+
+IDENTITY_STEP = RFStep(1, Fraction(1), 0)
+
+
+@dataclass(frozen=True)
+class Formula:
+    """One relationship with the numbers filled in: ``label: text``."""
+
+    label: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Effect:
+    """What a layer does to one example of its input."""
+
+    output: Shape
+    params: int = 0  # learnable weights and biases
+    buffers: int = 0  # non-trainable state, e.g. batch-norm running statistics
+    macs: int = 0  # multiply-accumulates of weights, bias excluded
+    inplace: bool = False  # the output reuses the input's memory
+    windows: tuple[Window, ...] = ()  # one per spatial axis where sizes are divided
+    rf: tuple[RFStep, ...] = ()  # one per spatial axis; () leaves the field unchanged
+    notes: tuple[str, ...] = ()
+
+    @property
+    def status(self) -> Status:
+        return worst([w.status for w in self.windows])
+
+
+class Layer(Protocol):
+    """The interface of every layer kind."""
+
+    count_field: ClassVar[str | None]  # what `fc-4096` or `conv3-64` sets after the dash
+    kernel_field: ClassVar[str | None]  # what `conv3` or `maxpool3` sets after the name
+
+    def apply(self, x: Shape) -> Effect: ...
+
+    def explain(self, x: Shape) -> tuple[Formula, ...]: ...
+
+
+# --- helpers shared by the layer families ---------------------------------------------------
+
+
+def axis_names(ndim: int) -> tuple[str, ...]:
+    return {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}.get(ndim, tuple(f"axis{i}" for i in
+                                                                       range(ndim)))
+
+
+def per_axis(values: Ints, ndim: int, field: str) -> tuple[int, ...]:
+    """Broadcast a 1-tuple to every spatial axis, or check the per-axis length."""
+    if len(values) == 1:
+        return values * ndim
+    if len(values) != ndim:
+        raise LayerError("wrong-rank", f"{field} gives {len(values)} sizes for an input with "
+                         f"{ndim} spatial axes", field)
+    return values
+
+
+def need_spatial(x: Shape, kind: str) -> None:
+    if not x.spatial:
+        raise LayerError("wrong-rank", f"{kind} needs a spatial input (LxC, HxWxC or DxHxWxC), "
+                         f"got the flat vector {x}")
+
+
+def divides(total: int, groups: int, what: str, field: str = "groups") -> int:
+    if total % groups:
+        raise LayerError("bad-groups", f"groups {groups} do not divide the {total} {what}", field)
+    return total // groups
+
+
+def slide(x: Shape, k: Ints, stride: Ints, pad: Pads, dilation: Ints = (1,),
+          ceil: bool = False) -> tuple[Window, ...]:
+    """The windows of a convolution or pooling on every spatial axis, checked."""
+    ndim = len(x.spatial)
+    ks, ss = per_axis(k, ndim, "k"), per_axis(stride, ndim, "stride")
+    ds = per_axis(dilation, ndim, "dilation")
+    pads = resolve_pads(pad, x.spatial, ks, ss, ds)
+    windows = tuple(Window(i, kk, s, p, d, ceil) for i, kk, s, p, d in
+                    zip(x.spatial, ks, ss, pads, ds, strict=True))
+    for name, w in zip(axis_names(ndim), windows, strict=True):
+        if w.output < 1:
+            raise LayerError("invalid-size", f"on {name} the kernel (effective size {w.span}) is "
+                             f"larger than the padded input {w.size + sum(w.pad)}", "k")
+    return windows
+
+
+def resolve_pads(pad: Pads, sizes: tuple[int, ...], ks: tuple[int, ...],
+                 ss: tuple[int, ...], ds: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+    ndim = len(sizes)
+    if isinstance(pad, str):
+        return tuple(resolve_pad(pad, i, d * (k - 1) + 1, s)
+                     for i, k, s, d in zip(sizes, ks, ss, ds, strict=True))
+    if len(pad) == 1:
+        return pad * ndim
+    if len(pad) != ndim:
+        raise LayerError("wrong-rank", f"pad gives {len(pad)} axes for an input with {ndim} "
+                         "spatial axes", "pad")
+    return pad
+
+
+def rf_steps(windows: tuple[Window, ...]) -> tuple[RFStep, ...]:
+    return tuple(RFStep(w.span, Fraction(w.stride), w.pad[0]) for w in windows)
+
+
+def num(value: int) -> str:
+    """An integer with thousands separators, as every output prints counts."""
+    return f"{value:,}"
+
+
+def product(values: Sequence[int]) -> str:
+    return "·".join(map(str, values)) if values else "1"
+
+
+def window_formulas(windows: tuple[Window, ...]) -> tuple[Formula, ...]:
+    """The output-size formula of each axis; axes with identical arithmetic share a line."""
+    lines: dict[str, list[str]] = {}
+    for name, w in zip(axis_names(len(windows)), windows, strict=True):
+        lines.setdefault(window_formula(w), []).append(name)
+    spans = {window_span_formula(w) for w in windows if w.dilation != 1}
+    return (*(Formula("effective kernel", text) for text in sorted(spans)),
+            *(Formula(f"output {', '.join(names)}", text) for text, names in lines.items()))
+
+
+def window_span_formula(w: Window) -> str:
+    return f"k̂ = {w.dilation}·({w.kernel} − 1) + 1 = {w.span}"
+
+
+def window_formula(w: Window) -> str:
+    left, right = w.pad
+    padding = "" if left == right == 0 else (f" + 2·{left}" if left == right
+                                              else f" + {left} + {right}")
+    inner = f"{w.size}{padding} − {w.span}"
+    exact = format_fraction(w.exact)
+    if w.ceil:
+        text = f"ceil(({inner})/{w.stride}) + 1 = {w.output}"
+        if w.output < -(-w.numerator // w.stride) + 1:
+            text += " (the last window would start in the padding, so it is dropped)"
+        return text
+    text = f"({inner})/{w.stride} + 1 = {exact}"
+    if w.status is not Status.EXACT:
+        text += f" → {w.output} ({w.status.value})"
+    return text
+
+
+def activation_formula(shape: Shape) -> Formula:
+    return Formula("activations", f"{product(shape.dims)} = {num(shape.size)}")

@@ -1,0 +1,154 @@
+"""Turning raw key values (from YAML or the command line) into a layer's typed fields.
+
+Each field's annotation names its parser, so a layer kind declares its keys once, as
+dataclass fields, and gets validation and error messages for free.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from convcalc.arith import PAD_WORDS
+
+ACTIVATIONS = ("relu", "relu6", "leaky-relu", "sigmoid", "tanh", "silu", "swish", "hard-swish",
+               "hard-sigmoid", "gelu", "softmax")
+
+
+class FieldError(ValueError):
+    """A key is unknown, missing, or has a bad value; ``field`` names the key.
+
+    ``code`` is the problem code: ``unknown-key``, ``missing-key`` or ``wrong-type``.
+    """
+
+    def __init__(self, code: str, field: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.field = field
+        self.message = message
+
+
+def _integer(value: object, minimum: int) -> int:
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"expected an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"expected an integer of at least {minimum}, got {value}")
+    return value
+
+
+def _integers(value: object, minimum: int) -> tuple[int, ...]:
+    """``3``, ``"3x5"`` or ``[3, 5]``: one size for every axis, or one per axis."""
+    if isinstance(value, str) and "x" in value:
+        value = value.split("x")
+    if isinstance(value, list | tuple):
+        if not 1 <= len(value) <= 3:
+            raise ValueError(f"expected 1 to 3 per-axis sizes, got {len(value)}")
+        return tuple(_integer(v, minimum) for v in value)
+    return (_integer(value, minimum),)
+
+
+def _pair(value: object) -> tuple[int, int]:
+    """One axis of padding: ``2`` (both sides), ``"2,3"`` or ``[2, 3]`` (before, after)."""
+    if isinstance(value, str) and "," in value:
+        value = value.split(",")
+    if isinstance(value, list | tuple):
+        if len(value) != 2:
+            raise ValueError(f"an axis's padding is one number or [before, after], got {value!r}")
+        return (_integer(value[0], 0), _integer(value[1], 0))
+    size = _integer(value, 0)
+    return (size, size)
+
+
+def parse_pads(value: object) -> str | tuple[tuple[int, int], ...]:
+    """A padding word, one size, per-axis sizes ``1x2``, or per-axis ``[[0, 1], [0, 1]]``."""
+    if isinstance(value, str) and value.strip().lower() in PAD_WORDS:
+        return value.strip().lower()
+    if isinstance(value, str) and "x" in value:
+        value = value.split("x")
+    if isinstance(value, list | tuple):
+        if not 1 <= len(value) <= 3:
+            raise ValueError(f"expected 1 to 3 per-axis paddings, got {len(value)}")
+        return tuple(_pair(v) for v in value)
+    try:
+        return (_pair(value),)
+    except ValueError:
+        raise ValueError(f"expected a size, per-axis sizes or one of {', '.join(PAD_WORDS)}; "
+                         f"got {value!r}") from None
+
+
+def _boolean(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _number(value: object) -> float:
+    """A real-valued setting that never enters the shape path (dropout rate, LRN alpha)."""
+    if isinstance(value, str) and re.fullmatch(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*",
+                                               value):
+        value = float(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"expected a number, got {value!r}")
+    return float(value)
+
+
+def _activation(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and value in ACTIVATIONS:
+        return value
+    raise ValueError(f"expected an activation ({', '.join(ACTIVATIONS)}), got {value!r}")
+
+
+def _text(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    raise ValueError(f"expected text, got {value!r}")
+
+
+def _optional(parse: Callable[[object], Any]) -> Callable[[object], Any]:
+    return lambda value: None if value is None else parse(value)
+
+
+# Annotation (as written on the dataclass field) -> parser of a raw value.
+PARSERS: dict[str, Callable[[object], Any]] = {
+    "int": lambda v: _integer(v, 1),
+    "int | None": _optional(lambda v: _integer(v, 1)),
+    "Ints": lambda v: _integers(v, 1),
+    "Ints | None": _optional(lambda v: _integers(v, 1)),
+    "Offsets": lambda v: _integers(v, 0),
+    "Pads": parse_pads,
+    "bool": _boolean,
+    "float": _number,
+    "Act": _activation,
+    "str": _text,
+}
+
+
+def construct(kind: type[Any], raw: Mapping[str, object]) -> tuple[Any, list[FieldError]]:
+    """Build a layer of ``kind`` from raw key values; all bad keys are reported at once."""
+    fields = {f.name: f for f in dataclasses.fields(kind)}
+    values: dict[str, object] = {}
+    errors: list[FieldError] = []
+    for key, value in raw.items():
+        if key not in fields:
+            errors.append(FieldError("unknown-key", key, f"{key!r} is not a key of this kind "
+                                     f"(keys: {', '.join(fields) or 'none'})"))
+            continue
+        try:
+            values[key] = PARSERS[str(fields[key].type)](value)
+        except ValueError as exc:
+            errors.append(FieldError("wrong-type", key, f"{key}: {exc}"))
+    missing = [name for name, f in fields.items() if name not in raw and
+               f.default is dataclasses.MISSING]
+    errors += [FieldError("missing-key", name, f"missing required key {name!r}")
+               for name in missing]
+    if errors:
+        return None, errors
+    return kind(**values), []

@@ -1,0 +1,182 @@
+"""Layers that change no parameter count: activations, dropout, resampling, reshuffling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import ClassVar
+
+from convcalc.layers.base import (
+    Effect,
+    Formula,
+    Ints,
+    Pads,
+    RFStep,
+    activation_formula,
+    divides,
+    need_spatial,
+    per_axis,
+)
+from convcalc.problem import LayerError
+from convcalc.shape import Shape
+
+_IN_PLACE = (Formula("output", "the input's shape, computed in place: no parameters, no new "
+                     "memory"),)
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An elementwise activation, counted as in place (it adds no activation memory)."""
+
+    count_field: ClassVar[str | None] = None
+    kernel_field: ClassVar[str | None] = None
+
+    def apply(self, x: Shape) -> Effect:
+        return Effect(x, inplace=True)
+
+    def explain(self, x: Shape) -> tuple[Formula, ...]:
+        return _IN_PLACE
+
+
+# One class per activation so that each kind has its own registry entry and keys.
+@dataclass(frozen=True)
+class ReLU(Activation):
+    """max(x, 0)."""
+
+
+@dataclass(frozen=True)
+class ReLU6(Activation):
+    """min(max(x, 0), 6) (MobileNet)."""
+
+
+@dataclass(frozen=True)
+class LeakyReLU(Activation):
+    """x for x > 0, slope·x otherwise."""
+
+    slope: float = 0.01
+
+
+@dataclass(frozen=True)
+class Sigmoid(Activation):
+    """1 / (1 + e^−x)."""
+
+
+@dataclass(frozen=True)
+class Tanh(Activation):
+    """tanh(x)."""
+
+
+@dataclass(frozen=True)
+class SiLU(Activation):
+    """x·sigmoid(x), also called swish."""
+
+
+@dataclass(frozen=True)
+class HardSwish(Activation):
+    """x·relu6(x + 3)/6 (MobileNet v3)."""
+
+
+@dataclass(frozen=True)
+class HardSigmoid(Activation):
+    """relu6(x + 3)/6."""
+
+
+@dataclass(frozen=True)
+class GELU(Activation):
+    """x·Φ(x)."""
+
+
+@dataclass(frozen=True)
+class Softmax(Activation):
+    """Normalised exponentials over the channels; counted in place like the activations."""
+
+
+@dataclass(frozen=True)
+class Dropout(Activation):
+    """Random zeroing while training; the identity at inference (in place)."""
+
+    rate: float = 0.5
+
+
+@dataclass(frozen=True)
+class Identity(Activation):
+    """Passes its input on unchanged."""
+
+
+@dataclass(frozen=True)
+class Upsample:
+    """Repeat (nearest) or interpolate each spatial axis by an integer factor."""
+
+    count_field: ClassVar[str | None] = None
+    kernel_field: ClassVar[str | None] = "scale"
+
+    scale: Ints = (2,)
+    mode: str = "nearest"
+
+    def apply(self, x: Shape) -> Effect:
+        need_spatial(x, "upsampling")
+        if self.mode not in ("nearest", "linear", "bilinear", "trilinear", "bicubic"):
+            raise LayerError("unsupported", f"unknown upsampling mode {self.mode!r}", "mode")
+        scales = per_axis(self.scale, len(x.spatial), "scale")
+        reach = 1 if self.mode == "nearest" else 4 if self.mode == "bicubic" else 2
+        return Effect(Shape(tuple(i * s for i, s in zip(x.spatial, scales, strict=True)),
+                            x.channels),
+                      rf=tuple(RFStep(reach, Fraction(1, s), 0) for s in scales))
+
+    def explain(self, x: Shape) -> tuple[Formula, ...]:
+        out = self.apply(x).output
+        scales = per_axis(self.scale, len(x.spatial), "scale")
+        sizes = ", ".join(f"{i}·{s} = {o}" for i, s, o in
+                          zip(x.spatial, scales, out.spatial, strict=True))
+        return (Formula("output", sizes), activation_formula(out))
+
+
+@dataclass(frozen=True)
+class ChannelShuffle:
+    """Interleave the channels of ``groups`` groups (ShuffleNet); a permutation."""
+
+    count_field: ClassVar[str | None] = "groups"
+    kernel_field: ClassVar[str | None] = None
+
+    groups: int
+
+    def apply(self, x: Shape) -> Effect:
+        divides(x.channels, self.groups, "channels")
+        return Effect(x)
+
+    def explain(self, x: Shape) -> tuple[Formula, ...]:
+        per = divides(x.channels, self.groups, "channels")
+        return (Formula("output", f"{self.groups} groups of {per} channels interleaved"),
+                activation_formula(x))
+
+
+@dataclass(frozen=True)
+class ZeroPad:
+    """Explicit zero padding of the spatial axes."""
+
+    count_field: ClassVar[str | None] = None
+    kernel_field: ClassVar[str | None] = None
+
+    pad: Pads
+
+    def _pads(self, x: Shape) -> tuple[tuple[int, int], ...]:
+        need_spatial(x, "padding")
+        if isinstance(self.pad, str):
+            raise LayerError("unsupported", "zeropad takes sizes, not a padding word", "pad")
+        pads = self.pad * len(x.spatial) if len(self.pad) == 1 else self.pad
+        if len(pads) != len(x.spatial):
+            raise LayerError("wrong-rank", f"pad gives {len(pads)} axes for an input with "
+                             f"{len(x.spatial)} spatial axes", "pad")
+        return pads
+
+    def apply(self, x: Shape) -> Effect:
+        pads = self._pads(x)
+        return Effect(Shape(tuple(i + a + b for i, (a, b) in zip(x.spatial, pads, strict=True)),
+                            x.channels), rf=tuple(RFStep(1, Fraction(1), a) for a, _ in pads))
+
+    def explain(self, x: Shape) -> tuple[Formula, ...]:
+        out = self.apply(x).output
+        return (Formula("output", ", ".join(f"{i} + {a} + {b} = {o}" for i, (a, b), o in
+                                            zip(x.spatial, self._pads(x), out.spatial,
+                                                strict=True))),
+                activation_formula(out))

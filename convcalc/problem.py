@@ -1,0 +1,33 @@
+"""The one problem type every part of convcalc reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ERROR = "error"
+WARNING = "warning"
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """Something wrong (or worth a look) at ``path:line:col`` (1-based)."""
+
+    path: str
+    line: int
+    col: int
+    level: str  # "error" or "warning"
+    code: str  # stable kebab-case id, e.g. "non-integer-size"
+    message: str  # one line
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}: {self.level} [{self.code}] {self.message}"
+
+
+class LayerError(Exception):
+    """A layer cannot be computed for its input; ``field`` names the key to blame."""
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field

@@ -1,0 +1,66 @@
+"""Stable JSON for machines: every number exact, every key documented in the README."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from fractions import Fraction
+from typing import Any
+
+from convcalc.arith import format_fraction
+from convcalc.report import CONVENTIONS, AxisSize, LayerReport, Row, Settings
+from convcalc.shape import Shape
+
+SCHEMA_VERSION = 1
+
+
+def plain(value: Any) -> Any:
+    """Shapes as lists, integral fractions as ints, others as ``"29/2"``."""
+    if isinstance(value, Shape):
+        return list(value.dims)
+    if isinstance(value, Fraction):
+        return value.numerator if value.denominator == 1 else str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, tuple | list):
+        return [plain(v) for v in value]
+    return value
+
+
+def axis_json(size: AxisSize) -> dict[str, Any]:
+    return {"axis": size.axis, "exact": plain(size.exact),
+            "exact_decimal": format_fraction(size.exact), "output": size.output,
+            "status": size.status.value, "lost": size.lost, "pad": list(size.pad),
+            "ceil": size.ceil,
+            "fixes": [{"param": f.param, "value": f.value, "output": f.output}
+                      for f in size.fixes]}
+
+
+def row_json(row: Row, settings: Settings) -> dict[str, Any]:
+    return {
+        "name": row.name, "kind": row.kind, "depth": row.depth,
+        "input_shape": plain(row.input_shape), "output_shape": plain(row.output_shape),
+        "params": row.params, "trainable_params": row.trainable_params,
+        "non_trainable_params": row.non_trainable_params,
+        "macs": row.macs, "flops": 2 * row.macs,
+        "activations": row.activations,
+        "activation_bytes": row.activations * settings.dtype_bytes * settings.batch,
+        "size_status": row.size_status.value,
+        "sizes": [axis_json(s) for s in row.sizes],
+        "receptive_step": [{"axis": s.axis, "kernel": s.kernel, "stride": plain(s.stride),
+                            "pad": s.pad} for s in row.receptive_step],
+        "notes": list(row.notes), "line": row.line, "col": row.col,
+    }
+
+
+def settings_json(settings: Settings) -> dict[str, Any]:
+    return {"batch": settings.batch, "dtype": settings.dtype,
+            "bytes_per_element": settings.dtype_bytes, "mac_unit": "MAC",
+            "flops_per_mac": 2, "conventions": list(CONVENTIONS)}
+
+
+def layer_report(report: LayerReport) -> str:
+    document = {"schema_version": SCHEMA_VERSION, **row_json(report.row, report.settings),
+                "formulas": [{"label": f.label, "text": f.text} for f in report.formulas],
+                "settings": settings_json(report.settings)}
+    return json.dumps(document, indent=2, ensure_ascii=False)

@@ -1,0 +1,43 @@
+"""Small text pieces shared by the human renderers."""
+
+from __future__ import annotations
+
+from convcalc.arith import format_fraction
+from convcalc.report import AxisSize, ReceptiveStep, Settings
+from convcalc.units import format_bytes
+
+
+def grouped(items: list[tuple[str, str]]) -> list[str]:
+    """``H, W: text`` for axes whose text is the same, in axis order."""
+    axes: dict[str, list[str]] = {}
+    for axis, text in items:
+        axes.setdefault(text, []).append(axis)
+    return [f"{', '.join(names)}: {text}" for text, names in axes.items()]
+
+
+def size_verdict(size: AxisSize) -> str:
+    """``14.5 → 14, lossy: 1 row of real input is never seen``."""
+    if size.status.value == "exact":
+        return f"{size.output} (exact)"
+    rounding = "rounded up (ceil mode)" if size.ceil else "floored"
+    text = f"{format_fraction(size.exact)} {rounding} to {size.output}, {size.status.value}"
+    if size.lost:
+        return text + f": the last {size.lost} real input row(s)/column(s) are seen by no window"
+    return text + ": the rounding drops only padding"
+
+
+def fixes(size: AxisSize) -> str:
+    return "; ".join(f"{f.param} {f.value} → {f.output}" for f in size.fixes)
+
+
+def step_text(step: ReceptiveStep) -> str:
+    return f"kernel {step.kernel}, stride {format_fraction(step.stride)}, padding {step.pad}"
+
+
+def bytes_text(elements: int, settings: Settings) -> str:
+    total = elements * settings.dtype_bytes * settings.batch
+    text = (f"{elements:,} elements × {settings.dtype_bytes} B ({settings.dtype}) × batch "
+            f"{settings.batch} = {total:,} B")
+    if total >= 1000:
+        text += f" = {format_bytes(total)} = {format_bytes(total, binary=True)}"
+    return text

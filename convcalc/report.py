@@ -1,0 +1,119 @@
+"""The results of an analysis: plain frozen values that renderers draw and JSON carries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from convcalc.arith import Fix, Status
+from convcalc.layers.base import Formula
+from convcalc.problem import Problem
+from convcalc.shape import Shape
+
+DTYPE_BYTES: dict[str, int] = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2,
+                               "int8": 1}
+
+CONVENTIONS: tuple[str, ...] = (
+    "MACs = multiply-accumulates of conv and dense weights, bias excluded (fvcore, "
+    "torchvision); FLOPs = 2 × MACs",
+    "params = weights + biases; batch-norm running statistics are non-trainable buffers, "
+    "not params",
+    "activations = output elements kept; in-place layers (activations, dropout, flatten) "
+    "add none",
+    "MB = 10^6 B, MiB = 2^20 B",
+    "non-integer sizes are floored as frameworks do: harmless if only padding is dropped, "
+    "lossy if real input is",
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the numbers were computed for."""
+
+    batch: int = 1
+    dtype: str = "float32"
+
+    @property
+    def dtype_bytes(self) -> int:
+        return DTYPE_BYTES[self.dtype]
+
+
+@dataclass(frozen=True)
+class AxisSize:
+    """How one spatial axis divided: the exact value, the size used, and what it cost."""
+
+    axis: str
+    exact: Fraction
+    output: int
+    status: Status
+    lost: int  # real input positions no window covers
+    pad: tuple[int, int]  # the concrete pads (a padding word resolved)
+    ceil: bool  # ceil mode (pooling)
+    fixes: tuple[Fix, ...]
+
+
+@dataclass(frozen=True)
+class ReceptiveStep:
+    """The receptive-field step of one axis: effective kernel, stride and padding."""
+
+    axis: str
+    kernel: int
+    stride: Fraction
+    pad: int
+
+
+@dataclass(frozen=True)
+class Row:
+    """One layer (or one collapsed block) of a report."""
+
+    name: str
+    kind: str
+    depth: int
+    input_shape: Shape
+    output_shape: Shape
+    params: int
+    non_trainable_params: int
+    macs: int
+    activations: int  # elements this layer adds to memory (0 when in place)
+    size_status: Status
+    sizes: tuple[AxisSize, ...]
+    receptive_step: tuple[ReceptiveStep, ...]
+    notes: tuple[str, ...]
+    line: int = 0
+    col: int = 0
+
+    @property
+    def trainable_params(self) -> int:
+        return self.params
+
+
+@dataclass(frozen=True)
+class LayerReport:
+    """``convcalc layer``: one row, its formulas, and the settings used."""
+
+    row: Row
+    formulas: tuple[Formula, ...]
+    settings: Settings
+
+
+@dataclass(frozen=True)
+class Totals:
+    params: int
+    non_trainable_params: int
+    macs: int
+    activations: int  # including the input
+    output_shape: Shape
+
+
+@dataclass(frozen=True)
+class Report:
+    """``convcalc summarize``: every row, the totals, the settings and the problems."""
+
+    name: str
+    source: str
+    path: str
+    input_shape: Shape
+    rows: tuple[Row, ...]
+    totals: Totals
+    settings: Settings
+    problems: tuple[Problem, ...]

@@ -1,0 +1,48 @@
+"""Tensor shapes as convcalc sees them: spatial sizes then channels (H x W x C)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from math import prod
+
+_SHAPE = re.compile(r"\s*\d+(\s*[x×]\s*\d+)*\s*")
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Channels-last shape of one example: ``spatial`` is () for a flat vector."""
+
+    spatial: tuple[int, ...]
+    channels: int
+
+    @property
+    def size(self) -> int:
+        """Number of elements."""
+        return prod(self.spatial) * self.channels
+
+    @property
+    def dims(self) -> tuple[int, ...]:
+        return (*self.spatial, self.channels)
+
+    def __str__(self) -> str:
+        return "x".join(map(str, self.dims))
+
+    @classmethod
+    def of(cls, dims: tuple[int, ...] | list[int]) -> Shape:
+        """Shape from sizes in the input's order; the last one is the channels."""
+        if not dims or len(dims) > 4:
+            raise ValueError("a shape has 1 to 4 sizes: C, LxC, HxWxC or DxHxWxC")
+        if any(d < 1 for d in dims):
+            raise ValueError("every size must be a positive integer")
+        return cls(tuple(dims[:-1]), dims[-1])
+
+    @classmethod
+    def parse(cls, text: str) -> Shape:
+        """Parse ``224x224x3`` (or ``100x16``, ``4096``, ``16x112x112x3``)."""
+        if not _SHAPE.fullmatch(text):
+            raise ValueError(f"{text!r} is not a shape like 224x224x3")
+        return cls.of([int(part) for part in re.split(r"[x×]", text)])
+
+    def flat(self) -> Shape:
+        return Shape((), self.size)

@@ -1,0 +1,15 @@
+"""The core never draws: importing it must not import typer or rich."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_core_imports_neither_typer_nor_rich() -> None:
+    code = ("import sys, convcalc, convcalc.analysis, convcalc.layers, convcalc.report, "
+            "convcalc.render.json_; "
+            "print(sorted(m for m in ('typer', 'rich', 'click') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "[]"
