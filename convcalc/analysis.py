@@ -1,28 +1,73 @@
-"""From layers (and later whole models) to report rows: numbers only, no drawing."""
+"""From layers and models to report rows: numbers and problems, no drawing.
+
+``analyze(model)`` walks the model once, in order, carrying the shape and the receptive
+field; its cost is linear in the number of layers.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
+from fractions import Fraction
+
+from convcalc.arith import Status, format_fraction
 from convcalc.layers import NAME_OF
 from convcalc.layers.base import Effect, Layer, axis_names
-from convcalc.report import AxisSize, LayerReport, ReceptiveStep, Row, Settings
+from convcalc.layers.merge import MERGES
+from convcalc.model import Claim, Group, LayerNode, Merge, Model, Where
+from convcalc.model import Node as ModelNode
+from convcalc.problem import ERROR, WARNING, LayerError, Problem
+from convcalc.report import (
+    AxisSize,
+    LayerReport,
+    ReceptiveField,
+    Report,
+    Row,
+    Settings,
+    Totals,
+)
 from convcalc.shape import Shape
 
+# Per spatial axis: (size r, jump j, effective padding P); None once the field is global.
+Field = tuple[tuple[Fraction, Fraction, Fraction], ...] | None
 
-def row_of(layer: Layer, x: Shape, effect: Effect, name: str, depth: int = 0, line: int = 0,
-           col: int = 0) -> Row:
-    """The report row of one applied layer."""
+
+def start_field(x: Shape) -> Field:
+    return tuple((Fraction(1), Fraction(1), Fraction(0)) for _ in x.spatial)
+
+
+def advance(field: Field, x: Shape, effect: Effect) -> Field:
+    """The receptive field after a layer: r += (k̂ − 1)·j, P += p·j, j ·= s."""
+    if field is None or len(effect.output.spatial) != len(x.spatial):
+        return None
+    if not effect.rf:
+        return field
+    return tuple((r + (step.kernel - 1) * j, j * step.stride, pad + step.pad * j)
+                 for (r, j, pad), step in zip(field, effect.rf, strict=True))
+
+
+def field_values(field: Field) -> tuple[ReceptiveField, ...]:
+    if field is None:
+        return ()
+    return tuple(ReceptiveField(axis, r, j, pad)
+                 for axis, (r, j, pad) in zip(axis_names(len(field)), field, strict=True))
+
+
+NOWHERE = Where(0, 0)  # a layer given on the command line, not in a file
+
+
+def row_of(layer: Layer, x: Shape, effect: Effect, name: str, field: Field, depth: int = 0,
+           at: Where = NOWHERE) -> Row:
+    """The report row of one applied layer; ``field`` is the receptive field after it."""
     axes = axis_names(len(x.spatial))
     sizes = tuple(AxisSize(axis, w.exact, w.output, w.status, w.lost, w.pad, w.ceil,
-                           w.fixes())
-                  for axis, w in zip(axes, effect.windows, strict=False))
-    steps = tuple(ReceptiveStep(axis, s.kernel, s.stride, s.pad)
-                  for axis, s in zip(axes, effect.rf, strict=False))
+                           w.fixes()) for axis, w in zip(axes, effect.windows, strict=False))
     return Row(name=name, kind=NAME_OF[type(layer)], depth=depth, input_shape=x,
-               output_shape=effect.output, params=effect.params,
+               output_shape=effect.output, params=effect.params, biases=effect.biases,
                non_trainable_params=effect.buffers, macs=effect.macs,
                activations=0 if effect.inplace else effect.output.size,
-               size_status=effect.status, sizes=sizes, receptive_step=steps, notes=effect.notes,
-               line=line, col=col)
+               size_status=effect.status, sizes=sizes, receptive_field=field_values(field),
+               notes=effect.notes, line=at.line, col=at.col)
 
 
 def analyze_layer(layer: Layer, x: Shape, settings: Settings | None = None) -> LayerReport:
@@ -31,5 +76,199 @@ def analyze_layer(layer: Layer, x: Shape, settings: Settings | None = None) -> L
     Raises :class:`~convcalc.problem.LayerError` when the layer cannot take ``x``.
     """
     effect = layer.apply(x)
-    row = row_of(layer, x, effect, NAME_OF[type(layer)])
+    row = row_of(layer, x, effect, NAME_OF[type(layer)], advance(start_field(x), x, effect))
     return LayerReport(row, layer.explain(x), settings or Settings())
+
+
+def size_message(row: Row) -> str:
+    """``conv1: H, W (224 − 11)/4 + 1 = 54.25, floored to 54 (lossy: …)``, one line."""
+    parts: dict[str, list[str]] = {}
+    for size in row.sizes:
+        if size.status is Status.EXACT:
+            continue
+        text = f"{format_fraction(size.exact)} {'rounded' if size.ceil else 'floored'} to " \
+               f"{size.output} ({size.status.value}"
+        text += f": {size.lost} input row(s)/column(s) never seen)" if size.lost else \
+            ": only padding dropped)"
+        fixes = ", ".join(f"{f.param} {f.value}" for f in size.fixes[:3])
+        parts.setdefault(text + (f"; exact with {fixes}" if fixes else ""), []).append(size.axis)
+    return f"{row.name}: " + "; ".join(f"{', '.join(axes)} {text}" for text, axes in
+                                      parts.items())
+
+
+@dataclass
+class _Walk:
+    path: str
+    strict: bool
+    rows: list[Row]
+    problems: list[Problem]
+
+    def problem(self, at: Where, code: str, message: str, level: str = ERROR) -> None:
+        self.problems.append(Problem(self.path, at.line, at.col, level, code, message))
+
+    def sequence(self, nodes: tuple[ModelNode, ...], x: Shape, field: Field,
+                 depth: int) -> tuple[Shape, Field] | None:
+        for node in nodes:
+            if isinstance(node, LayerNode):
+                result = self.layer(node, x, field, depth)
+            elif isinstance(node, Merge):
+                result = self.merge(node, x, field, depth)
+            else:
+                result = self.group(node, x, field, depth)
+            if result is None:
+                return None
+            x, field = result
+        return x, field
+
+    def layer(self, node: LayerNode, x: Shape, field: Field,
+              depth: int) -> tuple[Shape, Field] | None:
+        try:
+            effect = node.layer.apply(x)
+        except LayerError as exc:
+            at = node.fields_at.get(exc.field, node.at) if exc.field else node.at
+            self.problem(at, exc.code, f"{node.name}: {exc.message} (input {x})")
+            return None
+        after = advance(field, x, effect)
+        row = row_of(node.layer, x, effect, node.name, after, depth, node.at)
+        self.rows.append(self.judge_sizes(node, row))
+        return effect.output, after
+
+    def judge_sizes(self, node: LayerNode, row: Row) -> Row:
+        """Lossy sizes are errors, harmless ones too when strict, unless waived."""
+        status = row.size_status
+        if status is Status.EXACT or (status is Status.HARMLESS and not self.strict):
+            return row
+        waiver = node.waiver
+        if waiver is not None and Status(waiver.status).rank >= status.rank:
+            note = f"allowed: {waiver.status}" + (f" ({waiver.reason})" if waiver.reason else "")
+            return dataclasses.replace(row, notes=(*row.notes, note))
+        self.problem(node.at, "non-integer-size", size_message(row))
+        return row
+
+    def merge(self, node: Merge, x: Shape, field: Field,
+              depth: int) -> tuple[Shape, Field] | None:
+        header = len(self.rows)
+        outputs: list[tuple[Shape, Field]] = []
+        for branch in node.branches:
+            result = self.sequence(branch, x, field, depth + 1)
+            if result is None:
+                return None
+            outputs.append(result)
+        try:
+            out = MERGES[node.op]([shape for shape, _ in outputs])
+        except LayerError as exc:
+            self.problem(node.at, exc.code, f"{node.name}: {exc.message}")
+            return None
+        merged = self.merge_fields(node, outputs)
+        self.summarise(header, node.name, node.op, depth, x, out, merged, node.at,
+                       own_activations=out.size)
+        return out, merged
+
+    def merge_fields(self, node: Merge, outputs: list[tuple[Shape, Field]]) -> Field:
+        """The largest field per axis; branches whose grids disagree are reported.
+
+        Broadcast branches (1x1, as in squeeze-and-excitation) take no part in alignment.
+        """
+        fields = [f for _, f in outputs]
+        if any(f is None for f in fields):
+            return None
+        spatial = [f for (shape, f) in outputs if any(size > 1 for size in shape.spatial)]
+        grids = {tuple((j, (r - 1) / 2 - pad) for r, j, pad in f) for f in spatial if f}
+        if len(grids) > 1:
+            described = "; ".join(
+                ", ".join(f"stride {format_fraction(j)} centre {format_fraction(c)}"
+                          for j, c in grid) for grid in sorted(grids))
+            self.problem(node.at, "misaligned-merge", f"{node.name}: the branches' receptive "
+                         f"fields are not aligned ({described})", WARNING)
+        chosen = [f for f in (spatial or fields) if f is not None]
+        return tuple(max(axis, key=lambda values: values[0]) for axis in zip(*chosen, strict=True))
+
+    def group(self, node: Group, x: Shape, field: Field,
+              depth: int) -> tuple[Shape, Field] | None:
+        header = len(self.rows)
+        result = self.sequence(node.children, x, field, depth + 1)
+        if result is None:
+            return None
+        out, after = result
+        self.summarise(header, node.name, node.block, depth, x, out, after, node.at)
+        return result
+
+    def summarise(self, header: int, name: str, kind: str, depth: int, x: Shape, out: Shape,
+                  field: Field, at: Where, own_activations: int = 0) -> None:
+        """Insert a block's or merge's row, with the totals of the rows below it."""
+        below = [row for row in self.rows[header:] if row.depth == depth + 1]
+        status = max((row.size_status for row in below), key=lambda s: s.rank,
+                     default=Status.EXACT)
+        self.rows.insert(header, Row(
+            name=name, kind=kind, depth=depth, input_shape=x, output_shape=out,
+            params=sum(r.params for r in below), biases=sum(r.biases for r in below),
+            non_trainable_params=sum(r.non_trainable_params for r in below),
+            macs=sum(r.macs for r in below),
+            activations=own_activations + sum(r.activations for r in below),
+            size_status=status, sizes=(), receptive_field=field_values(field), notes=(),
+            line=at.line, col=at.col, rows_below=len(self.rows) - header))
+
+
+def analyze(model: Model, settings: Settings | None = None, strict: bool = False,
+            known: tuple[Problem, ...] = ()) -> Report:
+    """The report of a model: a row per layer, merge and block, totals and problems.
+
+    ``strict`` makes harmless non-integer sizes errors too; ``known`` problems (from
+    loading) are carried into the report.
+    """
+    settings = settings or Settings()
+    x = model.input
+    input_row = Row(name="input", kind="input", depth=0, input_shape=x, output_shape=x,
+                    params=0, biases=0, non_trainable_params=0, macs=0, activations=x.size,
+                    size_status=Status.EXACT, sizes=(),
+                    receptive_field=field_values(start_field(x)), notes=(),
+                    line=model.input_at.line, col=model.input_at.col)
+    walk = _Walk(model.path, strict, [input_row], list(known))
+    result = walk.sequence(model.layers, x, start_field(x), 0)
+    top = [row for row in walk.rows if row.depth == 0]
+    totals = Totals(params=sum(r.params for r in top), biases=sum(r.biases for r in top),
+                    non_trainable_params=sum(r.non_trainable_params for r in top),
+                    macs=sum(r.macs for r in top), activations=sum(r.activations for r in top),
+                    output_shape=result[0] if result else walk.rows[-1].output_shape)
+    if result is not None:
+        walk.problems += claims_problems(model, totals, settings)
+    return Report(name=model.name, source=model.source, path=model.path, input_shape=x,
+                  rows=tuple(walk.rows), totals=totals, settings=settings,
+                  problems=tuple(sorted(set(walk.problems))))
+
+
+def totals_value(key: str, totals: Totals, settings: Settings) -> int | Shape:
+    """A total by the name ``expect`` and ``budget`` use."""
+    element_bytes = settings.dtype_bytes * settings.batch
+    values: dict[str, int | Shape] = {
+        "params": totals.params, "trainable_params": totals.params,
+        "non_trainable_params": totals.non_trainable_params, "macs": totals.macs,
+        "flops": 2 * totals.macs, "activations": totals.activations,
+        "output": totals.output_shape,
+        "memory": totals.activations * element_bytes
+        + (totals.params + totals.non_trainable_params) * settings.dtype_bytes,
+    }
+    return values[key]
+
+
+def claims_problems(model: Model, totals: Totals, settings: Settings) -> list[Problem]:
+    """``expect`` values that the totals do not meet, and budgets the totals exceed."""
+    problems = []
+
+    def problem(claim: Claim, code: str, message: str) -> None:
+        problems.append(Problem(model.path, claim.at.line, claim.at.col, ERROR, code, message))
+
+    for claim in model.expect:
+        actual = totals_value(claim.key, totals, settings)
+        if actual != claim.value:
+            shown = f"{actual:,}" if isinstance(actual, int) else str(actual)
+            wanted = f"{claim.value:,}" if isinstance(claim.value, int) else str(claim.value)
+            problem(claim, "expect-mismatch", f"expect {claim.key} {wanted}, but the spec "
+                    f"gives {shown}")
+    for claim in model.budget:
+        actual = totals_value(claim.key, totals, settings)
+        assert isinstance(actual, int) and isinstance(claim.value, int)
+        if actual > claim.value:
+            problem(claim, "over-budget", f"{claim.key} {actual:,} exceeds the budget of "
+                    f"{claim.value:,}")
+    return problems

@@ -104,9 +104,28 @@ class Window:
 
     @property
     def lost(self) -> int:
-        """Real (unpadded) input positions that no window covers."""
-        covered_until = (self.output - 1) * self.stride + self.span
-        return max(0, self.pad[0] + self.size - covered_until)
+        """Real input positions that the rounding throws away.
+
+        Flooring drops the partial window that would start at ``o·s``. A real (unpadded)
+        position is lost when that window would read it and no kept window does. Positions
+        a stride larger than the kernel skips anyway (a 1x1/2 convolution reads every other
+        row) are not lost to rounding. Ceil mode keeps partial windows: nothing is lost.
+        """
+        if self.ceil or self.output < 1:
+            return 0
+        first_real, last_real = self.pad[0], self.pad[0] + self.size - 1
+        start = self.output * self.stride
+        dropped = (start + tap * self.dilation for tap in range(self.kernel))
+        return sum(1 for position in dropped
+                   if first_real <= position <= last_real and not self._read(position))
+
+    def _read(self, position: int) -> bool:
+        """Whether a kept window has a tap at ``position`` (in padded coordinates)."""
+        for tap in range(self.kernel):
+            offset = position - tap * self.dilation
+            if offset >= 0 and offset % self.stride == 0 and offset // self.stride < self.output:
+                return True
+        return False
 
     @property
     def status(self) -> Status:

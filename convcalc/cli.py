@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import sys
 from enum import Enum
-from typing import Annotated, NoReturn
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from convcalc import __version__
+from convcalc.problem import ERROR, Problem
+
+if TYPE_CHECKING:
+    from convcalc.spec import Loaded
 
 EXIT_CLEAN, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -38,6 +43,13 @@ class Dtype(str, Enum):
 class LayerFormat(str, Enum):
     table = "table"
     json = "json"
+
+
+class SummaryFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
 
 
 def fail(message: str) -> NoReturn:
@@ -143,6 +155,85 @@ def layer(
     from convcalc.render.layer import draw
 
     draw(report, Console(highlight=False))
+
+
+def _print_problems(problems: tuple[Problem, ...]) -> None:
+    for problem in problems:
+        print(problem, file=sys.stderr)
+
+
+@app.command()
+def summarize(
+    spec: Annotated[str, typer.Argument(help="A spec file, or the name of a bundled spec "
+                                        "(see `convcalc zoo`).")],
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Batch size for memory.")] = 1,
+    dtype: Annotated[Dtype, typer.Option("--dtype", help="Element type for bytes.")] =
+        Dtype.float32,
+    input_shape: Annotated[str | None, typer.Option("--input", help="Override the spec's "
+                                                    "input shape, e.g. 320x320x3.")] = None,
+    fmt: Annotated[SummaryFormat, typer.Option("--format", help="table, json, csv or "
+                                               "markdown.")] = SummaryFormat.table,
+    depth: Annotated[int | None, typer.Option("--depth", min=0, help="Show rows down to this "
+                                              "nesting depth; deeper blocks and merges are "
+                                              "collapsed into one row. Default: all.")] = None,
+) -> None:
+    """A whole network, layer by layer: shapes, activations, params, MACs, exact totals.
+
+    Exits 1 when the spec has problems (printed after what could be computed), 2 when it
+    cannot be read.
+    """
+    import dataclasses
+
+    from convcalc.analysis import analyze
+    from convcalc.report import Settings
+    from convcalc.shape import Shape
+
+    loaded = _load(spec)
+    model = loaded.model
+    assert model is not None
+    if input_shape is not None:
+        try:
+            model = dataclasses.replace(model, input=Shape.parse(input_shape))
+        except ValueError as exc:
+            fail(f"--input: {exc}")
+    report = analyze(model, Settings(batch, dtype.value), known=loaded.problems)
+    if fmt is SummaryFormat.json:
+        from convcalc.render.json_ import summary
+
+        print(summary(report))
+    elif fmt is SummaryFormat.csv:
+        from convcalc.render.tabular import to_csv
+
+        sys.stdout.write(to_csv(report, depth))
+    elif fmt is SummaryFormat.markdown:
+        from convcalc.render.tabular import to_markdown
+
+        sys.stdout.write(to_markdown(report, depth))
+    else:
+        from rich.console import Console
+
+        from convcalc.render.summary import draw
+
+        draw(report, Console(highlight=False), depth)
+    if fmt is not SummaryFormat.json:
+        _print_problems(report.problems)
+    if any(p.level == ERROR for p in report.problems):
+        raise typer.Exit(EXIT_PROBLEMS)
+
+
+def _load(spec: str) -> Loaded:
+    """A readable spec, or the problems on stderr and exit 2."""
+    from convcalc.spec import bundled, load_file, resolve
+
+    path = resolve(spec)
+    if path is None:
+        fail(f"{spec!r} is neither a file nor a bundled spec (bundled: "
+             f"{', '.join(sorted(bundled()))})")
+    loaded = load_file(path, spec if path.name != spec and not Path(spec).is_file() else None)
+    if not loaded.ok:
+        _print_problems(loaded.problems)
+        raise typer.Exit(EXIT_USAGE)
+    return loaded
 
 
 def main() -> None:

@@ -53,18 +53,27 @@ class AxisSize:
 
 
 @dataclass(frozen=True)
-class ReceptiveStep:
-    """The receptive-field step of one axis: effective kernel, stride and padding."""
+class ReceptiveField:
+    """One axis of the region of the input that one output position sees.
+
+    ``size`` r, effective stride (jump) j and effective padding P (Araujo et al. 2019):
+    output position n sees input positions n·j − P to n·j − P + r − 1. For a single layer
+    on its own input these are its effective kernel, stride and padding.
+    """
 
     axis: str
-    kernel: int
+    size: Fraction
     stride: Fraction
-    pad: int
+    pad: Fraction
 
 
 @dataclass(frozen=True)
 class Row:
-    """One layer (or one collapsed block) of a report."""
+    """One layer, merge or block of a report.
+
+    A block's or merge's numbers are the totals of everything below it (``rows_below``
+    rows follow it at a greater depth), so a table can collapse it to this one row.
+    """
 
     name: str
     kind: str
@@ -72,15 +81,21 @@ class Row:
     input_shape: Shape
     output_shape: Shape
     params: int
+    biases: int  # the part of params that is bias
     non_trainable_params: int
     macs: int
-    activations: int  # elements this layer adds to memory (0 when in place)
+    activations: int  # elements this row adds to memory (0 when in place)
     size_status: Status
     sizes: tuple[AxisSize, ...]
-    receptive_step: tuple[ReceptiveStep, ...]
+    receptive_field: tuple[ReceptiveField, ...]  # () where the field covers the whole input
     notes: tuple[str, ...]
     line: int = 0
     col: int = 0
+    rows_below: int = 0
+
+    @property
+    def weights(self) -> int:
+        return self.params - self.biases
 
     @property
     def trainable_params(self) -> int:
@@ -99,6 +114,7 @@ class LayerReport:
 @dataclass(frozen=True)
 class Totals:
     params: int
+    biases: int
     non_trainable_params: int
     macs: int
     activations: int  # including the input

@@ -51,6 +51,7 @@ class Effect:
 
     output: Shape
     params: int = 0  # learnable weights and biases
+    biases: int = 0  # the part of params that is bias
     buffers: int = 0  # non-trainable state, e.g. batch-norm running statistics
     macs: int = 0  # multiply-accumulates of weights, bias excluded
     inplace: bool = False  # the output reuses the input's memory

@@ -73,6 +73,7 @@ class Conv:
         kernel = prod(w.kernel for w in windows)
         weights = kernel * per_group * self.filters
         return Effect(out, params=weights + self.filters * self.bias,
+                      biases=self.filters * self.bias,
                       macs=prod(out.spatial) * self.filters * per_group * kernel,
                       windows=windows, rf=rf_steps(windows))
 
@@ -142,6 +143,7 @@ class Separable:
         depthwise, pointwise, middle = self._parts(x)
         first, second = depthwise.apply(x), pointwise.apply(middle)
         return Effect(second.output, params=first.params + second.params,
+                      biases=second.biases,
                       macs=first.macs + second.macs, windows=first.windows, rf=first.rf,
                       notes=(f"depthwise to {middle}, then pointwise",))
 
@@ -211,6 +213,7 @@ class ConvTranspose:
         kernel = prod(k for _, k, *_ in axes)
         return Effect(Shape(sizes, self.filters),
                       params=x.channels * per_group * kernel + self.filters * self.bias,
+                      biases=self.filters * self.bias,
                       macs=prod(x.spatial) * x.channels * per_group * kernel,
                       rf=tuple(RFStep(-(-(d * (k - 1) + 1) // s), Fraction(1, s), 0)
                                for _, k, s, _, d, _ in axes),
@@ -267,6 +270,7 @@ class Local:
         out = Shape(tuple(w.output for w in windows), self.filters)
         positions, kernel = prod(out.spatial), prod(w.kernel for w in windows)
         return Effect(out, params=positions * (kernel * x.channels + self.bias) * self.filters,
+                      biases=positions * self.filters * self.bias,
                       macs=positions * self.filters * kernel * x.channels,
                       windows=windows, rf=rf_steps(windows))
 

@@ -28,6 +28,7 @@ class Dense:
                              f"inputs but receives {x} = {num(x.size)}", "inputs")
         notes = (f"flattens {x} = {num(x.size)} first",) if x.spatial else ()
         return Effect(Shape((), self.units), params=x.size * self.units + self.units * self.bias,
+                      biases=self.units * self.bias,
                       macs=x.size * self.units, notes=notes)
 
     def explain(self, x: Shape) -> tuple[Formula, ...]:

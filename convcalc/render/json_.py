@@ -8,7 +8,8 @@ from fractions import Fraction
 from typing import Any
 
 from convcalc.arith import format_fraction
-from convcalc.report import CONVENTIONS, AxisSize, LayerReport, Row, Settings
+from convcalc.problem import Problem
+from convcalc.report import CONVENTIONS, AxisSize, LayerReport, Report, Row, Settings
 from convcalc.shape import Shape
 
 SCHEMA_VERSION = 1
@@ -42,14 +43,16 @@ def row_json(row: Row, settings: Settings) -> dict[str, Any]:
         "input_shape": plain(row.input_shape), "output_shape": plain(row.output_shape),
         "params": row.params, "trainable_params": row.trainable_params,
         "non_trainable_params": row.non_trainable_params,
+        "weights": row.weights, "biases": row.biases,
         "macs": row.macs, "flops": 2 * row.macs,
         "activations": row.activations,
         "activation_bytes": row.activations * settings.dtype_bytes * settings.batch,
         "size_status": row.size_status.value,
         "sizes": [axis_json(s) for s in row.sizes],
-        "receptive_step": [{"axis": s.axis, "kernel": s.kernel, "stride": plain(s.stride),
-                            "pad": s.pad} for s in row.receptive_step],
+        "receptive_field": [{"axis": f.axis, "size": plain(f.size), "stride": plain(f.stride),
+                             "pad": plain(f.pad)} for f in row.receptive_field],
         "notes": list(row.notes), "line": row.line, "col": row.col,
+        "rows_below": row.rows_below,
     }
 
 
@@ -63,4 +66,36 @@ def layer_report(report: LayerReport) -> str:
     document = {"schema_version": SCHEMA_VERSION, **row_json(report.row, report.settings),
                 "formulas": [{"label": f.label, "text": f.text} for f in report.formulas],
                 "settings": settings_json(report.settings)}
+    return json.dumps(document, indent=2, ensure_ascii=False)
+
+
+def totals_json(report: Report) -> dict[str, Any]:
+    totals, settings = report.totals, report.settings
+    return {
+        "params": totals.params, "trainable_params": totals.params,
+        "non_trainable_params": totals.non_trainable_params,
+        "weights": totals.params - totals.biases, "biases": totals.biases,
+        "macs": totals.macs, "flops": 2 * totals.macs,
+        "activations": totals.activations,
+        "activation_bytes": totals.activations * settings.dtype_bytes * settings.batch,
+        "param_bytes": totals.params * settings.dtype_bytes,
+        "non_trainable_bytes": totals.non_trainable_params * settings.dtype_bytes,
+        "output_shape": plain(totals.output_shape),
+    }
+
+
+def problem_json(problem: Problem) -> dict[str, Any]:
+    return {"path": problem.path, "line": problem.line, "col": problem.col,
+            "level": problem.level, "code": problem.code, "message": problem.message}
+
+
+def summary(report: Report) -> str:
+    document = {
+        "schema_version": SCHEMA_VERSION, "name": report.name, "source": report.source,
+        "path": report.path, "input_shape": plain(report.input_shape),
+        "settings": settings_json(report.settings),
+        "layers": [row_json(row, report.settings) for row in report.rows],
+        "totals": totals_json(report),
+        "problems": [problem_json(p) for p in report.problems],
+    }
     return json.dumps(document, indent=2, ensure_ascii=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from convcalc.render.text import bytes_text, fixes, grouped, size_verdict, step_text
+from convcalc.render.text import bytes_text, field_text, fixes, grouped, size_verdict
 from convcalc.report import CONVENTIONS, LayerReport
 
 
@@ -29,8 +29,8 @@ def draw(report: LayerReport, console: Console) -> None:
     memory = bytes_text(elements, settings) if row.activations else \
         f"0 new (in place; the output has {elements:,} elements)"
     facts.add_row("activations", memory)
-    for line in grouped([(s.axis, step_text(s)) for s in row.receptive_step]):
-        facts.add_row("receptive step", line)
+    for line in grouped([(f.axis, field_text(f)) for f in row.receptive_field]):
+        facts.add_row("receptive field", line)
     for note in row.notes:
         facts.add_row("note", note)
     console.print(facts)

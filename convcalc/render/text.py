@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from convcalc.arith import format_fraction
-from convcalc.report import AxisSize, ReceptiveStep, Settings
+from convcalc.report import AxisSize, ReceptiveField, Settings
 from convcalc.units import format_bytes
 
 
@@ -30,8 +30,9 @@ def fixes(size: AxisSize) -> str:
     return "; ".join(f"{f.param} {f.value} → {f.output}" for f in size.fixes)
 
 
-def step_text(step: ReceptiveStep) -> str:
-    return f"kernel {step.kernel}, stride {format_fraction(step.stride)}, padding {step.pad}"
+def field_text(field: ReceptiveField) -> str:
+    return (f"size {format_fraction(field.size)}, stride {format_fraction(field.stride)}, "
+            f"padding {format_fraction(field.pad)}")
 
 
 def bytes_text(elements: int, settings: Settings) -> str:

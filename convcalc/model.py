@@ -1,0 +1,79 @@
+"""A loaded architecture: a tree of layers, merges and blocks, each with its position."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from convcalc.layers.base import Layer
+from convcalc.shape import Shape
+
+
+@dataclass(frozen=True)
+class Where:
+    """A 1-based position in the spec file."""
+
+    line: int
+    col: int
+
+
+@dataclass(frozen=True)
+class Waiver:
+    """``allow: lossy`` on a layer: that size status is accepted, for a stated reason."""
+
+    status: str  # "harmless" or "lossy"
+    reason: str
+    at: Where
+
+
+@dataclass(frozen=True)
+class LayerNode:
+    layer: Layer
+    kind: str  # registry name
+    name: str
+    at: Where
+    fields_at: dict[str, Where] = field(default_factory=dict, compare=False)
+    waiver: Waiver | None = None
+
+
+@dataclass(frozen=True)
+class Merge:
+    """Branches that all read the same input, joined by ``op``."""
+
+    op: str  # "concat", "add" or "mul"
+    branches: tuple[tuple[Node, ...], ...]  # an empty branch is the identity
+    name: str
+    at: Where
+
+
+@dataclass(frozen=True)
+class Group:
+    """One call of a block: shown as one row when collapsed."""
+
+    block: str
+    children: tuple[Node, ...]
+    name: str
+    at: Where
+
+
+Node = LayerNode | Merge | Group
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One value of an ``expect`` or ``budget`` block."""
+
+    key: str
+    value: int | Shape
+    at: Where
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    source: str
+    path: str
+    input: Shape
+    input_at: Where
+    layers: tuple[Node, ...]
+    expect: tuple[Claim, ...] = ()
+    budget: tuple[Claim, ...] = ()

@@ -1,0 +1,58 @@
+"""CSV and Markdown: the same rows as the table, for spreadsheets and documents."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from convcalc.arith import format_fraction
+from convcalc.report import CONVENTIONS, Report, Row
+
+COLUMNS = ("name", "kind", "depth", "input_shape", "output_shape", "params", "weights", "biases",
+           "non_trainable_params", "macs", "flops", "activations", "activation_bytes",
+           "size_status", "receptive_field", "line")
+
+
+def _values(row: Row, report: Report) -> list[str]:
+    settings = report.settings
+    field = " / ".join(f"{format_fraction(f.size)}@{format_fraction(f.stride)}"
+                       for f in row.receptive_field)
+    return [row.name, row.kind, str(row.depth), str(row.input_shape), str(row.output_shape),
+            str(row.params), str(row.weights), str(row.biases), str(row.non_trainable_params),
+            str(row.macs), str(2 * row.macs), str(row.activations),
+            str(row.activations * settings.dtype_bytes * settings.batch),
+            row.size_status.value, field, str(row.line)]
+
+
+def to_csv(report: Report, depth: int | None = None) -> str:
+    """One row per layer; counts are plain integers, shapes HxWxC, units in the names."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for row in report.rows:
+        if depth is None or row.depth <= depth:
+            writer.writerow(_values(row, report))
+    return out.getvalue()
+
+
+def to_markdown(report: Report, depth: int | None = None) -> str:
+    settings, totals = report.settings, report.totals
+    lines = [f"## {report.name}", "",
+             f"Input {report.input_shape}, batch {settings.batch}, {settings.dtype}.", "",
+             "| layer | kind | output | activations | params | MACs | size |",
+             "|---|---|---|--:|--:|--:|---|"]
+    for row in report.rows:
+        if depth is None or row.depth <= depth:
+            indent = "&nbsp;&nbsp;" * row.depth
+            lines.append(f"| {indent}{row.name} | {row.kind} | {row.output_shape} | "
+                         f"{row.activations:,} | {row.params:,} | {row.macs:,} | "
+                         f"{row.size_status.value} |")
+    activation_bytes = totals.activations * settings.dtype_bytes * settings.batch
+    lines += ["", f"- **params** {totals.params:,} (trainable {totals.params:,}; "
+                  f"non-trainable buffers {totals.non_trainable_params:,}, not in params)",
+              f"- **MACs** {totals.macs:,} (FLOPs = 2 × MACs = {2 * totals.macs:,})",
+              f"- **activations** {totals.activations:,} elements = {activation_bytes:,} bytes "
+              f"(batch {settings.batch}, {settings.dtype}, input included)",
+              f"- **output** {totals.output_shape}", "",
+              "Conventions: " + "; ".join(CONVENTIONS) + "."]
+    return "\n".join(lines) + "\n"

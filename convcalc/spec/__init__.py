@@ -1,0 +1,85 @@
+"""Reading spec files: a path or a bundled name in, a model and its problems out."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from convcalc.model import Model, Where
+from convcalc.problem import ERROR, Problem
+
+MAX_BYTES = 8 * 2**20  # refused before reading: no real spec comes near it
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A spec as read: the model (None when it cannot be built) and every problem found."""
+
+    path: str
+    model: Model | None
+    problems: tuple[Problem, ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.model is not None and not any(p.level == ERROR for p in self.problems)
+
+
+def bundled() -> dict[str, Path]:
+    """The specs shipped with convcalc, by name (the file stem)."""
+    folder = resources.files("convcalc.architectures")
+    return {Path(entry.name).stem: Path(str(entry)) for entry in folder.iterdir()
+            if entry.name.endswith((".yaml", ".yml"))}
+
+
+def resolve(spec: str) -> Path | None:
+    """A path to an existing file, else the bundled spec of that name, else None."""
+    path = Path(spec)
+    if path.is_file():
+        return path
+    return bundled().get(spec.removesuffix(".yaml").removesuffix(".yml"))
+
+
+def load_text(text: str, path: str) -> Loaded:
+    """Build the model of a spec's text; ``path`` is what problems name."""
+    from convcalc.spec.build import Builder
+    from convcalc.spec.yamltree import YamlError, parse
+
+    def fatal(code: str, message: str, line: int = 1, col: int = 1) -> Loaded:
+        return Loaded(path, None, (Problem(path, line, col, ERROR, code, message),))
+
+    try:
+        root, duplicates = parse(text)
+    except YamlError as exc:
+        return fatal(exc.code, exc.message, exc.line, exc.col)
+    except RecursionError:  # pragma: no cover - the depth bound comes first
+        return fatal("too-deep", "the document nests too deeply")
+    builder = Builder(path)
+    for duplicate in duplicates:
+        builder.problem(Where(duplicate.line, duplicate.col), "duplicate-key",
+                        f"duplicate key {duplicate.key!r} (first given on line "
+                        f"{duplicate.first_line})")
+    stem = Path(path).stem
+    model = builder.model(root, stem)
+    problems = tuple(sorted(set(builder.problems)))
+    return Loaded(path, model if not any(p.level == ERROR for p in problems) else None,
+                  problems)
+
+
+def load_file(path: Path, shown: str | None = None) -> Loaded:
+    """Read and build one spec file, refusing oversized or undecodable files first."""
+    name = shown or os.fspath(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            return Loaded(name, None, (Problem(name, 1, 1, ERROR, "too-large", f"the file has "
+                                               f"{size:,} bytes; the limit is {MAX_BYTES:,}"),))
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Loaded(name, None, (Problem(name, 1, 1, ERROR, "unreadable",
+                                           f"not UTF-8 text: {exc.reason}"),))
+    except OSError as exc:
+        return Loaded(name, None, (Problem(name, 1, 1, ERROR, "unreadable",
+                                           exc.strerror or str(exc)),))
+    return load_text(text, name)
