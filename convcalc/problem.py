@@ -31,3 +31,11 @@ class LayerError(Exception):
         self.code = code
         self.message = message
         self.field = field
+
+
+class SpecError(Exception):
+    """A spec cannot be built; ``problems`` says every reason with its position."""
+
+    def __init__(self, message: str, problems: tuple[Problem, ...]) -> None:
+        super().__init__(message)
+        self.problems = problems

@@ -33,6 +33,12 @@ class Settings:
     batch: int = 1
     dtype: str = "float32"
 
+    def __post_init__(self) -> None:
+        if self.dtype not in DTYPE_BYTES:
+            raise ValueError(f"unknown dtype {self.dtype!r} ({', '.join(DTYPE_BYTES)})")
+        if self.batch < 1:
+            raise ValueError(f"batch must be at least 1, got {self.batch}")
+
     @property
     def dtype_bytes(self) -> int:
         return DTYPE_BYTES[self.dtype]

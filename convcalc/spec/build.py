@@ -104,14 +104,19 @@ class Builder:
         self.defaults: dict[str, Map] = {}
         self.blocks: dict[str, Block] = {}
         self.broken_blocks: set[str] = set()
+        self.blamed: set[tuple[int, int]] = set()
         self.layer_count = 0
 
     # --- problems --------------------------------------------------------------------------
 
     def problem(self, at: Node | Scalar | Where, code: str, message: str,
                 level: str = ERROR) -> None:
-        line, col = (at.line, at.col)
-        self.problems.append(Problem(self.path, line, col, level, code, message))
+        """Record a problem; one error per position, so a bad value is not blamed twice."""
+        if level == ERROR and (at.line, at.col) in self.blamed:
+            return
+        if level == ERROR:
+            self.blamed.add((at.line, at.col))
+        self.problems.append(Problem(self.path, at.line, at.col, level, code, message))
 
     def expect_type(self, node: Node, kind: type[Seq] | type[Map], what: str) -> bool:
         if isinstance(node, kind):
@@ -377,13 +382,21 @@ class Builder:
         if kind is None:
             parsed = self.shorthand(text)
             if parsed is None:
-                choices = [*KINDS, *ALIASES, *self.blocks]
                 self.problem(at, "unknown-layer", f"unknown layer or block {text!r}"
-                             f"{suggest(text, choices)}")
+                             f"{self.did_you_mean(text)}")
                 return []
             kind, base = parsed
         return [node for node in [self.layer(kind, at, value, base, modifiers, scope)]
                 if node is not None]
+
+    def did_you_mean(self, text: str) -> str:
+        """A hint for a misspelt name, shorthand (``cnov3-64``) included."""
+        hint = suggest(text, [*KINDS, *ALIASES, *self.blocks])
+        match = _SHORTHAND.fullmatch(text)
+        if hint or match is None:
+            return hint
+        close = difflib.get_close_matches(match["kind"], [*KINDS, *ALIASES], n=1, cutoff=0.6)
+        return f" (did you mean {close[0] + text[len(match['kind']):]!r}?)" if close else ""
 
     def shorthand(self, text: str) -> tuple[type[Any], dict[str, object]] | None:
         """``conv3-64-s2`` as (Conv, {k: 3, filters: 64, stride: 2}), or None."""
