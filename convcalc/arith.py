@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 from fractions import Fraction
+from functools import cached_property
 
 
 class Status(str, Enum):
@@ -64,7 +65,11 @@ class Fix:
 
 @dataclass(frozen=True)
 class Window:
-    """A window sliding along one axis: o = (i + p_l + p_r − k̂)/s + 1."""
+    """A window sliding along one axis: o = (i + p_l + p_r − k̂)/s + 1.
+
+    Derived values are computed once per window (``cached_property``): a model's
+    analysis reads them many times.
+    """
 
     size: int
     kernel: int
@@ -73,20 +78,20 @@ class Window:
     dilation: int = 1
     ceil: bool = False
 
-    @property
+    @cached_property
     def span(self) -> int:
         return span(self.kernel, self.dilation)
 
-    @property
+    @cached_property
     def numerator(self) -> int:
         return self.size + self.pad[0] + self.pad[1] - self.span
 
-    @property
+    @cached_property
     def exact(self) -> Fraction:
         """The formula's value before any rounding (14.5 for 32, k 5, s 2)."""
         return Fraction(self.numerator, self.stride) + 1
 
-    @property
+    @cached_property
     def output(self) -> int:
         """The size frameworks produce: floored, or ceiled with the last-window rule."""
         if not self.ceil:
@@ -97,12 +102,12 @@ class Window:
             out -= 1
         return out
 
-    @property
+    @cached_property
     def remainder(self) -> int:
         """Positions at the end of the padded input that the floored windows skip."""
         return self.numerator % self.stride
 
-    @property
+    @cached_property
     def lost(self) -> int:
         """Real input positions that the rounding throws away.
 
@@ -127,7 +132,7 @@ class Window:
                 return True
         return False
 
-    @property
+    @cached_property
     def status(self) -> Status:
         if self.output < 1:
             return Status.INVALID

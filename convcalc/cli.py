@@ -114,9 +114,9 @@ def layer(
 
     Example: convcalc layer --in 32x32x3 --filters 10 --k 5 --pad 2
     """
-    from convcalc.analysis import analyze_layer
     from convcalc.layers import KINDS, lookup
     from convcalc.layers.fields import construct
+    from convcalc.measure import analyze_layer
     from convcalc.problem import LayerError
     from convcalc.report import Settings
     from convcalc.shape import Shape
@@ -150,11 +150,10 @@ def layer(
 
         print(layer_report(report))
         return
-    from rich.console import Console
-
+    from convcalc.render.grid import wants_colour
     from convcalc.render.layer import draw
 
-    draw(report, Console(highlight=False))
+    sys.stdout.write(draw(report, wants_colour()))
 
 
 def _print_problems(problems: tuple[Problem, ...]) -> None:
@@ -210,11 +209,10 @@ def summarize(
 
         sys.stdout.write(to_markdown(report, depth))
     else:
-        from rich.console import Console
-
+        from convcalc.render.grid import wants_colour
         from convcalc.render.summary import draw
 
-        draw(report, Console(highlight=False), depth)
+        sys.stdout.write(draw(report, depth, wants_colour()))
     if fmt is not SummaryFormat.json:
         _print_problems(report.problems)
     if any(p.level == ERROR for p in report.problems):

@@ -5,15 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from convcalc.layers.base import Layer
+from convcalc.problem import Where
 from convcalc.shape import Shape
-
-
-@dataclass(frozen=True)
-class Where:
-    """A 1-based position in the spec file."""
-
-    line: int
-    col: int
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The one problem type every part of convcalc reports."""
+"""The one problem type every part of convcalc reports, and the positions it names."""
 
 from __future__ import annotations
 
@@ -6,6 +6,14 @@ from dataclasses import dataclass
 
 ERROR = "error"
 WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Where:
+    """A 1-based position in a spec file."""
+
+    line: int
+    col: int
 
 
 @dataclass(frozen=True, order=True)

@@ -78,9 +78,11 @@ class Layer(Protocol):
 # --- helpers shared by the layer families ---------------------------------------------------
 
 
+_AXIS_NAMES = {0: (), 1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
+
+
 def axis_names(ndim: int) -> tuple[str, ...]:
-    return {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}.get(ndim, tuple(f"axis{i}" for i in
-                                                                       range(ndim)))
+    return _AXIS_NAMES[ndim]
 
 
 def per_axis(values: Ints, ndim: int, field: str) -> tuple[int, ...]:

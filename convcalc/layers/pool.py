@@ -107,7 +107,6 @@ class GlobalAvgPool:
         return _global_formulas(x, self.keepdims)
 
 
-@dataclass(frozen=True)
 class GlobalMaxPool(GlobalAvgPool):
     """Maximum over every spatial position; keeps 1x1 axes unless ``keepdims: false``."""
 
@@ -145,6 +144,5 @@ class AdaptiveAvgPool:
         return _adaptive_formulas(x, self.out)
 
 
-@dataclass(frozen=True)
 class AdaptiveMaxPool(AdaptiveAvgPool):
     """Max pooling to a requested output size (PyTorch's AdaptiveMaxPool)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from convcalc.arith import format_fraction
-from convcalc.report import AxisSize, ReceptiveField, Settings
+from convcalc.report import CONVENTIONS, AxisSize, ReceptiveField, Settings
 from convcalc.units import format_bytes
 
 
@@ -42,3 +42,10 @@ def bytes_text(elements: int, settings: Settings) -> str:
     if total >= 1000:
         text += f" = {format_bytes(total)} = {format_bytes(total, binary=True)}"
     return text
+
+
+def conventions(width: int = 100) -> str:
+    """The conventions every human output ends with, wrapped."""
+    import textwrap
+
+    return textwrap.fill("Conventions: " + "; ".join(CONVENTIONS) + ".", width)

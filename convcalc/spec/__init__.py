@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from convcalc.model import Model, Where
-from convcalc.problem import ERROR, Problem
+from convcalc.model import Model
+from convcalc.problem import ERROR, Problem, Where
 
 MAX_BYTES = 8 * 2**20  # refused before reading: no real spec comes near it
 
@@ -28,9 +28,12 @@ class Loaded:
 
 def bundled() -> dict[str, Path]:
     """The specs shipped with convcalc, by name (the file stem)."""
-    folder = resources.files("convcalc.architectures")
-    return {Path(entry.name).stem: Path(str(entry)) for entry in folder.iterdir()
-            if entry.name.endswith((".yaml", ".yml"))}
+    try:
+        folder = Path(str(resources.files("convcalc.architectures")))
+    except ModuleNotFoundError:  # run from a source checkout: architectures/ beside the package
+        folder = Path(__file__).resolve().parents[2] / "architectures"
+    return {path.stem: path for path in sorted(folder.iterdir())
+            if path.suffix in (".yaml", ".yml")}
 
 
 def resolve(spec: str) -> Path | None:

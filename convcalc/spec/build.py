@@ -16,9 +16,9 @@ from typing import Any
 
 from convcalc.layers import ALIASES, KINDS, NAME_OF, lookup
 from convcalc.layers.fields import construct
-from convcalc.model import Claim, Group, LayerNode, Merge, Model, Waiver, Where
+from convcalc.model import Claim, Group, LayerNode, Merge, Model, Waiver
 from convcalc.model import Node as ModelNode
-from convcalc.problem import ERROR, WARNING, Problem
+from convcalc.problem import ERROR, WARNING, Problem, Where
 from convcalc.shape import Shape
 from convcalc.spec.yamltree import Map, Node, Scalar, Seq
 from convcalc.units import parse_quantity

@@ -1,0 +1,116 @@
+"""Wall-time benchmarks of convcalc against the cost of importing its dependencies.
+
+Run from a checkout with convcalc installed (a regular ``pip install .`` measures what
+users get; an editable install adds its import hook to every run):
+
+    python benchmarks/bench.py            # all cases, 21 runs each
+    python benchmarks/bench.py --runs 51 --only layer
+
+Each case is run as a fresh process, interleaved with the others round by round so that
+load on the machine affects all alike; the report gives medians and the ratio to the
+import floor. Generated specs (1,000 to 100,000 layers) are also timed in-process, with
+their peak memory (tracemalloc).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+PYTHON = sys.executable
+CONVCALC = [PYTHON, "-m", "convcalc"]
+
+
+def generated_spec(layers: int) -> str:
+    """A plain sequential spec of ``layers`` layers: conv, bn, relu triples on 32x32."""
+    lines = ["name: generated", "input: 32x32x16", "layers:"]
+    pattern = ["  - conv3-16-p1", "  - bn", "  - relu"]
+    lines += [pattern[i % 3] for i in range(layers)]
+    return "\n".join(lines) + "\n"
+
+
+def command_cases(folder: Path) -> dict[str, list[str]]:
+    spec_10k = folder / "generated-10000.yaml"
+    spec_10k.write_text(generated_spec(10_000))
+    return {
+        "floor: import typer, rich": [PYTHON, "-c", "import typer, rich"],
+        "floor: import typer, rich, yaml": [PYTHON, "-c", "import typer, rich, yaml"],
+        "layer": [*CONVCALC, "layer", "--in", "32x32x3", "--filters", "10", "--k", "5",
+                  "--pad", "2"],
+        "summarize vgg16": [*CONVCALC, "summarize", "vgg16"],
+        "summarize resnet152": [*CONVCALC, "summarize", "resnet152"],
+        "summarize 10,000 layers": [*CONVCALC, "summarize", str(spec_10k), "--format", "json"],
+    }
+
+
+def time_commands(cases: dict[str, list[str]], runs: int, cwd: str) -> dict[str, list[float]]:
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(runs):
+        for name, command in cases.items():
+            start = time.perf_counter()
+            result = subprocess.run(command, capture_output=True, check=False, cwd=cwd)
+            times[name].append(time.perf_counter() - start)
+            if result.returncode not in (0, 1):
+                raise SystemExit(f"{name} failed: {result.stderr.decode()[-400:]}")
+    return times
+
+
+def time_in_process(layers: int) -> tuple[float, float, int]:
+    """(load seconds, analyse seconds, peak MiB) for a generated spec, in this process."""
+    from convcalc.analysis import analyze
+    from convcalc.spec import load_text
+
+    text = generated_spec(layers)
+    start = time.perf_counter()
+    loaded = load_text(text, "generated.yaml")
+    loaded_at = time.perf_counter()
+    assert loaded.model is not None, loaded.problems
+    report = analyze(loaded.model)
+    done = time.perf_counter()
+    assert len(report.rows) == layers + 1
+    del loaded, report
+    tracemalloc.start()  # a second, traced run: tracing slows it, so it is not timed
+    loaded = load_text(text, "generated.yaml")
+    assert loaded.model is not None
+    analyze(loaded.model)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return loaded_at - start, done - loaded_at, peak // 2**20
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=21)
+    parser.add_argument("--only", help="run only the cases whose name contains this text")
+    parser.add_argument("--sizes", default="1000,10000,100000",
+                        help="generated spec sizes to time in-process ('' for none)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        cases = command_cases(Path(folder))
+        cases = {name: command for name, command in cases.items()
+                 if name.startswith("floor") or not args.only or args.only in name}
+        times = time_commands(cases, args.runs, folder)  # away from a source checkout
+    floors = {name: statistics.median(values) for name, values in times.items()
+              if name.startswith("floor")}
+    floor = floors.get("floor: import typer, rich, yaml", min(floors.values()))
+    print(f"python {sys.version.split()[0]}, {args.runs} runs each, medians:")
+    for name, values in times.items():
+        median = statistics.median(values)
+        print(f"  {name:<34} {median * 1000:7.1f} ms   {median / floor:4.2f}x floor")
+    if not args.sizes:
+        return
+    print("generated specs, in-process (load, analyse, peak traced memory):")
+    for size in (int(s) for s in args.sizes.split(",") if s):
+        load, analyse, peak = time_in_process(size)
+        print(f"  {size:>7,} layers   load {load:6.3f} s   analyse {analyse:6.3f} s   "
+              f"total {load + analyse:6.3f} s   peak {peak} MiB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""One layer on one input: its report row, its receptive field, its formulas.
+
+Everything ``convcalc layer`` needs, and the step that ``analysis`` repeats per layer.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from convcalc.layers import NAME_OF
+from convcalc.layers.base import Effect, Layer, axis_names
+from convcalc.problem import Where
+from convcalc.report import AxisSize, LayerReport, ReceptiveField, Row, Settings
+from convcalc.shape import Shape
+
+# Per spatial axis: (size r, jump j, effective padding P); None once the field is global.
+Field = tuple[tuple[Fraction, Fraction, Fraction], ...] | None
+
+
+def start_field(x: Shape) -> Field:
+    return tuple((Fraction(1), Fraction(1), Fraction(0)) for _ in x.spatial)
+
+
+def advance(field: Field, x: Shape, effect: Effect) -> Field:
+    """The receptive field after a layer: r += (k̂ − 1)·j, P += p·j, j ·= s."""
+    if field is None or len(effect.output.spatial) != len(x.spatial):
+        return None
+    if not effect.rf:
+        return field
+    return tuple((r + (step.kernel - 1) * j, j * step.stride, pad + step.pad * j)
+                 for (r, j, pad), step in zip(field, effect.rf, strict=True))
+
+
+def field_values(field: Field) -> tuple[ReceptiveField, ...]:
+    if field is None:
+        return ()
+    return tuple(ReceptiveField(axis, r, j, pad)
+                 for axis, (r, j, pad) in zip(axis_names(len(field)), field, strict=True))
+
+
+NOWHERE = Where(0, 0)  # a layer given on the command line, not in a file
+
+
+def row_of(layer: Layer, x: Shape, effect: Effect, name: str, field: Field, depth: int = 0,
+           at: Where = NOWHERE) -> Row:
+    """The report row of one applied layer; ``field`` is the receptive field after it."""
+    axes = axis_names(len(x.spatial))
+    sizes = tuple(AxisSize(axis, w.exact, w.output, w.status, w.lost, w.pad, w.ceil,
+                           w.fixes()) for axis, w in zip(axes, effect.windows, strict=False))
+    return Row(name=name, kind=NAME_OF[type(layer)], depth=depth, input_shape=x,
+               output_shape=effect.output, params=effect.params, biases=effect.biases,
+               non_trainable_params=effect.buffers, macs=effect.macs,
+               activations=0 if effect.inplace else effect.output.size,
+               size_status=effect.status, sizes=sizes, receptive_field=field_values(field),
+               notes=effect.notes, line=at.line, col=at.col)
+
+
+def analyze_layer(layer: Layer, x: Shape, settings: Settings | None = None) -> LayerReport:
+    """Everything about one layer on one input: numbers, formulas, settings.
+
+    Raises :class:`~convcalc.problem.LayerError` when the layer cannot take ``x``.
+    """
+    effect = layer.apply(x)
+    row = row_of(layer, x, effect, NAME_OF[type(layer)], advance(start_field(x), x, effect))
+    return LayerReport(row, layer.explain(x), settings or Settings())
+
+
