@@ -42,13 +42,12 @@ def size_message(row: Row) -> str:
 
 @dataclass
 class _Walk:
-    path: str
     strict: bool
     rows: list[Row]
     problems: list[Problem]
 
     def problem(self, at: Where, code: str, message: str, level: str = ERROR) -> None:
-        self.problems.append(Problem(self.path, at.line, at.col, level, code, message))
+        self.problems.append(Problem(at.path, at.line, at.col, level, code, message))
 
     def sequence(self, nodes: tuple[ModelNode, ...], x: Shape, field: Field,
                  depth: int) -> tuple[Shape, Field] | None:
@@ -167,7 +166,7 @@ def analyze(model: Model, settings: Settings | None = None, strict: bool = False
                     size_status=Status.EXACT, sizes=(),
                     receptive_field=field_values(start_field(x)), notes=(),
                     line=model.input_at.line, col=model.input_at.col)
-    walk = _Walk(model.path, strict, [input_row], list(known))
+    walk = _Walk(strict, [input_row], list(known))
     result = walk.sequence(model.layers, x, start_field(x), 0)
     top = [row for row in walk.rows if row.depth == 0]
     totals = Totals(params=sum(r.params for r in top), biases=sum(r.biases for r in top),
@@ -200,7 +199,7 @@ def claims_problems(model: Model, totals: Totals, settings: Settings) -> list[Pr
     problems = []
 
     def problem(claim: Claim, code: str, message: str) -> None:
-        problems.append(Problem(model.path, claim.at.line, claim.at.col, ERROR, code, message))
+        problems.append(Problem(claim.at.path, claim.at.line, claim.at.col, ERROR, code, message))
 
     for claim in model.expect:
         actual = totals_value(claim.key, totals, settings)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import sys
 from enum import Enum
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
@@ -227,7 +226,9 @@ def _load(spec: str) -> Loaded:
     if path is None:
         fail(f"{spec!r} is neither a file nor a bundled spec (bundled: "
              f"{', '.join(sorted(bundled()))})")
-    loaded = load_file(path, spec if path.name != spec and not Path(spec).is_file() else None)
+    loaded = load_file(path)
+    if loaded.library and not any(p.level == ERROR for p in loaded.problems):
+        fail(f"{spec} is a block library (blocks only): include it from a spec to use it")
     if not loaded.ok:
         _print_problems(loaded.problems)
         raise typer.Exit(EXIT_USAGE)

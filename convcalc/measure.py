@@ -38,7 +38,7 @@ def field_values(field: Field) -> tuple[ReceptiveField, ...]:
                  for axis, (r, j, pad) in zip(axis_names(len(field)), field, strict=True))
 
 
-NOWHERE = Where(0, 0)  # a layer given on the command line, not in a file
+NOWHERE = Where("", 0, 0)  # a layer given on the command line, not in a file
 
 
 def row_of(layer: Layer, x: Shape, effect: Effect, name: str, field: Field, depth: int = 0,

@@ -10,8 +10,9 @@ WARNING = "warning"
 
 @dataclass(frozen=True)
 class Where:
-    """A 1-based position in a spec file."""
+    """A 1-based position in a spec file (a block may come from an included file)."""
 
+    path: str
     line: int
     col: int
 

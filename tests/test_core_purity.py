@@ -7,8 +7,10 @@ import sys
 
 
 def test_core_imports_neither_typer_nor_rich() -> None:
-    code = ("import sys, convcalc, convcalc.analysis, convcalc.layers, convcalc.report, "
-            "convcalc.render.json_, convcalc.measure, convcalc.spec.build, convcalc.render.summary, convcalc.render.layer; "
+    core = ("convcalc", "convcalc.analysis", "convcalc.measure", "convcalc.layers",
+            "convcalc.report", "convcalc.spec.build", "convcalc.render.json_",
+            "convcalc.render.summary", "convcalc.render.layer", "convcalc.render.tabular")
+    code = (f"import sys, {', '.join(core)}; "
             "print(sorted(m for m in ('typer', 'rich', 'click') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)

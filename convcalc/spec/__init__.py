@@ -15,11 +15,15 @@ MAX_BYTES = 8 * 2**20  # refused before reading: no real spec comes near it
 
 @dataclass(frozen=True)
 class Loaded:
-    """A spec as read: the model (None when it cannot be built) and every problem found."""
+    """A spec as read: the model (None when it cannot be built) and every problem found.
+
+    A block library (a file with ``blocks`` only, made to be included) has no model.
+    """
 
     path: str
     model: Model | None
     problems: tuple[Problem, ...]
+    library: bool = False
 
     @property
     def ok(self) -> bool:
@@ -44,8 +48,23 @@ def resolve(spec: str) -> Path | None:
     return bundled().get(spec.removesuffix(".yaml").removesuffix(".yml"))
 
 
-def load_text(text: str, path: str) -> Loaded:
-    """Build the model of a spec's text; ``path`` is what problems name."""
+def open_include(name: str, including: str) -> tuple[str, str]:
+    """The path and text of an included file: beside the including file, else bundled."""
+    beside = Path(including).parent / name
+    path = beside if beside.is_file() else resolve(name)
+    if path is None or not path.is_file():
+        raise ValueError(f"no file {os.fspath(beside)!r} and no bundled library of that name")
+    if path.stat().st_size > MAX_BYTES:
+        raise ValueError(f"the file is larger than {MAX_BYTES:,} bytes")
+    shown = os.fspath(beside) if beside.is_file() else os.fspath(path)
+    return shown, path.read_bytes().decode("utf-8")
+
+
+def load_text(text: str, path: str, includes: bool = False) -> Loaded:
+    """Build the model of a spec's text; ``path`` is what problems name.
+
+    ``includes`` lets the spec include files (beside ``path``, or bundled ones).
+    """
     from convcalc.spec.build import Builder
     from convcalc.spec.yamltree import YamlError, parse
 
@@ -58,21 +77,21 @@ def load_text(text: str, path: str) -> Loaded:
         return fatal(exc.code, exc.message, exc.line, exc.col)
     except RecursionError:  # pragma: no cover - the depth bound comes first
         return fatal("too-deep", "the document nests too deeply")
-    builder = Builder(path)
+    builder = Builder(path, open_include if includes else None)
     for duplicate in duplicates:
-        builder.problem(Where(duplicate.line, duplicate.col), "duplicate-key",
+        builder.problem(Where(path, duplicate.line, duplicate.col), "duplicate-key",
                         f"duplicate key {duplicate.key!r} (first given on line "
                         f"{duplicate.first_line})")
     stem = Path(path).stem
     model = builder.model(root, stem)
     problems = tuple(sorted(set(builder.problems)))
     return Loaded(path, model if not any(p.level == ERROR for p in problems) else None,
-                  problems)
+                  problems, builder.library)
 
 
-def load_file(path: Path, shown: str | None = None) -> Loaded:
+def load_file(path: Path) -> Loaded:
     """Read and build one spec file, refusing oversized or undecodable files first."""
-    name = shown or os.fspath(path)
+    name = os.fspath(path)
     try:
         size = path.stat().st_size
         if size > MAX_BYTES:
@@ -85,4 +104,4 @@ def load_file(path: Path, shown: str | None = None) -> Loaded:
     except OSError as exc:
         return Loaded(name, None, (Problem(name, 1, 1, ERROR, "unreadable",
                                            exc.strerror or str(exc)),))
-    return load_text(text, name)
+    return load_text(text, name, includes=True)

@@ -11,6 +11,7 @@ import ast
 import dataclasses
 import difflib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,8 +24,10 @@ from convcalc.shape import Shape
 from convcalc.spec.yamltree import Map, Node, Scalar, Seq
 from convcalc.units import parse_quantity
 
-TOP_KEYS = ("name", "source", "description", "input", "defaults", "expect", "budget", "blocks",
-            "layers")
+TOP_KEYS = ("name", "source", "description", "include", "input", "defaults", "expect", "budget",
+            "blocks", "layers")
+LIBRARY_KEYS = ("name", "source", "description", "include", "blocks")
+MAX_INCLUDES = 64
 EXPECT_KEYS = ("params", "trainable_params", "non_trainable_params", "macs", "flops",
                "activations", "output")
 BUDGET_KEYS = ("params", "macs", "activations", "memory")
@@ -62,10 +65,6 @@ def plain(node: Node) -> Any:
     return {key.value: plain(value) for key, value in node.entries}
 
 
-def where(node: Node | Scalar) -> Where:
-    return Where(node.line, node.col)
-
-
 def suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
@@ -97,26 +96,38 @@ class _Scope:
         return _Scope(f"{name}.", (*self.calls, call) if call else self.calls)
 
 
+# (what `include` names, the file that names it) -> (the included file's path, its text)
+Opener = Callable[[str, str], tuple[str, str]]
+
+
 class Builder:
-    def __init__(self, path: str) -> None:
-        self.path = path
+    def __init__(self, path: str, opener: Opener | None = None) -> None:
+        self.path = path  # the file being read now: an included one while its blocks are
+        self.opener = opener
+        self.included: set[str] = set()
+        self.library = False  # the file has blocks only: it is included, not analysed
         self.problems: list[Problem] = []
-        self.defaults: dict[str, Map] = {}
+        self.defaults: dict[str, list[tuple[str, object, Where]]] = {}
         self.blocks: dict[str, Block] = {}
         self.broken_blocks: set[str] = set()
-        self.blamed: set[tuple[int, int]] = set()
+        self.blamed: set[Where] = set()
         self.layer_count = 0
 
     # --- problems --------------------------------------------------------------------------
 
+    def where(self, node: Node | Scalar) -> Where:
+        """The position of a node of the file being read now."""
+        return Where(self.path, node.line, node.col)
+
     def problem(self, at: Node | Scalar | Where, code: str, message: str,
                 level: str = ERROR) -> None:
         """Record a problem; one error per position, so a bad value is not blamed twice."""
-        if level == ERROR and (at.line, at.col) in self.blamed:
+        spot = at if isinstance(at, Where) else self.where(at)
+        if level == ERROR and spot in self.blamed:
             return
         if level == ERROR:
-            self.blamed.add((at.line, at.col))
-        self.problems.append(Problem(self.path, at.line, at.col, level, code, message))
+            self.blamed.add(spot)
+        self.problems.append(Problem(spot.path, spot.line, spot.col, level, code, message))
 
     def expect_type(self, node: Node, kind: type[Seq] | type[Map], what: str) -> bool:
         if isinstance(node, kind):
@@ -129,16 +140,21 @@ class Builder:
 
     def model(self, root: Node | None, stem: str) -> Model | None:
         if root is None or not isinstance(root, Map):
-            self.problem(root or Where(1, 1), "wrong-type", "a spec is a mapping with at least "
-                         "`input` and `layers`")
+            self.problem(root or Where(self.path, 1, 1), "wrong-type",
+                         "a spec is a mapping with at least `input` and `layers`")
             return None
         for key, _ in root.entries:
             if key.value not in TOP_KEYS:
                 self.problem(key, "unknown-key", f"unknown top-level key {key.value!r}"
                              f"{suggest(str(key.value), TOP_KEYS)}")
+        self.read_includes(root.get("include"))
+        self.read_blocks(root.get("blocks"))
+        if root.get("blocks") is not None and all(k.value in LIBRARY_KEYS for k, _ in
+                                                  root.entries):
+            self.library = True
+            return None
         shape = self.input(root)
         self.read_defaults(root.get("defaults"))
-        self.read_blocks(root.get("blocks"))
         layers: list[ModelNode] = []
         body = root.get("layers")
         if body is None:
@@ -158,7 +174,7 @@ class Builder:
         assert input_node is not None
         return Model(name=str(plain(name_node)) if name_node else stem,
                      source=str(plain(source_node)) if source_node else "",
-                     path=self.path, input=shape, input_at=where(input_node),
+                     path=self.path, input=shape, input_at=self.where(input_node),
                      layers=tuple(layers), expect=expect, budget=budget)
 
     def input(self, root: Map) -> Shape | None:
@@ -197,7 +213,58 @@ class Builder:
                              f"{key.value!r}{suggest(str(key.value), [*KINDS, *ALIASES])}")
             elif self.expect_type(value, Map, f"defaults of {key.value}"):
                 assert isinstance(value, Map)
-                self.defaults[NAME_OF[kind]] = value
+                self.defaults[NAME_OF[kind]] = [(str(k.value), plain(v), self.where(v))
+                                                for k, v in value.entries]
+
+    def read_includes(self, node: Node | None) -> None:
+        """Blocks from other files: ``include: [resnet-blocks.yaml]`` (or a bundled name)."""
+        if node is None:
+            return
+        entries = node.items if isinstance(node, Seq) else (node,)
+        for entry in entries:
+            if not isinstance(entry, Scalar) or not isinstance(entry.value, str):
+                self.problem(entry, "wrong-type", "include takes file names")
+                continue
+            self.include(entry)
+
+    def include(self, entry: Scalar) -> None:
+        from convcalc.spec.yamltree import YamlError, parse
+
+        if self.opener is None:
+            self.problem(entry, "bad-include", "include is not available for a spec given as "
+                         "text")
+            return
+        try:
+            path, text = self.opener(str(entry.value), self.path)
+        except (OSError, ValueError) as exc:
+            self.problem(entry, "bad-include", f"cannot include {entry.value!r}: {exc}")
+            return
+        if path in self.included:
+            return  # already read: including one library twice is harmless
+        if len(self.included) >= MAX_INCLUDES:
+            self.problem(entry, "too-large", f"more than {MAX_INCLUDES} included files")
+            return
+        self.included.add(path)
+        including, self.path = self.path, path
+        try:
+            root, duplicates = parse(text)
+            for duplicate in duplicates:
+                self.problem(Where(path, duplicate.line, duplicate.col), "duplicate-key",
+                             f"duplicate key {duplicate.key!r}")
+            if not isinstance(root, Map) or root.get("blocks") is None:
+                self.problem(root or Where(path, 1, 1), "bad-include", "an included file is "
+                             "a block library: a mapping with `blocks`")
+                return
+            for key, _ in root.entries:
+                if key.value not in LIBRARY_KEYS:
+                    self.problem(key, "unknown-key", f"a block library has only "
+                                 f"{', '.join(LIBRARY_KEYS)}; found {key.value!r}")
+            self.read_includes(root.get("include"))
+            self.read_blocks(root.get("blocks"))
+        except YamlError as exc:
+            self.problem(Where(path, exc.line, exc.col), exc.code, exc.message)
+        finally:
+            self.path = including
 
     def read_blocks(self, node: Node | None) -> None:
         if node is None or not self.expect_type(node, Map, "blocks"):
@@ -209,13 +276,18 @@ class Builder:
                 self.problem(key, "bad-block", f"block name {name!r} is taken by a layer kind "
                              "or keyword")
                 continue
+            if name in self.blocks:
+                first = self.blocks[name].at
+                self.problem(key, "duplicate-block", f"block {name!r} is already defined at "
+                             f"{first.path}:{first.line}")
+                continue
             block = self.block(name, key, value)
             if block is not None:
                 self.blocks[name] = block
 
     def block(self, name: str, key: Scalar, node: Node) -> Block | None:
         if isinstance(node, Seq):
-            return Block(name, {}, node, where(key))
+            return Block(name, {}, node, self.where(key))
         if not self.expect_type(node, Map, f"block {name!r}"):
             return None
         assert isinstance(node, Map)
@@ -242,7 +314,7 @@ class Builder:
             return None
         if not self.check_references(body, args):
             self.broken_blocks.add(name)
-        return Block(name, args, body, where(key))
+        return Block(name, args, body, self.where(key))
 
     def block_args(self, node: Node | None) -> dict[str, Node | None]:
         if node is None:
@@ -285,13 +357,13 @@ class Builder:
             elif name == "output":
                 shape = self.shape(value, f"{what}.output")
                 if shape is not None:
-                    claims.append(Claim(name, shape, where(value)))
+                    claims.append(Claim(name, shape, self.where(value)))
             else:
                 raw = plain(value)
                 try:
                     number = raw if isinstance(raw, int) and not isinstance(raw, bool) \
                         else parse_quantity(str(raw))
-                    claims.append(Claim(name, number, where(value)))
+                    claims.append(Claim(name, number, self.where(value)))
                 except ValueError as exc:
                     self.problem(value, "wrong-type", f"{what}.{name}: {exc}")
         return tuple(claims)
@@ -368,7 +440,7 @@ class Builder:
         if not branches:
             self.problem(value, "bad-layer", f"{op} needs at least one branch")
             return []
-        return [Merge(op, tuple(branches), name, where(at))]
+        return [Merge(op, tuple(branches), name, self.where(at))]
 
     def word(self, text: str, at: Scalar, value: Node | None, modifiers: dict[str, Node],
              scope: _Scope) -> list[ModelNode]:
@@ -430,33 +502,31 @@ class Builder:
         registry_name = NAME_OF[kind]
         raw: dict[str, object] = {}
         places: dict[str, Where] = {}
-        defaults = self.defaults.get(registry_name)
         own: dict[str, Node] = dict(modifiers)
-        if defaults is not None:
-            for key, node in defaults.entries:
-                raw[str(key.value)], places[str(key.value)] = plain(node), where(node)
+        for key_name, default, spot in self.defaults.get(registry_name, ()):
+            raw[key_name], places[key_name] = default, spot
         for key_name, field_value in base.items():
-            raw[key_name], places[key_name] = field_value, where(at)
+            raw[key_name], places[key_name] = field_value, self.where(at)
         if isinstance(value, Map):
             for key, node in value.entries:
                 if key.value in ("name", "allow", "reason"):
                     own[str(key.value)] = node
                 else:
-                    raw[str(key.value)], places[str(key.value)] = plain(node), where(node)
+                    raw[str(key.value)], places[str(key.value)] = plain(node), self.where(node)
         elif isinstance(value, Scalar) and value.value is not None:
             if kind.count_field is None:
                 self.problem(value, "wrong-type", f"{registry_name} takes a mapping of keys")
                 return None
-            raw[kind.count_field], places[kind.count_field] = value.value, where(value)
+            raw[kind.count_field], places[kind.count_field] = value.value, self.where(value)
         elif value is not None and not isinstance(value, Scalar):
             self.problem(value, "wrong-type", f"the keys of {registry_name} must be a mapping")
             return None
         layer, errors = construct(kind, raw)
         for error in errors:
-            spot = places.get(error.field, where(at))
+            spot = places.get(error.field, self.where(at))
             if error.code == "unknown-key" and isinstance(value, Map):
                 key_node = value.key(error.field)
-                spot = where(key_node) if key_node else spot
+                spot = self.where(key_node) if key_node else spot
             names = [f.name for f in dataclasses.fields(kind)]
             hint = suggest(error.field, names) if error.code == "unknown-key" else ""
             self.problem(spot, error.code, f"{registry_name}: {error.message}{hint}")
@@ -467,7 +537,7 @@ class Builder:
             raise _TooLarge
         name_node = own.get("name")
         name = scope.name(plain(name_node) if name_node else None, registry_name)
-        return LayerNode(layer, registry_name, name, where(at), places,
+        return LayerNode(layer, registry_name, name, self.where(at), places,
                          self.waiver(own.get("allow"), own.get("reason"), at))
 
     def waiver(self, allow: Node | None, reason: Node | None, at: Scalar) -> Waiver | None:
@@ -483,7 +553,7 @@ class Builder:
         if reason is None:
             self.problem(allow, "waiver-without-reason", f"allow: {status} should give a "
                          "`reason`", WARNING)
-        return Waiver(str(status), str(plain(reason)) if reason else "", where(allow))
+        return Waiver(str(status), str(plain(reason)) if reason else "", self.where(allow))
 
     # --- blocks ----------------------------------------------------------------------------
 
@@ -502,10 +572,15 @@ class Builder:
         if bound is None:
             return []
         name = scope.name(plain(modifiers["name"]) if "name" in modifiers else None, block.name)
-        body = self.substitute(block.body, bound)
-        assert isinstance(body, Seq)
-        children = self.items(body, scope.inner(name, block.name))
-        return [Group(block.name, tuple(children), name, where(at))]
+        called_at, caller = self.where(at), self.path
+        self.path = block.at.path  # the body's positions are in the file that defines it
+        try:
+            body = self.substitute(block.body, bound)
+            assert isinstance(body, Seq)
+            children = self.items(body, scope.inner(name, block.name))
+        finally:
+            self.path = caller
+        return [Group(block.name, tuple(children), name, called_at)]
 
     def bind(self, block: Block, at: Scalar, value: Node | None) -> dict[str, Node] | None:
         given: dict[str, Node] = {}
