@@ -56,6 +56,10 @@ class _TooLarge(Exception):
     """The model expands past MAX_LAYERS: stop building at once."""
 
 
+class _BadCall(Exception):
+    """A block call cannot be expanded (already reported): skip it."""
+
+
 def plain(node: Node) -> Any:
     """The Python value of a located node (lists and dicts for collections)."""
     if isinstance(node, Scalar):
@@ -341,7 +345,8 @@ class Builder:
                                          f"argument of this block{suggest(name, list(args))}")
                             ok = False
             return ok
-        children = node.items if isinstance(node, Seq) else [v for _, v in node.entries]
+        children = node.items if isinstance(node, Seq) else \
+            [part for entry in node.entries for part in entry]
         return all([self.check_references(child, args) for child in children])
 
     def claims(self, node: Node | None, keys: tuple[str, ...], what: str) -> tuple[Claim, ...]:
@@ -568,6 +573,14 @@ class Builder:
         if len(scope.calls) >= MAX_CALLS:
             self.problem(at, "too-deep", f"blocks nest deeper than {MAX_CALLS} calls")
             return []
+        if isinstance(value, Map) and "name" not in block.args and value.get("name"):
+            # `name` names the call, unless the block takes an argument of that name
+            name_node = value.get("name")
+            assert name_node is not None
+            modifiers = {**modifiers, "name": name_node}
+            value = Map(tuple(e for e in value.entries if e[0].value != "name"), value.line,
+                        value.col, value.size, {k: v for k, v in value.index.items()
+                                                if k != "name"})
         bound = self.bind(block, at, value)
         if bound is None:
             return []
@@ -578,6 +591,8 @@ class Builder:
             body = self.substitute(block.body, bound)
             assert isinstance(body, Seq)
             children = self.items(body, scope.inner(name, block.name))
+        except _BadCall:
+            return []
         finally:
             self.path = caller
         return [Group(block.name, tuple(children), name, called_at)]
@@ -640,7 +655,7 @@ class Builder:
                 name: plain(value) for name, value in args.items()}))
         except ValueError as exc:
             self.problem(at, "bad-expression", f"{match[0]}: {exc}")
-            return "0"
+            raise _BadCall from None
 
 
 def _expression(match: re.Match[str]) -> str:
@@ -649,8 +664,14 @@ def _expression(match: re.Match[str]) -> str:
 
 def _integer_expression(text: str, names: dict[str, Any]) -> int:
     """Exact integer arithmetic (+ − × ÷ //, brackets) over the block's arguments."""
+    # Names are renamed first, so that arguments may be called `in` or `is`.
+    renamed: dict[str, str] = {}
+    safe = re.sub(r"[A-Za-z_]\w*", lambda m: renamed.setdefault(m[0], f"_{len(renamed)}"),
+                  text.strip())
+    names = {renamed[name]: value for name, value in names.items() if name in renamed}
+    originals = {alias: name for name, alias in renamed.items()}
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        tree = ast.parse(safe, mode="eval")
     except SyntaxError:
         raise ValueError("not an arithmetic expression") from None
 
@@ -662,7 +683,8 @@ def _integer_expression(text: str, names: dict[str, Any]) -> int:
         if isinstance(node, ast.Name):
             found = names.get(node.id)
             if type(found) is not int:
-                raise ValueError(f"{node.id} is not an integer argument")
+                raise ValueError(f"{originals.get(node.id, node.id)} is not an integer "
+                                 "argument")
             return found
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             return -value(node.operand)

@@ -8,12 +8,14 @@ checked before any of them can cost time or memory. Only the safe scalar types a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
+_DECIMAL = re.compile(r"[-+]?(0|[1-9][0-9_]*)")
 MAX_DEPTH = 64  # nesting of sequences and mappings
 MAX_NODES = 1_000_000  # values after alias expansion (the "billion laughs" bound)
 
@@ -101,7 +103,9 @@ class _Builder:
         if tag is None or tag == "!":
             tag = self.resolver.resolve(  # type: ignore[no-untyped-call]
                 yaml.ScalarNode, event.value, event.implicit)
-        if tag == "tag:yaml.org,2002:str":
+        if tag == "tag:yaml.org,2002:str" or (tag == "tag:yaml.org,2002:int" and
+                                               not _DECIMAL.fullmatch(event.value)):
+            # YAML 1.1 reads 0x3 as 3 and 1:30 as 90: a spec means the sizes 0x3 and 1:30
             return Scalar(event.value, line, col)
         construct = self.constructor.yaml_constructors.get(tag)
         if construct is None:
