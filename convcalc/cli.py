@@ -218,6 +218,27 @@ def summarize(
         raise typer.Exit(EXIT_PROBLEMS)
 
 
+@app.command()
+def zoo(
+    fmt: Annotated[LayerFormat, typer.Option("--format", help="table or json.")] =
+        LayerFormat.table,
+) -> None:
+    """List the bundled architectures: name, input, params, MACs, activations, source.
+
+    Any of them can be summarised by name from any folder: convcalc summarize resnet50
+    """
+    from convcalc.render import zoo as render
+    from convcalc.zoo import catalogue
+
+    entries = catalogue()
+    if fmt is LayerFormat.json:
+        print(render.to_json(entries))
+        return
+    from convcalc.render.grid import wants_colour
+
+    sys.stdout.write(render.draw(entries, wants_colour()))
+
+
 def _load(spec: str) -> Loaded:
     """A readable spec, or the problems on stderr and exit 2."""
     from convcalc.spec import bundled, load_file, resolve

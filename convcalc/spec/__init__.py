@@ -36,7 +36,7 @@ def bundled() -> dict[str, Path]:
         folder = Path(str(resources.files("convcalc.architectures")))
     except ModuleNotFoundError:  # run from a source checkout: architectures/ beside the package
         folder = Path(__file__).resolve().parents[2] / "architectures"
-    return {path.stem: path for path in sorted(folder.iterdir())
+    return {path.stem: path for path in sorted(folder.iterdir(), key=lambda p: p.stem)
             if path.suffix in (".yaml", ".yml")}
 
 

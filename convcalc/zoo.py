@@ -1,0 +1,31 @@
+"""The bundled architectures, analysed: what ``convcalc zoo`` lists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from convcalc.analysis import analyze
+from convcalc.problem import Problem
+from convcalc.report import Report
+from convcalc.spec import bundled, load_file
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One bundled spec: its name (what `summarize` takes) and its report."""
+
+    name: str
+    report: Report | None  # None when the spec cannot be built (a bug: the tests say so)
+    problems: tuple[Problem, ...]
+
+
+def catalogue() -> list[Entry]:
+    """Every bundled model, in name order; block libraries are left out."""
+    entries = []
+    for name, path in bundled().items():
+        loaded = load_file(path)
+        if loaded.library:
+            continue
+        report = analyze(loaded.model, known=loaded.problems) if loaded.model else None
+        entries.append(Entry(name, report, report.problems if report else loaded.problems))
+    return entries
