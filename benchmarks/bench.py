@@ -35,9 +35,32 @@ def generated_spec(layers: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+SMALL_SPEC = """\
+name: small {number}
+input: 32x32x3
+defaults:
+  conv: {{pad: same, act: relu}}
+expect:
+  output: 10
+layers:
+  - conv3-{width}
+  - maxpool
+  - add:
+      - [conv3-{width}, bn, relu, conv3-{width}, bn]
+      - []
+  - global-avgpool
+  - fc-10
+"""
+
+
 def command_cases(folder: Path) -> dict[str, list[str]]:
     spec_10k = folder / "generated-10000.yaml"
     spec_10k.write_text(generated_spec(10_000))
+    many = folder / "many"
+    many.mkdir()
+    for number in range(1000):
+        (many / f"spec{number:04}.yaml").write_text(
+            SMALL_SPEC.format(number=number, width=8 + number % 64))
     return {
         "floor: import typer, rich": [PYTHON, "-c", "import typer, rich"],
         "floor: import typer, rich, yaml": [PYTHON, "-c", "import typer, rich, yaml"],
@@ -46,6 +69,7 @@ def command_cases(folder: Path) -> dict[str, list[str]]:
         "summarize vgg16": [*CONVCALC, "summarize", "vgg16"],
         "summarize resnet152": [*CONVCALC, "summarize", "resnet152"],
         "summarize 10,000 layers": [*CONVCALC, "summarize", str(spec_10k), "--format", "json"],
+        "check 1,000 files": [*CONVCALC, "check", str(many)],
     }
 
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from fractions import Fraction
 
 from convcalc.arith import Status, format_fraction
 from convcalc.layers.merge import MERGES
 from convcalc.measure import Field, advance, field_values, row_of, start_field
 from convcalc.model import Claim, Group, LayerNode, Merge, Model
 from convcalc.model import Node as ModelNode
-from convcalc.problem import ERROR, WARNING, LayerError, Problem, Where
+from convcalc.problem import ERROR, INFO, WARNING, LayerError, Problem, Where
 from convcalc.report import (
     Report,
     Row,
@@ -38,6 +39,12 @@ def size_message(row: Row) -> str:
         parts.setdefault(text + (f"; exact with {fixes}" if fixes else ""), []).append(size.axis)
     return f"{row.name}: " + "; ".join(f"{', '.join(axes)} {text}" for text, axes in
                                       parts.items())
+
+
+def _grid_text(grid: tuple[tuple[Fraction, Fraction], ...]) -> str:
+    """``stride 32, centre 0.5`` (one axis or all alike) or per axis in brackets."""
+    texts = [f"stride {format_fraction(j)}, centre {format_fraction(c)}" for j, c in grid]
+    return texts[0] if len(set(texts)) == 1 else "(" + "; ".join(texts) + ")"
 
 
 @dataclass
@@ -84,6 +91,7 @@ class _Walk:
         waiver = node.waiver
         if waiver is not None and Status(waiver.status).rank >= status.rank:
             note = f"allowed: {waiver.status}" + (f" ({waiver.reason})" if waiver.reason else "")
+            self.problem(waiver.at, "waived-size", f"{size_message(row)}; {note}", INFO)
             return dataclasses.replace(row, notes=(*row.notes, note))
         self.problem(node.at, "non-integer-size", size_message(row))
         return row
@@ -118,11 +126,9 @@ class _Walk:
         spatial = [f for (shape, f) in outputs if any(size > 1 for size in shape.spatial)]
         grids = {tuple((j, (r - 1) / 2 - pad) for r, j, pad in f) for f in spatial if f}
         if len(grids) > 1:
-            described = "; ".join(
-                ", ".join(f"stride {format_fraction(j)} centre {format_fraction(c)}"
-                          for j, c in grid) for grid in sorted(grids))
+            described = " versus ".join(sorted(_grid_text(grid) for grid in grids))
             self.problem(node.at, "misaligned-merge", f"{node.name}: the branches' receptive "
-                         f"fields are not aligned ({described})", WARNING)
+                         f"fields are not aligned: {described}", WARNING)
         chosen = [f for f in (spatial or fields) if f is not None]
         return tuple(max(axis, key=lambda values: values[0]) for axis in zip(*chosen, strict=True))
 
@@ -153,11 +159,11 @@ class _Walk:
 
 
 def analyze(model: Model, settings: Settings | None = None, strict: bool = False,
-            known: tuple[Problem, ...] = ()) -> Report:
+            known: tuple[Problem, ...] = (), budget: tuple[Claim, ...] = ()) -> Report:
     """The report of a model: a row per layer, merge and block, totals and problems.
 
     ``strict`` makes harmless non-integer sizes errors too; ``known`` problems (from
-    loading) are carried into the report.
+    loading) are carried into the report; ``budget`` adds limits to the spec's own.
     """
     settings = settings or Settings()
     x = model.input
@@ -174,17 +180,21 @@ def analyze(model: Model, settings: Settings | None = None, strict: bool = False
                     macs=sum(r.macs for r in top), activations=sum(r.activations for r in top),
                     output_shape=result[0] if result else walk.rows[-1].output_shape)
     if result is not None:
-        walk.problems += claims_problems(model, totals, settings)
+        walk.problems += claims_problems(model, totals, settings, budget)
     return Report(name=model.name, source=model.source, path=model.path, input_shape=x,
                   rows=tuple(walk.rows), totals=totals, settings=settings,
                   problems=tuple(sorted(set(walk.problems))))
 
 
 def totals_value(key: str, totals: Totals, settings: Settings) -> int | Shape:
-    """A total by the name ``expect`` and ``budget`` use."""
+    """A total by the name ``expect`` and ``budget`` use.
+
+    ``memory`` is the forward activations at the batch plus the parameters and buffers.
+    """
     element_bytes = settings.dtype_bytes * settings.batch
     values: dict[str, int | Shape] = {
         "params": totals.params, "trainable_params": totals.params,
+        "trainable": totals.params, "non_trainable": totals.non_trainable_params,
         "non_trainable_params": totals.non_trainable_params, "macs": totals.macs,
         "flops": 2 * totals.macs, "activations": totals.activations,
         "output": totals.output_shape,
@@ -194,7 +204,8 @@ def totals_value(key: str, totals: Totals, settings: Settings) -> int | Shape:
     return values[key]
 
 
-def claims_problems(model: Model, totals: Totals, settings: Settings) -> list[Problem]:
+def claims_problems(model: Model, totals: Totals, settings: Settings,
+                    budget: tuple[Claim, ...] = ()) -> list[Problem]:
     """``expect`` values that the totals do not meet, and budgets the totals exceed."""
     problems = []
 
@@ -208,10 +219,12 @@ def claims_problems(model: Model, totals: Totals, settings: Settings) -> list[Pr
             wanted = f"{claim.value:,}" if isinstance(claim.value, int) else str(claim.value)
             problem(claim, "expect-mismatch", f"expect {claim.key} {wanted}, but the spec "
                     f"gives {shown}")
-    for claim in model.budget:
+    for claim in (*model.budget, *budget):
         actual = totals_value(claim.key, totals, settings)
         assert isinstance(actual, int) and isinstance(claim.value, int)
         if actual > claim.value:
-            problem(claim, "over-budget", f"{claim.key} {actual:,} exceeds the budget of "
-                    f"{claim.value:,}")
+            unit = " bytes" if claim.key == "memory" else ""
+            origin = f" ({claim.origin})" if claim.origin else ""
+            problem(claim, "over-budget", f"{claim.key} {actual:,}{unit} exceeds the budget "
+                    f"of {claim.value:,}{unit}{origin}")
     return problems

@@ -58,6 +58,7 @@ class Claim:
     key: str
     value: int | Shape
     at: Where
+    origin: str = ""  # the command-line option a budget came from, if any
 
 
 @dataclass(frozen=True)

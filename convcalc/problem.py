@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ERROR = "error"
-WARNING = "warning"
+ERROR = "error"  # fails a check
+WARNING = "warning"  # worth a look; does not fail
+INFO = "info"  # a note, such as a waived size
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class Problem:
     path: str
     line: int
     col: int
-    level: str  # "error" or "warning"
+    level: str  # "error", "warning" or "info"
     code: str  # stable kebab-case id, e.g. "non-integer-size"
     message: str  # one line
 

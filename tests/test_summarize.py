@@ -160,7 +160,8 @@ def test_waiver_accepts_a_lossy_size(tmp_path: Path) -> None:
     text = ("name: s\ninput: 224x224x3\nlayers:\n  - conv: {filters: 96, k: 11, stride: 4, "
             "allow: lossy, reason: as in the paper}\n")
     report = convcalc.analyze(convcalc.load_text(text))
-    assert report.problems == ()
+    assert [(p.level, p.code) for p in report.problems] == [("info", "waived-size")]
+    assert "as in the paper" in report.problems[0].message
     assert "allowed: lossy (as in the paper)" in report.rows[1].notes
 
 

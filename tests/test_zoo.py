@@ -54,7 +54,8 @@ def test_every_bundled_spec_is_clean_and_meets_its_expect() -> None:
     assert len(entries) >= 30
     for entry in entries:
         assert entry.report is not None, (entry.name, entry.problems)
-        assert entry.problems == (), (entry.name, entry.problems)
+        noted = [p for p in entry.problems if p.level != "info"]  # waived sizes are noted
+        assert noted == [], (entry.name, noted)
 
 
 @pytest.mark.parametrize("name", sorted(TORCHVISION))

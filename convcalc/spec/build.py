@@ -28,8 +28,8 @@ TOP_KEYS = ("name", "source", "description", "include", "input", "defaults", "ex
             "blocks", "layers")
 LIBRARY_KEYS = ("name", "source", "description", "include", "blocks")
 MAX_INCLUDES = 64
-EXPECT_KEYS = ("params", "trainable_params", "non_trainable_params", "macs", "flops",
-               "activations", "output")
+EXPECT_KEYS = ("params", "trainable", "trainable_params", "non_trainable",
+               "non_trainable_params", "macs", "flops", "activations", "output")
 BUDGET_KEYS = ("params", "macs", "activations", "memory")
 MERGES = ("concat", "add", "mul")
 MODIFIERS = ("repeat", "name", "allow", "reason")
