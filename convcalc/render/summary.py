@@ -32,8 +32,20 @@ def _size(row: Row) -> str:
                              if s.status is not Status.EXACT}))
 
 
-def _cells(row: Row, total_macs: int, collapsed: bool) -> list[str]:
-    name = "  " * row.depth + row.name + (" …" if collapsed else "")
+def _local_names(rows: list[Row]) -> list[str]:
+    """Each row's name without its enclosing block's prefix: the indent shows the nesting."""
+    parents: list[str] = []
+    names = []
+    for row in rows:
+        del parents[row.depth:]
+        prefix = parents[-1] + "." if parents else ""
+        names.append(row.name.removeprefix(prefix))
+        parents.append(row.name)
+    return names
+
+
+def _cells(row: Row, name: str, total_macs: int, collapsed: bool) -> list[str]:
+    name = "  " * row.depth + name + (" …" if collapsed else "")
     return [name, row.kind, str(row.output_shape), f"{row.activations:,}" if row.activations
             else "—", f"{row.params:,}" if row.params else "—",
             f"{row.macs:,}" if row.macs else "—", bar(row.macs, total_macs), _size(row)]
@@ -42,8 +54,8 @@ def _cells(row: Row, total_macs: int, collapsed: bool) -> list[str]:
 def draw(report: Report, depth: int | None = None, colour: bool = False) -> str:
     settings, totals = report.settings, report.totals
     shown = [row for row in report.rows if depth is None or row.depth <= depth]
-    cells = [_cells(row, totals.macs, bool(row.rows_below) and row.depth == depth)
-             for row in shown]
+    cells = [_cells(row, name, totals.macs, bool(row.rows_below) and row.depth == depth)
+             for row, name in zip(shown, _local_names(shown), strict=True)]
     lines = table(HEADERS, cells, RIGHT, colour)
     if colour:  # colour the size verdicts after alignment
         lines[2:] = [paint(line, _STATUS_COLOUR.get(row.size_status), True) if
