@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 from enum import Enum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
@@ -15,6 +16,8 @@ from convcalc import __version__
 from convcalc.problem import ERROR, Problem
 
 if TYPE_CHECKING:
+    from convcalc.model import Model
+    from convcalc.report import Report
     from convcalc.spec import Loaded
 
 EXIT_CLEAN, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
@@ -331,6 +334,88 @@ def schema() -> None:
     print(json.dumps(build(), indent=2))
 
 
+class Target(str, Enum):
+    pytorch = "pytorch"
+
+
+def _clean_report(loaded: Loaded) -> tuple[Model, Report]:
+    """The model and its analysis, or its problems on stderr and exit 1."""
+    from convcalc.analysis import analyze
+
+    assert loaded.model is not None
+    report = analyze(loaded.model, known=loaded.problems)
+    if any(p.level == ERROR for p in report.problems):
+        _print_problems(report.problems)
+        raise typer.Exit(EXIT_PROBLEMS)
+    return loaded.model, report
+
+
+@app.command()
+def export(
+    spec: Annotated[str, typer.Argument(help="A spec file or a bundled spec's name.")],
+    to: Annotated[Target, typer.Option("--to", help="The target framework.")] =
+        Target.pytorch,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file "
+                                                "instead of standard output.")] = None,
+) -> None:
+    """Write a self-contained PyTorch module for a spec (one attribute per layer).
+
+    Layers torch cannot express (locally connected layers, asymmetric padding of a
+    transposed convolution) are an error, never a silently different network.
+    """
+    from convcalc.export import ExportError, to_pytorch
+
+    model, report = _clean_report(_load(spec))
+    try:
+        source = to_pytorch(model, report)
+    except ExportError as exc:
+        where = f"{exc.at.path}:{exc.at.line}:{exc.at.col}: " if exc.at else ""
+        fail(f"{where}cannot export to {to.value}: {exc.message}")
+    if output is None:
+        sys.stdout.write(source)
+    else:
+        output.write_text(source)
+        print(f"wrote {output}", file=sys.stderr)
+
+
+@app.command()
+def verify(
+    spec: Annotated[str, typer.Argument(help="A spec file or a bundled spec's name.")],
+    device: Annotated[str, typer.Option("--device", help="meta (shapes only, no memory) or "
+                                        "cpu.")] = "meta",
+) -> None:
+    """Build the PyTorch export, run it once, and compare every layer with convcalc.
+
+    Needs torch. Exits 1 on any difference in output shape or parameter count.
+    """
+    try:
+        import torch
+    except ImportError:
+        fail("verify needs PyTorch: pip install torch")
+    from convcalc.export import ExportError
+    from convcalc.render.grid import table
+    from convcalc.verify import compare
+
+    model, report = _clean_report(_load(spec))
+    try:
+        comparisons = compare(model, report, device)
+    except ExportError as exc:
+        fail(f"cannot export to pytorch: {exc.message}")
+    except RuntimeError as exc:  # torch refused the network convcalc accepted
+        print(f"convcalc: torch refused the exported network: {exc}", file=sys.stderr)
+        raise typer.Exit(EXIT_PROBLEMS) from None
+    rows = [[c.name, "x".join(map(str, c.our_shape)), "x".join(map(str, c.torch_shape)),
+             f"{c.our_params:,}", f"{c.torch_params:,}", "ok" if c.agrees else "DIFFERENT"]
+            for c in comparisons]
+    headers = ("layer", "convcalc shape", "torch shape", "convcalc params", "torch params", "")
+    print("\n".join(table(headers, rows, (False, True, True, True, True, False))))
+    different = sum(not c.agrees for c in comparisons)
+    print(f"{len(comparisons)} compared with torch {torch.__version__} on {device}: "
+          f"{different} difference(s)")
+    if different:
+        raise typer.Exit(EXIT_PROBLEMS)
+
+
 def _load(spec: str) -> Loaded:
     """A readable spec, or the problems on stderr and exit 2."""
     from convcalc.spec import bundled, load_file, resolve
@@ -349,4 +434,14 @@ def _load(spec: str) -> Loaded:
 
 
 def main() -> None:
-    app()
+    """The console script: a bug in convcalc is one line too (CONVCALC_DEBUG=1 for more)."""
+    import os
+
+    try:
+        app()
+    except Exception as exc:  # anything the commands did not turn into a message is a bug
+        if os.environ.get("CONVCALC_DEBUG"):
+            raise
+        print(f"convcalc: internal error: {type(exc).__name__}: {exc} (please report it; "
+              "CONVCALC_DEBUG=1 shows the traceback)", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None

@@ -1,0 +1,321 @@
+"""A model as the source of a self-contained, readable PyTorch module.
+
+The generated file has one attribute per layer that has weights or state (named after the
+spec's layer names, made into safe identifiers), a ``forward`` that mirrors the spec's
+branches and merges, and a ``LAYERS`` table from attribute to spec name that ``verify``
+uses. Nothing from the spec reaches the code except as an identifier made of
+``[a-z0-9_]``, a number, or text inside a comment with its line breaks removed.
+Where torch has no direct equivalent the code pads explicitly (TensorFlow's asymmetric
+``same``); what cannot be expressed raises :class:`ExportError`.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from convcalc.layers.base import Layer
+from convcalc.layers.conv import Conv, ConvTranspose, Depthwise, Local, Separable
+from convcalc.layers.dense import Dense, Flatten
+from convcalc.layers.norm import LRN, BatchNorm
+from convcalc.layers.pool import (
+    AdaptiveAvgPool,
+    AdaptiveMaxPool,
+    AvgPool,
+    GlobalAvgPool,
+    GlobalMaxPool,
+    MaxPool,
+)
+from convcalc.layers.simple import (
+    GELU,
+    Activation,
+    ChannelShuffle,
+    Dropout,
+    HardSigmoid,
+    HardSwish,
+    Identity,
+    LeakyReLU,
+    ReLU,
+    ReLU6,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Tanh,
+    Upsample,
+    ZeroPad,
+)
+from convcalc.model import Group, LayerNode, Merge, Model
+from convcalc.model import Node as ModelNode
+from convcalc.problem import Where
+from convcalc.report import Report, Row
+
+
+class ExportError(Exception):
+    """The model has something the target cannot express; ``at`` says where."""
+
+    def __init__(self, message: str, at: Where | None = None) -> None:
+        super().__init__(message)
+        self.message, self.at = message, at
+
+
+_ACTIVATIONS: dict[str, str] = {
+    "relu": "F.relu({x})", "relu6": "F.relu6({x})", "sigmoid": "torch.sigmoid({x})",
+    "tanh": "torch.tanh({x})", "silu": "F.silu({x})", "swish": "F.silu({x})",
+    "hard-swish": "F.hardswish({x})", "hard-sigmoid": "F.hardsigmoid({x})",
+    "gelu": "F.gelu({x})", "softmax": "F.softmax({x}, dim=1)",
+    "leaky-relu": "F.leaky_relu({x})",
+}
+_ACTIVATION_KINDS: dict[type[Activation], str] = {
+    ReLU: "relu", ReLU6: "relu6", Sigmoid: "sigmoid", Tanh: "tanh", SiLU: "silu",
+    HardSwish: "hard-swish", HardSigmoid: "hard-sigmoid", GELU: "gelu", Softmax: "softmax",
+}
+
+
+def identifier(name: str, taken: set[str]) -> str:
+    """A safe, unique Python identifier for a spec name (which may hold anything)."""
+    text = re.sub(r"[^0-9a-zA-Z]+", "_", name).strip("_").lower() or "layer"
+    text = re.sub(r"[^0-9a-z_]", "", text)[:60] or "layer"
+    if text[0].isdigit() or keyword.iskeyword(text) or text in ("self", "x", "torch", "nn",
+                                                                 "F", "forward", "layers"):
+        text = f"l_{text}"
+    unique, number = text, 2
+    while unique in taken:
+        unique, number = f"{text}_{number}", number + 1
+    taken.add(unique)
+    return unique
+
+
+def comment(text: str) -> str:
+    """Text safe inside a ``#`` comment: printable, one line, bounded."""
+    return re.sub(r"[^\x20-\x7e]", " ", text)[:200]
+
+
+def _pairs(pads: tuple[tuple[int, int], ...]) -> tuple[int, ...]:
+    """F.pad's order: the last axis first, (before, after) each."""
+    return tuple(v for pair in reversed(pads) for v in pair)
+
+
+@dataclass
+class _Writer:
+    rows: Iterator[Row]
+    init: list[str] = field(default_factory=list)
+    body: list[str] = field(default_factory=list)
+    layers: dict[str, str] = field(default_factory=dict)
+    taken: set[str] = field(default_factory=set)
+    branches: int = 0
+
+    def module(self, row: Row, code: str) -> str:
+        """Add ``self.<attr> = code`` and return ``self.<attr>``."""
+        attr = identifier(row.name, self.taken)
+        self.init.append(f"        self.{attr} = {code}")
+        self.layers[attr] = row.name
+        return f"self.{attr}"
+
+    def line(self, text: str, indent: int = 2) -> None:
+        self.body.append("    " * indent + text)
+
+    def sequence(self, nodes: tuple[ModelNode, ...], x: str) -> None:
+        for node in nodes:
+            if isinstance(node, LayerNode):
+                self.layer(node, next(self.rows), x)
+            elif isinstance(node, Group):
+                next(self.rows)
+                self.line(f"# {comment(node.name)} ({comment(node.block)})")
+                self.sequence(node.children, x)
+            else:
+                self.merge(node, x)
+
+    def merge(self, node: Merge, x: str) -> None:
+        row = next(self.rows)
+        self.line(f"# {comment(row.name)}: {node.op} of {len(node.branches)} branches")
+        outputs = []
+        for branch in node.branches:
+            self.branches += 1
+            var = f"b{self.branches}"
+            self.line(f"{var} = {x}")
+            self.sequence(branch, var)
+            outputs.append(var)
+        joined = {"concat": f"torch.cat([{', '.join(outputs)}], dim=1)",
+                  "add": " + ".join(outputs), "mul": " * ".join(outputs)}[node.op]
+        self.line(f"{x} = {joined}")
+
+    def layer(self, node: LayerNode, row: Row, x: str) -> None:
+        try:
+            for statement in self.statements(node.layer, row, x):
+                self.line(f"{x} = {statement}")
+        except ExportError as exc:
+            raise ExportError(f"{row.name}: {exc.message}", node.at) from None
+        act = getattr(node.layer, "act", None)
+        if act:
+            self.line(f"{x} = {_ACTIVATIONS[act].format(x=x)}")
+
+    def statements(self, layer: Layer, row: Row, x: str) -> list[str]:
+        """The expressions that compute the layer, each applied to ``x`` in turn."""
+        ndim = len(row.input_shape.spatial)
+        cin = row.input_shape.channels
+        pads = tuple(size.pad for size in row.sizes)
+        if isinstance(layer, Depthwise):
+            layer = layer.conv(row.input_shape)
+        if isinstance(layer, Conv):
+            pre, padding = self.padding(pads, x)
+            options = _options(stride=_size(layer.stride), padding=_size(padding),
+                               dilation=_size(layer.dilation), groups=layer.groups,
+                               bias=layer.bias)
+            conv = self.module(row, f"nn.Conv{ndim}d({cin}, {layer.filters}, "
+                                    f"{_size(_axes(layer.k, ndim))}{options})")
+            return [*pre, f"{conv}({x})"]
+        if isinstance(layer, Separable):
+            pre, padding = self.padding(pads, x)
+            middle = cin * layer.multiplier
+            options = _options(stride=_size(layer.stride), padding=_size(padding),
+                               dilation=_size(layer.dilation), groups=cin, bias=False)
+            depthwise = self.module(row, f"nn.Conv{ndim}d({cin}, {middle}, "
+                                         f"{_size(_axes(layer.k, ndim))}{options})")
+            pointwise = self.module(row, f"nn.Conv{ndim}d({middle}, {layer.filters}, 1"
+                                         f"{_options(bias=layer.bias)})")
+            return [*pre, f"{depthwise}({x})", f"{pointwise}({x})"]
+        if isinstance(layer, ConvTranspose):
+            if isinstance(layer.pad, str):
+                padding = (0,) * ndim
+            else:
+                both = layer.pad * ndim if len(layer.pad) == 1 else layer.pad
+                if any(a != b for a, b in both):
+                    raise ExportError("torch's transposed convolutions take symmetric padding "
+                                      "only")
+                padding = tuple(a for a, _ in both)
+            options = _options(stride=_size(layer.stride), padding=_size(padding),
+                               output_padding=_size(layer.output_padding),
+                               groups=layer.groups, bias=layer.bias,
+                               dilation=_size(layer.dilation))
+            conv = self.module(row, f"nn.ConvTranspose{ndim}d({cin}, {layer.filters}, "
+                                    f"{_size(_axes(layer.k, ndim))}{options})")
+            return [f"{conv}({x})"]
+        if isinstance(layer, Local):
+            raise ExportError("torch has no locally connected layer")
+        if isinstance(layer, MaxPool | AvgPool):
+            return self.pool(layer, row, x, pads, ndim)
+        if isinstance(layer, GlobalAvgPool):
+            kind = "Max" if isinstance(layer, GlobalMaxPool) else "Avg"
+            pool = self.module(row, f"nn.Adaptive{kind}Pool{ndim}d(1)")
+            return [f"{pool}({x})"] + ([] if layer.keepdims else [f"torch.flatten({x}, 1)"])
+        if isinstance(layer, AdaptiveAvgPool):
+            kind = "Max" if isinstance(layer, AdaptiveMaxPool) else "Avg"
+            pool = self.module(row, f"nn.Adaptive{kind}Pool{ndim}d({_size(layer.out)})")
+            return [f"{pool}({x})"]
+        if isinstance(layer, Dense):
+            linear = self.module(row, f"nn.Linear({row.input_shape.size}, {layer.units}"
+                                      f"{_options(bias=layer.bias)})")
+            flatten = [f"torch.flatten({x}, 1)"] if ndim else []
+            return [*flatten, f"{linear}({x})"]
+        if isinstance(layer, Flatten):
+            return [f"torch.flatten({x}, 1)"]
+        if isinstance(layer, BatchNorm):
+            norm = self.module(row, f"nn.BatchNorm{max(ndim, 1)}d({cin}, "
+                                    f"affine={layer.affine})")
+            return [f"{norm}({x})"]
+        if isinstance(layer, LRN):
+            norm = self.module(row, f"nn.LocalResponseNorm({layer.size}, alpha={layer.alpha!r}, "
+                                    f"beta={layer.beta!r}, k={layer.k!r})")
+            return [f"{norm}({x})"]
+        if isinstance(layer, Dropout):
+            return [f"{self.module(row, f'nn.Dropout({layer.rate!r})')}({x})"]
+        if isinstance(layer, LeakyReLU):
+            return [f"F.leaky_relu({x}, {layer.slope!r})"]
+        if isinstance(layer, Identity):
+            return []
+        if isinstance(layer, Activation):
+            return [_ACTIVATIONS[_ACTIVATION_KINDS[type(layer)]].format(x=x)]
+        if isinstance(layer, Upsample):
+            scale = _size(_axes(layer.scale, ndim))
+            mode = {"linear": "linear", "bilinear": "bilinear", "trilinear": "trilinear",
+                    "bicubic": "bicubic"}.get(layer.mode, "nearest")
+            return [f"F.interpolate({x}, scale_factor={scale}, mode={mode!r})"]
+        if isinstance(layer, ChannelShuffle):
+            return [f"{self.module(row, f'nn.ChannelShuffle({layer.groups})')}({x})"]
+        if isinstance(layer, ZeroPad):
+            assert not isinstance(layer.pad, str)  # apply() refuses the words
+            zero = layer.pad * ndim if len(layer.pad) == 1 else layer.pad
+            return [f"F.pad({x}, {_pairs(zero)})"]
+        raise ExportError(f"no PyTorch equivalent for {type(layer).__name__}")
+
+    def pool(self, layer: MaxPool | AvgPool, row: Row, x: str,
+             pads: tuple[tuple[int, int], ...], ndim: int) -> list[str]:
+        kind = "Max" if isinstance(layer, MaxPool) else "Avg"
+        k = _axes(layer.k, ndim)
+        # torch pools pad at most half the kernel, and symmetrically: pad by hand otherwise
+        symmetric = all(a == b and a <= kk // 2 for (a, b), kk in zip(pads, k, strict=True))
+        fill = "float('-inf')" if kind == "Max" else "0.0"
+        pre = [] if symmetric else [f"F.pad({x}, {_pairs(pads)}, value={fill})"]
+        padding = tuple(a for a, _ in pads) if symmetric else (0,) * ndim
+        stride = _axes(layer.stride if layer.stride is not None else layer.k, ndim)
+        dilation = _size(layer.dilation) if isinstance(layer, MaxPool) else "1"
+        # torch's default stride is the kernel size, so it is always written unless equal
+        given = "" if stride == k else f", stride={_size(stride)}"
+        options = given + _options(padding=_size(padding), dilation=dilation,
+                                   ceil_mode=layer.ceil)
+        pool = self.module(row, f"nn.{kind}Pool{ndim}d({_size(k)}{options})")
+        return [*pre, f"{pool}({x})"]
+
+    @staticmethod
+    def padding(pads: tuple[tuple[int, int], ...], x: str) -> tuple[list[str], tuple[int, ...]]:
+        """Symmetric pads go to the layer; others become an explicit F.pad before it."""
+        if all(a == b for a, b in pads):
+            return [], tuple(a for a, _ in pads)
+        return [f"F.pad({x}, {_pairs(pads)})"], (0,) * len(pads)
+
+
+def _axes(values: tuple[int, ...], ndim: int) -> tuple[int, ...]:
+    """Per-axis values: a 1-tuple broadcast to every spatial axis."""
+    return values * ndim if len(values) == 1 else values
+
+
+def _size(values: tuple[int, ...]) -> str:
+    """``3`` when every axis agrees, else ``(1, 7)``: as torch takes either."""
+    return str(values[0]) if len(set(values)) == 1 else str(tuple(values))
+
+
+def _options(**values: object) -> str:
+    """``, stride=2, bias=False``: the keyword arguments that differ from torch's defaults."""
+    defaults = {"stride": "1", "padding": "0", "dilation": "1", "groups": "1", "bias": "True",
+                "output_padding": "0", "ceil_mode": "False"}
+    shown = {k: str(v) for k, v in values.items() if str(v) != defaults.get(k)}
+    return "".join(f", {key}={value}" for key, value in shown.items())
+
+
+def to_pytorch(model: Model, report: Report, class_name: str = "Net") -> str:
+    """The source of a module computing ``model``; ``report`` is its clean analysis."""
+    writer = _Writer(iter(report.rows[1:]))
+    writer.sequence(model.layers, "x")
+    shape = "x".join(map(str, report.input_shape.dims))
+    header = [
+        f"# {comment(model.name)}: generated by convcalc from {comment(model.path)}",
+        f"# Source: {comment(model.source)}" if model.source else "# Source: not given",
+        f"# Input {shape} (HxWxC in the spec; torch takes N, C, spatial); "
+        f"{report.totals.params:,} parameters.",
+        "from __future__ import annotations",
+        "",
+        "from typing import ClassVar",
+        "",
+        "import torch",
+        "import torch.nn.functional as F",
+        "from torch import nn",
+        "",
+        "",
+        f"class {class_name}(nn.Module):",
+        "    # attribute -> layer name in the spec",
+        "    LAYERS: ClassVar[dict[str, str]] = {",
+        *(f"        {attr!r}: {name!r}," for attr, name in writer.layers.items()),
+        "    }",
+        "",
+        "    def __init__(self) -> None:",
+        "        super().__init__()",
+        *(writer.init or ["        pass"]),
+        "",
+        "    def forward(self, x: torch.Tensor) -> torch.Tensor:",
+        *writer.body,
+        "        return x",
+        "",
+    ]
+    return "\n".join(header)
