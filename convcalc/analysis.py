@@ -112,7 +112,7 @@ class _Walk:
             return None
         merged = self.merge_fields(node, outputs)
         self.summarise(header, node.name, node.op, depth, x, out, merged, node.at,
-                       own_activations=out.size)
+                       own_activations=out.size, branches=len(node.branches))
         return out, merged
 
     def merge_fields(self, node: Merge, outputs: list[tuple[Shape, Field]]) -> Field:
@@ -143,7 +143,7 @@ class _Walk:
         return result
 
     def summarise(self, header: int, name: str, kind: str, depth: int, x: Shape, out: Shape,
-                  field: Field, at: Where, own_activations: int = 0) -> None:
+                  field: Field, at: Where, own_activations: int = 0, branches: int = 0) -> None:
         """Insert a block's or merge's row, with the totals of the rows below it."""
         below = [row for row in self.rows[header:] if row.depth == depth + 1]
         status = max((row.size_status for row in below), key=lambda s: s.rank,
@@ -155,7 +155,7 @@ class _Walk:
             macs=sum(r.macs for r in below),
             activations=own_activations + sum(r.activations for r in below),
             size_status=status, sizes=(), receptive_field=field_values(field), notes=(),
-            line=at.line, col=at.col, rows_below=len(self.rows) - header))
+            line=at.line, col=at.col, rows_below=len(self.rows) - header, branches=branches))
 
 
 def analyze(model: Model, settings: Settings | None = None, strict: bool = False,

@@ -177,6 +177,23 @@ def summarize(
     depth: Annotated[int | None, typer.Option("--depth", min=0, help="Show rows down to this "
                                               "nesting depth; deeper blocks and merges are "
                                               "collapsed into one row. Default: all.")] = None,
+    receptive: Annotated[bool, typer.Option("--rf", help="Add receptive-field columns: size "
+                                            "(\"whole\" once it covers the input), effective "
+                                            "stride and padding.")] = False,
+    optimizer: Annotated[Optimizer | None, typer.Option("--optimizer", help="Add training "
+                                                        "memory with this optimizer.")] = None,
+    mixed: Annotated[bool, typer.Option("--mixed", help="Training in mixed precision: "
+                                        "--dtype float16/bfloat16 compute, float32 master "
+                                        "weights.")] = False,
+    fit: Annotated[str | None, typer.Option("--fit", help="The largest batch whose memory "
+                                            "fits this size, e.g. 16GiB (training with "
+                                            "--optimizer, else inference).")] = None,
+    preset: Annotated[str, typer.Option("--preset", help="What counts as an operation: macs "
+                                        "(the default; = paper), fvcore, ptflops, "
+                                        "torchinfo.")] = "macs",
+    count: Annotated[str | None, typer.Option("--count", help="Your own convention instead "
+                                              "of a preset: MACs plus any of bias, norm, act, "
+                                              "pool, add, comma-separated.")] = None,
 ) -> None:
     """A whole network, layer by layer: shapes, activations, params, MACs, exact totals.
 
@@ -198,10 +215,26 @@ def summarize(
         except ValueError as exc:
             fail(f"--input: {exc}")
     report = analyze(model, Settings(batch, dtype.value), known=loaded.problems)
+    from convcalc.counting import PRESETS, custom
+    from convcalc.counting import count as count_ops
+    from convcalc.memory import memory as memory_models
+    from convcalc.units import parse_quantity
+
+    if mixed and dtype.value not in ("float16", "bfloat16"):
+        fail("--mixed needs --dtype float16 or bfloat16 (the compute precision)")
+    try:
+        convention = custom(count.split(",")) if count else PRESETS[preset]
+        budget = parse_quantity(fit) if fit else None
+    except KeyError:
+        fail(f"unknown --preset {preset!r}; one of: {', '.join(PRESETS)}")
+    except ValueError as exc:
+        fail(str(exc))
+    counted = count_ops(report, convention)
+    memory = memory_models(model, report, optimizer.value if optimizer else None, mixed, budget)
     if fmt is SummaryFormat.json:
         from convcalc.render.json_ import summary
 
-        print(summary(report))
+        print(summary(report, memory, counted))
     elif fmt is SummaryFormat.csv:
         from convcalc.render.tabular import to_csv
 
@@ -214,7 +247,7 @@ def summarize(
         from convcalc.render.grid import wants_colour
         from convcalc.render.summary import draw
 
-        sys.stdout.write(draw(report, depth, wants_colour()))
+        sys.stdout.write(draw(report, depth, wants_colour(), memory, counted, receptive))
     if fmt is not SummaryFormat.json:
         _print_problems(report.problems)
     if any(p.level == ERROR for p in report.problems):
@@ -240,6 +273,12 @@ def zoo(
     from convcalc.render.grid import wants_colour
 
     sys.stdout.write(render.draw(entries, wants_colour()))
+
+
+class Optimizer(str, Enum):
+    sgd = "sgd"
+    momentum = "momentum"
+    adam = "adam"
 
 
 class CheckFormat(str, Enum):

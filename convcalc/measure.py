@@ -52,7 +52,7 @@ def row_of(layer: Layer, x: Shape, effect: Effect, name: str, field: Field, dept
                non_trainable_params=effect.buffers, macs=effect.macs,
                activations=0 if effect.inplace else effect.output.size,
                size_status=effect.status, sizes=sizes, receptive_field=field_values(field),
-               notes=effect.notes, line=at.line, col=at.col)
+               notes=effect.notes, line=at.line, col=at.col, act=getattr(layer, "act", None))
 
 
 def analyze_layer(layer: Layer, x: Shape, settings: Settings | None = None) -> LayerReport:

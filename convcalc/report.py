@@ -98,6 +98,8 @@ class Row:
     line: int = 0
     col: int = 0
     rows_below: int = 0
+    act: str | None = None  # a fused activation (conv: {act: relu})
+    branches: int = 0  # a merge's number of branches
 
     @property
     def weights(self) -> int:
@@ -139,3 +141,14 @@ class Report:
     totals: Totals
     settings: Settings
     problems: tuple[Problem, ...]
+
+
+def covers_input(row: Row, input_shape: Shape) -> bool:
+    """Whether one output position of ``row`` sees as much as the whole input, on every axis.
+
+    After a flatten or a dense layer the field is the whole input by construction.
+    """
+    if not row.receptive_field:
+        return row.kind != "input"
+    return all(field.size >= size for field, size in
+               zip(row.receptive_field, input_shape.spatial, strict=False))

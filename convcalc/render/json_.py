@@ -8,8 +8,18 @@ from fractions import Fraction
 from typing import Any
 
 from convcalc.arith import format_fraction
+from convcalc.counting import Counted
+from convcalc.memory import DEFINITIONS, Memory
 from convcalc.problem import Problem
-from convcalc.report import CONVENTIONS, AxisSize, LayerReport, Report, Row, Settings
+from convcalc.report import (
+    CONVENTIONS,
+    AxisSize,
+    LayerReport,
+    Report,
+    Row,
+    Settings,
+    covers_input,
+)
 from convcalc.shape import Shape
 
 SCHEMA_VERSION = 1
@@ -89,13 +99,45 @@ def problem_json(problem: Problem) -> dict[str, Any]:
             "level": problem.level, "code": problem.code, "message": problem.message}
 
 
-def summary(report: Report) -> str:
+def memory_json(memory: Memory) -> dict[str, Any]:
+    training = memory.training
+    fit = memory.fit
+    return {
+        "forward_bytes": memory.forward,
+        "inference_peak_activations": memory.peak_elements,
+        "inference_bytes": memory.inference,
+        "training": None if training is None else {
+            "optimizer": training.optimizer, "mixed_precision": training.mixed,
+            "activation_bytes": training.activations, "parameter_bytes": training.parameters,
+            "gradient_bytes": training.gradients,
+            "optimizer_state_bytes": training.optimizer_state,
+            "buffer_bytes": training.buffers, "total_bytes": training.total},
+        "fit": None if fit is None else {
+            "budget_bytes": fit.budget, "batch": fit.batch, "bytes": fit.memory,
+            "next_batch_bytes": fit.next_memory},
+        "definitions": DEFINITIONS,
+    }
+
+
+def summary(report: Report, memory: Memory | None = None, counted: Counted | None = None) -> str:
+    layers = [row_json(row, report.settings) for row in report.rows]
+    for row, layer in zip(report.rows, layers, strict=True):
+        layer["covers_input"] = covers_input(row, report.input_shape)
+    if counted is not None:
+        for layer, ops in zip(layers, counted.per_row, strict=True):
+            layer["ops"] = ops
     document = {
         "schema_version": SCHEMA_VERSION, "name": report.name, "source": report.source,
         "path": report.path, "input_shape": plain(report.input_shape),
         "settings": settings_json(report.settings),
-        "layers": [row_json(row, report.settings) for row in report.rows],
+        "layers": layers,
         "totals": totals_json(report),
         "problems": [problem_json(p) for p in report.problems],
     }
+    if counted is not None:
+        document["counting"] = {"convention": counted.convention.name,
+                                "description": counted.convention.description,
+                                "ops": counted.total}
+    if memory is not None:
+        document["memory"] = memory_json(memory)
     return json.dumps(document, indent=2, ensure_ascii=False)

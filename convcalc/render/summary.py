@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from convcalc.arith import Status
+from convcalc.arith import Status, format_fraction
+from convcalc.counting import MACS, Counted
+from convcalc.memory import DEFINITIONS, Memory
 from convcalc.render.grid import grid, paint, table
 from convcalc.render.text import conventions
-from convcalc.report import Report, Row
+from convcalc.report import Report, Row, covers_input
 from convcalc.units import format_bytes
 
 _EIGHTHS = " ▏▎▍▌▋▊▉"
@@ -44,40 +46,118 @@ def _local_names(rows: list[Row]) -> list[str]:
     return names
 
 
-def _cells(row: Row, name: str, total_macs: int, collapsed: bool) -> list[str]:
+def _axes(values: list[str]) -> str:
+    return values[0] if len(set(values)) == 1 else "x".join(values)
+
+
+def receptive_cells(row: Row, report: Report) -> list[str]:
+    """Size (with "whole" once it covers the input), effective stride and padding."""
+    fields = row.receptive_field
+    if not fields:
+        return ["whole", "", ""] if row.kind != "input" else ["", "", ""]
+    size = _axes([format_fraction(f.size) for f in fields])
+    return [size + (" whole" if covers_input(row, report.input_shape) else ""),
+            _axes([format_fraction(f.stride) for f in fields]),
+            _axes([format_fraction(f.pad) for f in fields])]
+
+
+def _cells(row: Row, name: str, total: int, collapsed: bool, ops: int | None) -> list[str]:
     name = "  " * row.depth + name + (" …" if collapsed else "")
+    counted = [] if ops is None else [f"{ops:,}" if ops else "—"]
+    share = row.macs if ops is None else ops
     return [name, row.kind, str(row.output_shape), f"{row.activations:,}" if row.activations
             else "—", f"{row.params:,}" if row.params else "—",
-            f"{row.macs:,}" if row.macs else "—", bar(row.macs, total_macs), _size(row)]
+            f"{row.macs:,}" if row.macs else "—", *counted, bar(share, total), _size(row)]
 
 
-def draw(report: Report, depth: int | None = None, colour: bool = False) -> str:
+def draw(report: Report, depth: int | None = None, colour: bool = False,
+         memory: Memory | None = None, counted: Counted | None = None,
+         receptive: bool = False) -> str:
+    """The table, the totals with their definitions, and the conventions in force."""
     settings, totals = report.settings, report.totals
-    shown = [row for row in report.rows if depth is None or row.depth <= depth]
-    cells = [_cells(row, name, totals.macs, bool(row.rows_below) and row.depth == depth)
-             for row, name in zip(shown, _local_names(shown), strict=True)]
-    lines = table(HEADERS, cells, RIGHT, colour)
+    preset = counted.convention if counted else MACS
+    extra = counted is not None and preset is not MACS
+    shown = [(index, row) for index, row in enumerate(report.rows)
+             if depth is None or row.depth <= depth]
+    total = counted.total if extra and counted else totals.macs
+    headers = [*HEADERS[:6], *([f"ops ({preset.name})"] if extra else []),
+               f"share of {'ops' if extra else 'MACs'}", HEADERS[7]]
+    right = [*RIGHT[:6], *([True] if extra else []), *RIGHT[6:]]
+    if receptive:
+        headers += ["RF", "RF stride", "RF pad"]
+        right += [True, True, True]
+    names = _local_names([row for _, row in shown])
+    cells = [[*_cells(row, name, total, bool(row.rows_below) and row.depth == depth,
+                      counted.per_row[index] if extra and counted else None),
+              *(receptive_cells(row, report) if receptive else [])]
+             for (index, row), name in zip(shown, names, strict=True)]
+    lines = table(headers, cells, right, colour)
     if colour:  # colour the size verdicts after alignment
         lines[2:] = [paint(line, _STATUS_COLOUR.get(row.size_status), True) if
                      row.size_status is not Status.EXACT else line
-                     for line, row in zip(lines[2:], shown, strict=True)]
-    element_bytes = settings.dtype_bytes * settings.batch
-    activation_bytes = totals.activations * element_bytes
+                     for line, (_, row) in zip(lines[2:], shown, strict=True)]
+    facts = _totals(report, memory, counted if extra else None)
+    title = f"{report.name} — input {report.input_shape}, batch {settings.batch}, " \
+            f"{settings.dtype}; counting: {preset.name}" + \
+            (f"\n{report.source}" if report.source else "")
+    return "\n".join([
+        paint(title, "bold", colour), "", *lines, "",
+        *grid(facts, colours=("cyan",), colour=colour), "",
+        paint(conventions(), "dim", colour)]) + "\n"
+
+
+def _totals(report: Report, memory: Memory | None,
+            counted: Counted | None) -> list[tuple[str, str]]:
+    settings, totals = report.settings, report.totals
+    activation_bytes = totals.activations * settings.dtype_bytes * settings.batch
     facts = [
         ("params", f"{totals.params:,} trainable = "
                    f"{format_bytes(totals.params * settings.dtype_bytes)} as {settings.dtype}; "
                    f"{totals.non_trainable_params:,} non-trainable buffers (not in params)"),
         ("MACs", f"{totals.macs:,} MACs = {2 * totals.macs:,} FLOPs per example "
                  "(FLOPs = 2 × MACs, bias excluded)"),
-        ("activations", f"{totals.activations:,} elements = {format_bytes(activation_bytes)} "
-                        f"= {format_bytes(activation_bytes, True)} at batch {settings.batch}, "
-                        f"{settings.dtype_bytes} B per element ({settings.dtype}); forward: "
-                        "the input and every output kept, in-place layers adding none"),
-        ("output", str(totals.output_shape)),
     ]
-    title = f"{report.name} — input {report.input_shape}, batch {settings.batch}, " \
-            f"{settings.dtype}" + (f"\n{report.source}" if report.source else "")
-    return "\n".join([
-        paint(title, "bold", colour), "", *lines, "",
-        *grid(facts, colours=("cyan",), colour=colour), "",
-        paint(conventions(), "dim", colour)]) + "\n"
+    if counted:
+        facts.append((f"ops ({counted.convention.name})", f"{counted.total:,} per example: "
+                      f"{counted.convention.description}"))
+    facts.append(("activations", f"{totals.activations:,} elements = "
+                                 f"{format_bytes(activation_bytes)} = "
+                                 f"{format_bytes(activation_bytes, True)} at batch "
+                                 f"{settings.batch}, {settings.dtype_bytes} B per element "
+                                 f"({settings.dtype})"))
+    if memory is not None:
+        facts += _memory(report, memory)
+    facts.append(("output", str(totals.output_shape)))
+    return facts
+
+
+def both(count: int) -> str:
+    """``60.95 MB (58.13 MiB)``."""
+    return f"{format_bytes(count)} ({format_bytes(count, True)})"
+
+
+def _memory(report: Report, memory: Memory) -> list[tuple[str, str]]:
+    settings = report.settings
+    lines = [("forward activations", f"{both(memory.forward)} — {DEFINITIONS['forward']}"),
+             ("inference peak",
+              f"{both(memory.peak_elements * settings.batch * settings.dtype_bytes)} of "
+              f"activations ({memory.peak_elements:,} elements per example); with the "
+              f"parameters and buffers {both(memory.inference)} — {DEFINITIONS['peak']}")]
+    plan = memory.training
+    if plan is not None:
+        precision = f"mixed {settings.dtype} with float32 master weights" if plan.mixed \
+            else settings.dtype
+        lines.append(("training", f"{both(plan.total)} with {plan.optimizer}, {precision}: "
+                      f"activations {format_bytes(plan.activations)} + parameters "
+                      f"{format_bytes(plan.parameters)} + gradients "
+                      f"{format_bytes(plan.gradients)} + optimizer state "
+                      f"{format_bytes(plan.optimizer_state)} + buffers "
+                      f"{format_bytes(plan.buffers)} — {DEFINITIONS['training']}"))
+    fit = memory.fit
+    if fit is not None:
+        model = "training" if plan else "inference"
+        answer = (f"batch {fit.batch:,} needs {both(fit.memory)}; batch {fit.batch + 1:,} "
+                  f"would need {both(fit.next_memory)}") if fit.batch else \
+            f"not even batch 1 fits: it needs {both(fit.next_memory)}"
+        lines.append(("fit", f"{model} memory within {both(fit.budget)}: {answer}"))
+    return lines

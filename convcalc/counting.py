@@ -1,0 +1,119 @@
+"""Counting conventions: what a "FLOP" count includes, named after the tools that use each.
+
+The default counts multiply-accumulates of convolution and dense weights only (the papers',
+torchvision's published GFLOPS, fvcore's core). The presets reproduce other counters' rules,
+so a number from any of them can be explained; the switches build a convention of one's own.
+Each extra operation is counted once per element it touches, as those tools do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from convcalc.report import Report, Row
+
+ACTIVATIONS = ("relu", "relu6", "leaky-relu", "sigmoid", "tanh", "silu", "hard-swish",
+               "hard-sigmoid", "gelu", "softmax")
+POOLS = ("maxpool", "avgpool", "global-avgpool", "global-maxpool", "adaptive-avgpool",
+         "adaptive-maxpool")
+
+
+@dataclass(frozen=True)
+class Convention:
+    """Extra operations per element, on top of the weights' multiply-accumulates."""
+
+    name: str
+    description: str
+    bias: int = 0  # per output element of a conv, per output of a dense layer
+    norm: int = 0  # per batch-norm element with affine scale and shift (half without)
+    activations: tuple[tuple[str, int], ...] = ()  # (kind, per output element)
+    pools: tuple[tuple[str, int], ...] = ()  # (kind, per input element)
+    upsample: int = 0  # per output element
+    merges: int = 0  # per output element, for each branch beyond the first (add and mul)
+    bn_params: bool = False  # torchinfo: one per batch-norm parameter
+
+    def extra(self, row: Row) -> int:
+        """Operations this convention adds to one layer's MACs."""
+        out, inp = row.output_shape.size, row.input_shape.size
+        count = 0
+        if row.biases:
+            count += self.bias * out
+        if row.kind == "bn":
+            count += self.norm * out if row.params else self.norm * out // 2
+            count += row.params if self.bn_params else 0
+        acts = dict(self.activations)
+        count += acts.get(row.kind, 0) * out
+        if row.act:
+            count += acts.get(row.act, 0) * out
+        count += dict(self.pools).get(row.kind, 0) * inp
+        if row.kind == "upsample":
+            count += self.upsample * out
+        return count
+
+    def own(self, row: Row) -> int:
+        """A row's own operations: a layer's MACs and extras, a merge's elementwise work."""
+        if row.kind in ("add", "mul"):
+            return self.merges * row.output_shape.size * max(row.branches - 1, 0)
+        return 0 if row.rows_below else row.macs + self.extra(row)
+
+
+
+MACS = Convention("macs", "multiply-accumulates of conv and dense weights, bias excluded: the "
+                          "papers', torchvision's published GFLOPS and fvcore's core")
+FVCORE = Convention(
+    "fvcore", "fvcore's FlopCountAnalysis defaults: conv and linear MACs, batch norm 2 per "
+              "element (eval, affine), adaptive average pooling 1 per input element, nearest "
+              "upsampling 1 per output element; ReLU, max pooling and adds ignored",
+    norm=2, pools=(("global-avgpool", 1), ("adaptive-avgpool", 1)), upsample=1)
+PTFLOPS = Convention(
+    "ptflops", "ptflops 0.7's pytorch (module-hook) backend: conv and linear MACs plus bias (1 "
+               "per output), batch norm 2 per element, ReLU-family modules and pooling modules "
+               "counted twice (once by the module hook, once by the patched torch.nn.functional "
+               "call inside them), SiLU and softmax once through the functional patch; "
+               "in-place adds not counted",
+    bias=1, norm=2,
+    activations=(("relu", 2), ("relu6", 2), ("leaky-relu", 2), ("gelu", 2), ("silu", 1),
+                 ("softmax", 1)),
+    pools=tuple((kind, 2) for kind in POOLS), upsample=2)
+TORCHINFO = Convention(
+    "torchinfo", "torchinfo's mult-adds: each conv parameter (weights and bias) times the output "
+                 "positions, each other parameter (dense, batch norm) once",
+    bias=1, bn_params=True)
+
+PRESETS: dict[str, Convention] = {c.name: c for c in (MACS, FVCORE, PTFLOPS, TORCHINFO)}
+PRESETS["paper"] = MACS
+SWITCHES = ("bias", "norm", "act", "pool", "add")
+
+
+def custom(switches: list[str]) -> Convention:
+    """A convention from switches: each counts 1 per element (norm: 2, as scale and shift)."""
+    unknown = set(switches) - set(SWITCHES)
+    if unknown:
+        raise ValueError(f"unknown count switch(es) {', '.join(sorted(unknown))}; "
+                         f"choose from {', '.join(SWITCHES)}")
+    chosen = set(switches)
+    return Convention(
+        "custom:" + "+".join(sorted(chosen)),
+        "conv and dense MACs" + "".join(f" + {s}" for s in sorted(chosen)),
+        bias=int("bias" in chosen), norm=2 * ("norm" in chosen),
+        activations=tuple((kind, 1) for kind in ACTIVATIONS) if "act" in chosen else (),
+        pools=tuple((kind, 1) for kind in POOLS) if "pool" in chosen else (),
+        merges=int("add" in chosen))
+
+
+@dataclass(frozen=True)
+class Counted:
+    """Operations per row and in total under one convention."""
+
+    convention: Convention
+    per_row: tuple[int, ...]  # aligned with report.rows (blocks and merges hold their totals)
+    total: int
+
+
+def count(report: Report, convention: Convention) -> Counted:
+    """Every row's operations under ``convention``; a block's or merge's row sums its own."""
+    own = [convention.own(row) for row in report.rows]
+    per_row = [sum(own[index: index + row.rows_below + 1])
+               for index, row in enumerate(report.rows)]
+    top = sum(value for value, row in zip(per_row, report.rows, strict=True) if row.depth == 0)
+    return Counted(convention, tuple(per_row), top)

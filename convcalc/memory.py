@@ -1,0 +1,171 @@
+"""Memory models: forward activations, the inference peak, training memory, and fitting a batch.
+
+Every model is named and defined where it is printed. Element counts are per example;
+bytes multiply by the batch and the bytes per element.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from convcalc.model import Group, LayerNode, Merge, Model
+from convcalc.model import Node as ModelNode
+from convcalc.report import DTYPE_BYTES, Report, Row
+
+OPTIMIZER_STATES = {"sgd": 0, "momentum": 1, "adam": 2}  # copies of the parameters kept
+
+DEFINITIONS = {
+    "forward": "forward activations: the input and every output a framework keeps, in-place "
+               "layers adding none (the lecture's column)",
+    "peak": "inference peak: the largest set of activations alive at once when each output is "
+            "freed after its last reader (a merge's input stays alive until every branch has "
+            "run)",
+    "training": "training: the saved forward activations + parameters + gradients + optimizer "
+                "state (sgd 0, momentum 1, adam 2 copies of the parameters) + buffers",
+}
+
+
+def inference_peak(model: Model, report: Report) -> int:
+    """The most activation elements (per example) alive at once during inference.
+
+    Walks the model in execution order with the report's rows: a layer's input and output
+    are alive together (an in-place layer makes no new tensor); a merge keeps its input
+    and every finished branch's output alive until the merged output exists.
+    """
+    rows = iter(report.rows[1:])
+    peak, _, _ = _sequence(model.layers, rows, report.input_shape.size, 0, True)
+    return peak
+
+
+def _sequence(nodes: tuple[ModelNode, ...], rows: Iterator[Row], current: int, held: int,
+              owned: bool) -> tuple[int, int, bool]:
+    """(peak, current size, whether the current tensor is this sequence's own)."""
+    peak = held + (current if owned else 0)
+    for node in nodes:
+        row = next(rows, None)
+        if row is None:  # the analysis stopped at an error: count what was computed
+            break
+        if isinstance(node, LayerNode):
+            if row.activations == 0:  # in place, or a view: no new tensor
+                continue
+            new = row.output_shape.size
+            peak = max(peak, held + (current if owned else 0) + new)
+            current, owned = new, True
+        elif isinstance(node, Group):
+            inner, current, owned = _sequence(node.children, rows, current, held, owned)
+            peak = max(peak, inner)
+        else:
+            inner, current = _merge(node, rows, current, held, owned, row)
+            peak, owned = max(peak, inner), True
+    return peak, current, owned
+
+
+def _merge(node: Merge, rows: Iterator[Row], current: int, held: int, owned: bool,
+           row: Row) -> tuple[int, int]:
+    """(peak, merged size): the input and the finished branches stay alive to the end."""
+    base = held + (current if owned else 0)
+    finished = 0
+    peak = base
+    for branch in node.branches:
+        inner, out, branch_owned = _sequence(branch, rows, current, base + finished, False)
+        peak = max(peak, inner)
+        if branch_owned:  # an identity branch's output is the input, already counted
+            finished += out
+    merged = row.output_shape.size
+    return max(peak, base + finished + merged), merged
+
+
+@dataclass(frozen=True)
+class Training:
+    """Training memory at one batch, as a breakdown (bytes)."""
+
+    optimizer: str
+    mixed: bool
+    activations: int
+    parameters: int
+    gradients: int
+    optimizer_state: int
+    buffers: int
+
+    @property
+    def total(self) -> int:
+        return (self.activations + self.parameters + self.gradients + self.optimizer_state
+                + self.buffers)
+
+
+def training(report: Report, optimizer: str, mixed: bool = False,
+             batch: int | None = None) -> Training:
+    """Training memory: saved activations + parameters + gradients + optimizer state.
+
+    Plain precision keeps everything in ``--dtype``. Mixed precision computes in the 16-bit
+    ``--dtype`` with fp32 master weights: activations at 2 B, parameters at 4 B (master) +
+    2 B (the working copy), gradients and optimizer state at 4 B.
+    """
+    settings, totals = report.settings, report.totals
+    batch = settings.batch if batch is None else batch
+    element = settings.dtype_bytes
+    weight = DTYPE_BYTES["float32"] if mixed else element
+    copy = element if mixed else 0
+    return Training(
+        optimizer=optimizer, mixed=mixed,
+        activations=totals.activations * batch * element,
+        parameters=totals.params * (weight + copy),
+        gradients=totals.params * weight,
+        optimizer_state=totals.params * weight * OPTIMIZER_STATES[optimizer],
+        buffers=totals.non_trainable_params * weight)
+
+
+def inference(report: Report, peak: int, batch: int | None = None) -> int:
+    """Inference memory (bytes): the activation peak at the batch, parameters and buffers."""
+    settings, totals = report.settings, report.totals
+    batch = settings.batch if batch is None else batch
+    return (peak * batch + totals.params + totals.non_trainable_params) * settings.dtype_bytes
+
+
+@dataclass(frozen=True)
+class Fit:
+    """The largest batch whose memory stays within a budget."""
+
+    budget: int
+    batch: int  # 0 when not even one example fits
+    memory: int  # at that batch
+    next_memory: int  # at one more
+
+
+def fit(budget: int, memory_at: Callable[[int], int]) -> Fit:
+    """Memory grows linearly with the batch: solve for the largest batch that fits."""
+    fixed = memory_at(0)
+    per_example = memory_at(1) - fixed
+    batch = max((budget - fixed) // per_example, 0) if per_example else 0
+    return Fit(budget, batch, memory_at(batch), memory_at(batch + 1))
+
+
+@dataclass(frozen=True)
+class Memory:
+    """The memory models of one summary, in bytes at the report's batch and dtype."""
+
+    forward: int
+    peak_elements: int  # per example
+    inference: int
+    training: Training | None
+    fit: Fit | None
+
+
+def memory(model: Model, report: Report, optimizer: str | None = None, mixed: bool = False,
+           fit_budget: int | None = None) -> Memory:
+    """Forward, inference and (with an optimizer) training memory, and the batch that fits.
+
+    ``fit_budget`` fits the training memory when an optimizer is given, else inference.
+    """
+    settings = report.settings
+    peak = inference_peak(model, report)
+    plan = training(report, optimizer, mixed) if optimizer else None
+    fitted = None
+    if fit_budget is not None:
+        if optimizer:
+            fitted = fit(fit_budget, lambda b: training(report, optimizer, mixed, b).total)
+        else:
+            fitted = fit(fit_budget, lambda b: inference(report, peak, b))
+    return Memory(report.totals.activations * settings.batch * settings.dtype_bytes, peak,
+                  inference(report, peak), plan, fitted)
