@@ -5,6 +5,7 @@ Exit codes: 0 clean, 1 problems found, 2 unusable invocation or unreadable input
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from enum import Enum
 from pathlib import Path
@@ -111,6 +112,8 @@ def layer(
         Dtype.float32,
     fmt: Annotated[LayerFormat, typer.Option("--format", help="table for people, json for "
                                              "programs.")] = LayerFormat.table,
+    explain: Annotated[bool, typer.Option("--explain", help="Also name the formulas after "
+                                          "Dumoulin & Visin's relationships.")] = False,
 ) -> None:
     """One layer on one input: output shape, params, MACs, memory and the worked formulas.
 
@@ -147,6 +150,13 @@ def layer(
         report = analyze_layer(built, x, Settings(batch, dtype.value))
     except LayerError as exc:
         fail(exc.message)
+    if explain:
+        import dataclasses
+
+        from convcalc.relationships import explain as cases
+
+        report = dataclasses.replace(report, formulas=(*report.formulas,
+                                                       *cases(built, report.row)))
     if fmt is LayerFormat.json:
         from convcalc.render.json_ import layer_report
 
@@ -453,6 +463,165 @@ def verify(
           f"{different} difference(s)")
     if different:
         raise typer.Exit(EXIT_PROBLEMS)
+
+
+def _numbers(text: str | None, option: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    """``7``, ``3,5,7`` or a range ``1:11`` (with a step: ``112:448:112``)."""
+    if text is None:
+        return default
+    values: list[int] = []
+    try:
+        for part in text.split(","):
+            if ":" in part:
+                bounds = [int(v) for v in part.split(":")]
+                start, stop, step = (*bounds, 1) if len(bounds) == 2 else bounds
+                values += range(start, stop + 1, step)
+            else:
+                values.append(int(part))
+    except (ValueError, TypeError):
+        fail(f"{option}: expected numbers like 7, 3,5,7 or 1:11, got {text!r}")
+    if not values or min(values) < 1 or len(values) > 100_000:
+        fail(f"{option}: expected positive numbers, got {text!r}")
+    return tuple(dict.fromkeys(values))
+
+
+class SolveKind(str, Enum):
+    conv = "conv"
+    pool = "pool"
+    conv_transpose = "conv-transpose"
+
+
+@app.command()
+def solve(
+    size: Annotated[int, typer.Option("--in", min=1, help="Input size along one axis.")],
+    target: Annotated[int, typer.Option("--out", min=1, help="The output size wanted.")],
+    k: Annotated[str | None, typer.Option("--k", help="Kernel sizes to try: 7, 3,5,7 or "
+                                          "1:11 (the default).")] = None,
+    stride: Annotated[str | None, typer.Option("--stride", "-s", help="Strides to try "
+                                               "(default 1:8).")] = None,
+    dilation: Annotated[str | None, typer.Option("--dilation", "-d", help="Dilations to try "
+                                                 "(default 1).")] = None,
+    kind: Annotated[SolveKind, typer.Option("--kind", help="conv, pool (also ceil mode) or "
+                                            "conv-transpose (with output_padding).")] =
+        SolveKind.conv,
+) -> None:
+    """Which kernel, stride, padding and dilation turn one size into another, simplest first.
+
+    Example: convcalc solve --in 224 --out 112 --k 7
+    """
+    from convcalc.design import Bounds, reachable
+    from convcalc.design import solve as find
+    from convcalc.render.design import solutions
+
+    bounds = Bounds(_numbers(k, "--k", Bounds.kernels), _numbers(stride, "--stride",
+                                                                  Bounds.strides),
+                    _numbers(dilation, "--dilation", Bounds.dilations))
+    found = find(size, target, kind.value, bounds)
+    nearest: tuple[int | None, int | None] = (None, None)
+    if not found:
+        reach = reachable(size, kind.value, bounds)
+        nearest = (max((r for r in reach if r < target), default=None),
+                   min((r for r in reach if r > target), default=None))
+    sys.stdout.write(solutions(size, target, kind.value, found, nearest))
+    if not found:
+        raise typer.Exit(EXIT_PROBLEMS)
+
+
+@app.command()
+def sizes(
+    spec: Annotated[str, typer.Argument(help="A spec file or a bundled spec's name.")],
+    span: Annotated[str, typer.Option("--range", help="Square input sizes to try, low:high.")
+                    ] = "32:1024",
+) -> None:
+    """Which input sizes a network takes exactly, without losing input, or evenly strided.
+
+    Example: convcalc sizes resnet50 --range 32:1024
+    """
+    from convcalc.design import check_size
+    from convcalc.render.design import sizes as render
+
+    model, _ = _clean_report(_load(spec))
+    chosen = _numbers(span, "--range", ())
+    if not model.input.spatial:
+        fail(f"{spec} takes a flat input: it has no spatial size to vary")
+    checks = [check_size(model, size) for size in chosen]
+    sys.stdout.write(render(model.name, min(chosen), max(chosen), checks))
+
+
+@app.command()
+def sweep(
+    spec: Annotated[str, typer.Argument(help="A spec file or a bundled spec's name.")],
+    sizes: Annotated[str, typer.Option("--sizes", help="Input sizes: 112,224,448 or a range "
+                                       "112:448:112.")],
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Batch size for memory.")] = 1,
+    dtype: Annotated[Dtype, typer.Option("--dtype", help="Element type for bytes.")] =
+        Dtype.float32,
+) -> None:
+    """Params, MACs, activations and memory per input size, and how each grows.
+
+    Example: convcalc sweep vgg16 --sizes 224,448
+    """
+    from convcalc.design import sweep as run
+    from convcalc.render.design import sweep as render
+    from convcalc.report import Settings
+
+    model, _ = _clean_report(_load(spec))
+    if not model.input.spatial:
+        fail(f"{spec} takes a flat input: it has no spatial size to vary")
+    points = run(model, list(_numbers(sizes, "--sizes", ())), Settings(batch, dtype.value))
+    sys.stdout.write(render(model.name, points))
+
+
+@app.command()
+def compare(
+    first: Annotated[str, typer.Argument(help="Spec A: a file or a bundled name.")],
+    second: Annotated[str, typer.Argument(help="Spec B: a file or a bundled name.")],
+) -> None:
+    """Two specs (or two versions of one) side by side: totals and the layers that differ.
+
+    Example: convcalc compare inception-naive inception-module
+    """
+    from convcalc.analysis import analyze
+    from convcalc.design import compare as diff
+    from convcalc.render.design import comparison
+
+    reports = []
+    for spec in (first, second):
+        loaded = _load(spec)
+        assert loaded.model is not None
+        reports.append(analyze(loaded.model, known=loaded.problems))
+    sys.stdout.write(comparison(reports[0], reports[1], diff(reports[0], reports[1])))
+
+
+@app.command()
+def explain(
+    spec: Annotated[str, typer.Argument(help="A spec file or a bundled spec's name.")],
+    name: Annotated[str, typer.Argument(help="The layer's name (as summarize shows it; the "
+                                        "last part is enough when it is unique).")],
+) -> None:
+    """One layer of a spec, step by step: its formulas with the numbers filled in, named
+    after Dumoulin & Visin's relationships.
+
+    Example: convcalc explain alexnet conv1
+    """
+    from convcalc.design import find_layer
+    from convcalc.render.grid import wants_colour
+    from convcalc.render.layer import draw
+
+    model, report = _clean_report(_load(spec))
+    node = find_layer(model, name)
+    row = next((r for r in report.rows if node is not None and r.name == node.name), None)
+    if node is None or row is None:
+        fail(f"no single layer called {name!r} in {spec}; `convcalc summarize {spec}` lists "
+             "the names")
+    from convcalc.measure import analyze_layer
+    from convcalc.relationships import explain as cases
+
+    single = analyze_layer(node.layer, row.input_shape, report.settings)
+    single = dataclasses.replace(single, formulas=(*single.formulas,
+                                                   *cases(node.layer, single.row)))
+    print(f"{node.name} ({spec}, line {node.at.line})")
+    sys.stdout.write(draw(single, wants_colour()))
 
 
 def _load(spec: str) -> Loaded:

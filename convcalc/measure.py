@@ -46,7 +46,8 @@ def row_of(layer: Layer, x: Shape, effect: Effect, name: str, field: Field, dept
     """The report row of one applied layer; ``field`` is the receptive field after it."""
     axes = axis_names(len(x.spatial))
     sizes = tuple(AxisSize(axis, w.exact, w.output, w.status, w.lost, w.pad, w.ceil,
-                           w.fixes()) for axis, w in zip(axes, effect.windows, strict=False))
+                           w.fixes(), w.stride)
+                  for axis, w in zip(axes, effect.windows, strict=False))
     return Row(name=name, kind=NAME_OF[type(layer)], depth=depth, input_shape=x,
                output_shape=effect.output, params=effect.params, biases=effect.biases,
                non_trainable_params=effect.buffers, macs=effect.macs,

@@ -56,6 +56,7 @@ class AxisSize:
     pad: tuple[int, int]  # the concrete pads (a padding word resolved)
     ceil: bool  # ceil mode (pooling)
     fixes: tuple[Fix, ...]
+    stride: int = 1
 
 
 @dataclass(frozen=True)

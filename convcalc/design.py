@@ -1,0 +1,262 @@
+"""Design questions: which layer gives this size, which input sizes work, how cost grows with
+the input, and what changed between two specs. Numbers only; the renderers draw them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from convcalc.analysis import analyze
+from convcalc.arith import Status, Window, resolve_pad, span
+from convcalc.model import Group, LayerNode, Model
+from convcalc.model import Node as ModelNode
+from convcalc.problem import ERROR
+from convcalc.report import Report, Row, Settings
+from convcalc.shape import Shape
+
+# --- solve ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Solution:
+    """One way for a layer to turn ``size`` into the target."""
+
+    kernel: int
+    stride: int
+    pad: tuple[int, int]
+    dilation: int
+    output_padding: int  # transposed convolution only
+    ceil: bool  # pooling only
+    word: str | None  # "same", "valid" or "full" when the pads are that word's
+    status: Status  # exact or harmless (lossy ways are not offered)
+
+    @property
+    def complexity(self) -> tuple[int, ...]:
+        """Simplest first: no dilation, small stride, symmetric pads, small kernel."""
+        left, right = self.pad
+        return (self.dilation, self.stride, self.status is not Status.EXACT, left != right,
+                self.ceil, self.output_padding, self.kernel, left + right)
+
+
+@dataclass(frozen=True)
+class Bounds:
+    kernels: tuple[int, ...] = tuple(range(1, 12))
+    strides: tuple[int, ...] = tuple(range(1, 9))
+    dilations: tuple[int, ...] = (1,)
+
+
+def _word(size: int, kernel_span: int, stride: int, pad: tuple[int, int]) -> str | None:
+    for word in ("valid", "same", "full"):
+        if resolve_pad(word, size, kernel_span, stride) == pad:
+            return word
+    return None
+
+
+def solve(size: int, target: int, kind: str = "conv", bounds: Bounds | None = None
+          ) -> list[Solution]:
+    """Every kernel, stride, padding and dilation within ``bounds`` giving ``target``.
+
+    ``kind`` is conv, pool (also ceil mode) or conv-transpose (with output_padding). Pads
+    go up to k̂ − 1 a side, and differ by at most one between the sides.
+    """
+    bounds = bounds or Bounds()
+    found = []
+    for dilation in bounds.dilations:
+        for kernel in bounds.kernels:
+            k = span(kernel, dilation)
+            for stride in bounds.strides:
+                if kind == "conv-transpose":
+                    found += _transposed(size, target, kernel, stride, dilation)
+                    continue
+                for left in range(k):
+                    for right in (left, left + 1):
+                        if right > k - 1:
+                            continue
+                        for ceil in ((False, True) if kind == "pool" else (False,)):
+                            window = Window(size, kernel, stride, (left, right), dilation, ceil)
+                            if window.output == target and window.status in (
+                                    Status.EXACT, Status.HARMLESS):
+                                found.append(Solution(kernel, stride, (left, right), dilation,
+                                                      0, ceil, _word(size, k, stride,
+                                                                     (left, right)),
+                                                      window.status))
+    return sorted(found, key=lambda s: s.complexity)
+
+
+def _transposed(size: int, target: int, kernel: int, stride: int,
+                dilation: int) -> list[Solution]:
+    k = span(kernel, dilation)
+    found = []
+    for extra in range(max(stride, dilation)):
+        total = (size - 1) * stride + k + extra - target  # the pads this needs
+        if 0 <= total <= 2 * (k - 1) and total % 2 == 0:
+            found.append(Solution(kernel, stride, (total // 2, total // 2), dilation, extra,
+                                  False, None, Status.EXACT))
+    return found
+
+
+def reachable(size: int, kind: str = "conv", bounds: Bounds | None = None) -> list[int]:
+    """Every output size some layer within ``bounds`` can give (for a near miss)."""
+    bounds = bounds or Bounds()
+    sizes = set()
+    for dilation in bounds.dilations:
+        for kernel in bounds.kernels:
+            k = span(kernel, dilation)
+            for stride in bounds.strides:
+                if kind == "conv-transpose":
+                    for extra in range(max(stride, dilation)):
+                        for pad in range(k):
+                            out = (size - 1) * stride + k + extra - 2 * pad
+                            if out >= 1:
+                                sizes.add(out)
+                    continue
+                for left in range(k):
+                    for right in (left, left + 1):
+                        window = Window(size, kernel, stride, (left, min(right, k - 1)),
+                                        dilation)
+                        if window.status in (Status.EXACT, Status.HARMLESS):
+                            sizes.add(window.output)
+    return sorted(sizes)
+
+
+# --- sizes -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SizeCheck:
+    """How one square input size fares through a model."""
+
+    size: int
+    exact: bool  # no layer rounds
+    safe: bool  # every rounding drops only padding
+    strided: bool  # every strided layer's input is a multiple of its stride
+    breaks: str  # the first layer that is not exact-or-harmless, or not evenly strided
+    error: str  # the model cannot take this size at all
+
+
+def _with_input(model: Model, size: int) -> Model:
+    spatial = (size,) * len(model.input.spatial)
+    return dataclasses.replace(model, input=Shape(spatial, model.input.channels), expect=(),
+                               budget=())
+
+
+def check_size(model: Model, size: int) -> SizeCheck:
+    report = analyze(_with_input(model, size))
+    errors = [p for p in report.problems if p.level == ERROR and p.code != "non-integer-size"]
+    if errors:
+        return SizeCheck(size, False, False, False, "", errors[0].message)
+    layers = [row for row in report.rows if not row.rows_below and row.kind != "input"]
+    exact = all(row.size_status is Status.EXACT for row in layers)
+    unsafe = next((row for row in layers if row.size_status.rank > Status.HARMLESS.rank), None)
+    uneven = next((row for row in layers if _uneven(row)), None)
+    culprit = unsafe or uneven
+    breaks = "" if culprit is None else f"{culprit.name} ({_why(culprit)})"
+    return SizeCheck(size, exact, unsafe is None, uneven is None, breaks, "")
+
+
+def _uneven(row: Row) -> bool:
+    """A strided layer whose input does not shrink by exactly its stride."""
+    return any(axis.stride > 1 and size % axis.stride != 0
+               for axis, size in zip(row.sizes, row.input_shape.spatial, strict=False))
+
+
+def _why(row: Row) -> str:
+    if row.size_status.rank > Status.HARMLESS.rank:
+        return f"{row.size_status.value} at input {row.input_shape}"
+    return f"input {row.input_shape} is not a multiple of the stride"
+
+
+def describe(sizes: list[int], low: int, high: int) -> str:
+    """A rule for a set of sizes within [low, high]: every size, multiples of m, m·k + r."""
+    chosen = set(sizes)
+    universe = range(low, high + 1)
+    if not chosen:
+        return "none"
+    if len(chosen) == len(universe):
+        return "every size"
+    for modulus in range(2, high + 1):
+        remainder = min(chosen) % modulus
+        if chosen == {s for s in universe if s % modulus == remainder}:
+            return f"multiples of {modulus}" if remainder == 0 else \
+                f"{modulus}k + {remainder}"
+    shown = ", ".join(map(str, sorted(chosen)[:8]))
+    return f"{len(chosen)} sizes: {shown}" + (", …" if len(chosen) > 8 else "")
+
+
+# --- sweep -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Point:
+    """A model's totals at one input size."""
+
+    size: int
+    report: Report
+    conv_macs: int
+    dense_macs: int
+    dense_inputs: tuple[int, ...]  # what each dense layer reads
+
+
+def sweep(model: Model, sizes: list[int], settings: Settings | None = None) -> list[Point]:
+    points = []
+    for size in sizes:
+        report = analyze(_with_input(model, size), settings)
+        layers = [row for row in report.rows if not row.rows_below]
+        dense = [row for row in layers if row.kind == "fc"]
+        points.append(Point(size, report, sum(r.macs for r in layers if r.kind != "fc"),
+                            sum(r.macs for r in dense),
+                            tuple(r.input_shape.size for r in dense)))
+    return points
+
+
+def find_layer(model: Model, name: str) -> LayerNode | None:
+    """The layer called ``name``: its full name, or a unique last part of it."""
+    found: list[LayerNode] = []
+
+    def walk(nodes: tuple[ModelNode, ...]) -> None:
+        for node in nodes:
+            if isinstance(node, LayerNode):
+                found.append(node)
+            elif isinstance(node, Group):
+                walk(node.children)
+            else:
+                for branch in node.branches:
+                    walk(branch)
+
+    walk(model.layers)
+    exact = [node for node in found if node.name == name]
+    if exact:
+        return exact[0]
+    tails = [node for node in found if node.name.endswith("." + name)]
+    return tails[0] if len(tails) == 1 else None
+
+
+# --- compare ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Change:
+    """One layer that differs between two reports, matched by name."""
+
+    name: str
+    status: str  # "added", "removed" or "changed"
+    before: Row | None
+    after: Row | None
+
+
+def compare(first: Report, second: Report) -> list[Change]:
+    """Layers added, removed, or with another shape, parameter count or MAC count."""
+    before = {row.name: row for row in first.rows if not row.rows_below}
+    after = {row.name: row for row in second.rows if not row.rows_below}
+    changes = []
+    for name in dict.fromkeys([*before, *after]):
+        old, new = before.get(name), after.get(name)
+        if old is None:
+            changes.append(Change(name, "added", None, new))
+        elif new is None:
+            changes.append(Change(name, "removed", old, None))
+        elif (old.kind, old.output_shape, old.params, old.macs) != \
+                (new.kind, new.output_shape, new.params, new.macs):
+            changes.append(Change(name, "changed", old, new))
+    return changes
