@@ -15,6 +15,7 @@ their peak memory (tracemalloc).
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
 import subprocess
 import sys
@@ -91,6 +92,7 @@ def time_in_process(layers: int) -> tuple[float, float, int]:
     from convcalc.spec import load_text
 
     text = generated_spec(layers)
+    gc.disable()  # as the command line does
     start = time.perf_counter()
     loaded = load_text(text, "generated.yaml")
     loaded_at = time.perf_counter()
@@ -105,7 +107,24 @@ def time_in_process(layers: int) -> tuple[float, float, int]:
     analyze(loaded.model)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
+    gc.enable()
     return loaded_at - start, done - loaded_at, peak // 2**20
+
+
+def whole_run(layers: int, folder: Path) -> tuple[float, int]:
+    """(seconds, peak resident MiB) of `convcalc check` on a generated spec, end to end."""
+    spec = folder / f"generated-{layers}.yaml"
+    spec.write_text(generated_spec(layers))
+    code = ("import resource, sys\n"
+            f"sys.argv = ['convcalc', 'check', {str(spec)!r}]\n"
+            "from convcalc.cli import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    start = time.perf_counter()
+    result = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, check=True,
+                            cwd=folder)
+    elapsed = time.perf_counter() - start
+    return elapsed, int(result.stdout.split()[-1]) // 1024
 
 
 def main() -> None:
@@ -129,8 +148,15 @@ def main() -> None:
         print(f"  {name:<34} {median * 1000:7.1f} ms   {median / floor:4.2f}x floor")
     if not args.sizes:
         return
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    # End to end first: a child forked from a large parent would report its size.
+    print("generated specs, `convcalc check` end to end (wall time, peak resident memory):")
+    with tempfile.TemporaryDirectory() as folder:
+        for size in sizes:
+            elapsed, resident = whole_run(size, Path(folder))
+            print(f"  {size:>7,} layers   {elapsed:6.3f} s   {resident} MiB resident")
     print("generated specs, in-process (load, analyse, peak traced memory):")
-    for size in (int(s) for s in args.sizes.split(",") if s):
+    for size in sizes:
         load, analyse, peak = time_in_process(size)
         print(f"  {size:>7,} layers   load {load:6.3f} s   analyse {analyse:6.3f} s   "
               f"total {load + analyse:6.3f} s   peak {peak} MiB")

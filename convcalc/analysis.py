@@ -41,7 +41,7 @@ def size_message(row: Row) -> str:
                                       parts.items())
 
 
-def _grid_text(grid: tuple[tuple[Fraction, Fraction], ...]) -> str:
+def _grid_text(grid: tuple[tuple[int | Fraction, Fraction], ...]) -> str:
     """``stride 32, centre 0.5`` (one axis or all alike) or per axis in brackets."""
     texts = [f"stride {format_fraction(j)}, centre {format_fraction(c)}" for j, c in grid]
     return texts[0] if len(set(texts)) == 1 else "(" + "; ".join(texts) + ")"
@@ -124,7 +124,7 @@ class _Walk:
         if any(f is None for f in fields):
             return None
         spatial = [f for (shape, f) in outputs if any(size > 1 for size in shape.spatial)]
-        grids = {tuple((j, (r - 1) / 2 - pad) for r, j, pad in f) for f in spatial if f}
+        grids = {tuple((j, Fraction(r - 1, 2) - pad) for r, j, pad in f) for f in spatial if f}
         if len(grids) > 1:
             described = " versus ".join(sorted(_grid_text(grid) for grid in grids))
             self.problem(node.at, "misaligned-merge", f"{node.name}: the branches' receptive "

@@ -187,8 +187,9 @@ class Window:
                 for i in sizes if i > 0 and self._with(size=i).output >= 1]
 
 
-def format_fraction(value: Fraction) -> str:
+def format_fraction(value: Fraction | int) -> str:
     """14.5, 54.25, 2.33…: exact decimals where they end, an ellipsis where they do not."""
+    value = Fraction(value)
     sign = "-" if value < 0 else ""
     whole, rest = divmod(abs(value.numerator), value.denominator)
     digits = ""

@@ -643,8 +643,13 @@ def _load(spec: str) -> Loaded:
 
 def main() -> None:
     """The console script: a bug in convcalc is one line too (CONVCALC_DEBUG=1 for more)."""
+    import gc
     import os
 
+    # A run is short and builds no garbage cycles worth collecting: the collector would only
+    # rescan the model's objects again and again (a 100,000-layer spec spends a third of its
+    # time there).
+    gc.disable()
     try:
         app()
     except Exception as exc:  # anything the commands did not turn into a message is a bug

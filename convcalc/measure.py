@@ -13,12 +13,13 @@ from convcalc.problem import Where
 from convcalc.report import AxisSize, LayerReport, ReceptiveField, Row, Settings
 from convcalc.shape import Shape
 
-# Per spatial axis: (size r, jump j, effective padding P); None once the field is global.
-Field = tuple[tuple[Fraction, Fraction, Fraction], ...] | None
+# Per spatial axis: (size r, jump j, effective padding P), ints until an upsampling makes
+# them fractions; None once the field is global.
+Field = tuple[tuple[int | Fraction, int | Fraction, int | Fraction], ...] | None
 
 
 def start_field(x: Shape) -> Field:
-    return tuple((Fraction(1), Fraction(1), Fraction(0)) for _ in x.spatial)
+    return tuple((1, 1, 0) for _ in x.spatial)
 
 
 def advance(field: Field, x: Shape, effect: Effect) -> Field:

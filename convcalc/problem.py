@@ -29,6 +29,12 @@ class Problem:
     code: str  # stable kebab-case id, e.g. "non-integer-size"
     message: str  # one line
 
+    def __post_init__(self) -> None:
+        # A message may quote the spec (a layer's name, a YAML error): it stays one line.
+        if not self.message.isprintable():
+            clean = "".join(c if c.isprintable() else " " for c in self.message)
+            object.__setattr__(self, "message", clean)
+
     def __str__(self) -> str:
         return f"{self.path}:{self.line}:{self.col}: {self.level} [{self.code}] {self.message}"
 

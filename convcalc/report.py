@@ -69,9 +69,9 @@ class ReceptiveField:
     """
 
     axis: str
-    size: Fraction
-    stride: Fraction
-    pad: Fraction
+    size: int | Fraction
+    stride: int | Fraction
+    pad: int | Fraction
 
 
 @dataclass(frozen=True)

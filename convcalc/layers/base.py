@@ -30,11 +30,11 @@ class RFStep:
     """How one axis of a layer moves the receptive field (Araujo et al. 2019)."""
 
     kernel: int  # effective kernel k̂
-    stride: Fraction  # below 1 for upsampling
+    stride: int | Fraction  # a Fraction only below 1 (upsampling): ints keep the walk fast
     pad: int  # padding before the first window
 
 
-IDENTITY_STEP = RFStep(1, Fraction(1), 0)
+IDENTITY_STEP = RFStep(1, 1, 0)
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,13 @@ _AXIS_NAMES = {0: (), 1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
 
 def axis_names(ndim: int) -> tuple[str, ...]:
     return _AXIS_NAMES[ndim]
+
+
+def ratio(numerator: int, denominator: int) -> int | Fraction:
+    """An exact quotient: an int when it divides, else a Fraction."""
+    if numerator % denominator == 0:
+        return numerator // denominator
+    return Fraction(numerator, denominator)
 
 
 def per_axis(values: Ints, ndim: int, field: str) -> tuple[int, ...]:
@@ -138,7 +145,7 @@ def resolve_pads(pad: Pads, sizes: tuple[int, ...], ks: tuple[int, ...],
 
 
 def rf_steps(windows: tuple[Window, ...]) -> tuple[RFStep, ...]:
-    return tuple(RFStep(w.span, Fraction(w.stride), w.pad[0]) for w in windows)
+    return tuple(RFStep(w.span, w.stride, w.pad[0]) for w in windows)
 
 
 def num(value: int) -> str:

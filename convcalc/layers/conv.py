@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 from math import prod
 from typing import ClassVar
 
@@ -23,6 +22,7 @@ from convcalc.layers.base import (
     num,
     per_axis,
     product,
+    ratio,
     rf_steps,
     slide,
     window_formulas,
@@ -215,7 +215,7 @@ class ConvTranspose:
                       params=x.channels * per_group * kernel + self.filters * self.bias,
                       biases=self.filters * self.bias,
                       macs=prod(x.spatial) * x.channels * per_group * kernel,
-                      rf=tuple(RFStep(-(-(d * (k - 1) + 1) // s), Fraction(1, s), 0)
+                      rf=tuple(RFStep(-(-(d * (k - 1) + 1) // s), ratio(1, s), 0)
                                for _, k, s, _, d, _ in axes),
                       notes=self._ambiguity(axes))
 

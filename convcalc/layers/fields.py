@@ -131,9 +131,19 @@ PARSERS: dict[str, Callable[[object], Any]] = {
 }
 
 
+_FIELDS: dict[type[Any], dict[str, dataclasses.Field[Any]]] = {}
+
+
+def _fields(kind: type[Any]) -> dict[str, dataclasses.Field[Any]]:
+    """A kind's fields by name, looked up once per kind rather than once per layer."""
+    if kind not in _FIELDS:
+        _FIELDS[kind] = {f.name: f for f in dataclasses.fields(kind)}
+    return _FIELDS[kind]
+
+
 def construct(kind: type[Any], raw: Mapping[str, object]) -> tuple[Any, list[FieldError]]:
     """Build a layer of ``kind`` from raw key values; all bad keys are reported at once."""
-    fields = {f.name: f for f in dataclasses.fields(kind)}
+    fields = _fields(kind)
     values: dict[str, object] = {}
     errors: list[FieldError] = []
     for key, value in raw.items():

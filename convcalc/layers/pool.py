@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import ClassVar
 
 from convcalc.arith import Window
@@ -16,6 +15,7 @@ from convcalc.layers.base import (
     activation_formula,
     need_spatial,
     per_axis,
+    ratio,
     rf_steps,
     slide,
     window_formulas,
@@ -82,7 +82,7 @@ class AvgPool:
 def _global(x: Shape, keepdims: bool) -> Effect:
     need_spatial(x, "global pooling")
     out = Shape((1,) * len(x.spatial), x.channels) if keepdims else Shape((), x.channels)
-    return Effect(out, rf=tuple(RFStep(i, Fraction(i), 0) for i in x.spatial))
+    return Effect(out, rf=tuple(RFStep(i, i, 0) for i in x.spatial))
 
 
 def _global_formulas(x: Shape, keepdims: bool) -> tuple[Formula, ...]:
@@ -116,7 +116,7 @@ def _adaptive(x: Shape, out: Ints) -> Effect:
     need_spatial(x, "adaptive pooling")
     sizes = per_axis(out, len(x.spatial), "out")
     steps = tuple(RFStep(max(-(-(j + 1) * i // o) - j * i // o for j in range(o)),
-                         Fraction(i, o), 0) for i, o in zip(x.spatial, sizes, strict=True))
+                         ratio(i, o), 0) for i, o in zip(x.spatial, sizes, strict=True))
     return Effect(Shape(sizes, x.channels), rf=steps)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import ClassVar
 
 from convcalc.layers.base import (
@@ -16,6 +15,7 @@ from convcalc.layers.base import (
     divides,
     need_spatial,
     per_axis,
+    ratio,
 )
 from convcalc.problem import LayerError
 from convcalc.shape import Shape
@@ -112,7 +112,7 @@ class Upsample:
         reach = 1 if self.mode == "nearest" else 4 if self.mode == "bicubic" else 2
         return Effect(Shape(tuple(i * s for i, s in zip(x.spatial, scales, strict=True)),
                             x.channels),
-                      rf=tuple(RFStep(reach, Fraction(1, s), 0) for s in scales))
+                      rf=tuple(RFStep(reach, ratio(1, s), 0) for s in scales))
 
     def explain(self, x: Shape) -> tuple[Formula, ...]:
         out = self.apply(x).output
@@ -163,7 +163,7 @@ class ZeroPad:
     def apply(self, x: Shape) -> Effect:
         pads = self._pads(x)
         return Effect(Shape(tuple(i + a + b for i, (a, b) in zip(x.spatial, pads, strict=True)),
-                            x.channels), rf=tuple(RFStep(1, Fraction(1), a) for a, _ in pads))
+                            x.channels), rf=tuple(RFStep(1, 1, a) for a, _ in pads))
 
     def explain(self, x: Shape) -> tuple[Formula, ...]:
         out = self.apply(x).output

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from convcalc.model import Model
@@ -32,10 +31,10 @@ class Loaded:
 
 def bundled() -> dict[str, Path]:
     """The specs shipped with convcalc, by name (the file stem)."""
-    try:
-        folder = Path(str(resources.files("convcalc.architectures")))
-    except ModuleNotFoundError:  # run from a source checkout: architectures/ beside the package
-        folder = Path(__file__).resolve().parents[2] / "architectures"
+    package = Path(__file__).resolve().parents[1]
+    folder = package / "architectures"  # installed: package data inside the package
+    if not folder.is_dir():  # a source checkout: architectures/ beside the package
+        folder = package.parent / "architectures"
     return {path.stem: path for path in sorted(folder.iterdir(), key=lambda p: p.stem)
             if path.suffix in (".yaml", ".yml")}
 

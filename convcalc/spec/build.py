@@ -7,9 +7,7 @@ grammar this module implements.
 
 from __future__ import annotations
 
-import ast
 import dataclasses
-import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,7 +33,7 @@ MERGES = ("concat", "add", "mul")
 MODIFIERS = ("repeat", "name", "allow", "reason")
 WAIVABLE = ("harmless", "lossy")
 MAX_REPEAT = 10_000
-MAX_LAYERS = 1_000_000  # expanded layers in one model
+MAX_LAYERS = 250_000  # expanded layers in one model
 MAX_CALLS = 32  # blocks calling blocks
 
 # conv3-64, conv1x7-192-s2-p0x3, maxpool3-s2-ceil, fc-4096, dwconv3-s2
@@ -55,6 +53,10 @@ _REFERENCE = re.compile(r"\$(?:\{(?P<braced>[^}]*)\}|\((?P<expr>[^()]*(?:\([^()]
 class _TooLarge(Exception):
     """The model expands past MAX_LAYERS: stop building at once."""
 
+    def __init__(self, at: Where | None = None) -> None:
+        super().__init__()
+        self.at = at
+
 
 class _BadCall(Exception):
     """A block call cannot be expanded (already reported): skip it."""
@@ -70,6 +72,8 @@ def plain(node: Node) -> Any:
 
 
 def suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
+    import difflib  # only when something is misspelt
+
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -166,8 +170,8 @@ class Builder:
         else:
             try:
                 layers = self.items(body, _Scope())
-            except _TooLarge:
-                self.problem(body, "too-large", f"the model expands to more than "
+            except _TooLarge as exc:
+                self.problem(exc.at or body, "too-large", f"the model expands to more than "
                              f"{MAX_LAYERS:,} layers")
         expect = self.claims(root.get("expect"), EXPECT_KEYS, "expect")
         budget = self.claims(root.get("budget"), BUDGET_KEYS, "budget")
@@ -404,8 +408,12 @@ class Builder:
             return []
         (key, value), = heads
         repeat = self.repeat(modifiers.get("repeat"))
-        built: list[ModelNode] = []
-        for _ in range(repeat):
+        before = self.layer_count
+        built = self.head(str(key.value), key, value, modifiers, scope)
+        # Every copy is as large as the first: refuse an explosion before building it.
+        if before + (self.layer_count - before) * repeat > MAX_LAYERS:
+            raise _TooLarge(self.where(modifiers.get("repeat") or key))
+        for _ in range(repeat - 1):
             built += self.head(str(key.value), key, value, modifiers, scope)
         return built
 
@@ -468,6 +476,8 @@ class Builder:
 
     def did_you_mean(self, text: str) -> str:
         """A hint for a misspelt name, shorthand (``cnov3-64``) included."""
+        import difflib
+
         hint = suggest(text, [*KINDS, *ALIASES, *self.blocks])
         match = _SHORTHAND.fullmatch(text)
         if hint or match is None:
@@ -664,6 +674,8 @@ def _expression(match: re.Match[str]) -> str:
 
 def _integer_expression(text: str, names: dict[str, Any]) -> int:
     """Exact integer arithmetic (+ − × ÷ //, brackets) over the block's arguments."""
+    import ast  # only for specs that compute
+
     # Names are renamed first, so that arguments may be called `in` or `is`.
     renamed: dict[str, str] = {}
     safe = re.sub(r"[A-Za-z_]\w*", lambda m: renamed.setdefault(m[0], f"_{len(renamed)}"),

@@ -100,12 +100,16 @@ class _Builder:
     def scalar(self, event: yaml.ScalarEvent) -> Scalar:
         line, col = _at(event.start_mark)
         tag = event.tag
-        if tag is None or tag == "!":
+        implicit = tag is None or tag == "!"
+        if implicit:
             tag = self.resolver.resolve(  # type: ignore[no-untyped-call]
                 yaml.ScalarNode, event.value, event.implicit)
-        if tag == "tag:yaml.org,2002:str" or (tag == "tag:yaml.org,2002:int" and
-                                               not _DECIMAL.fullmatch(event.value)):
-            # YAML 1.1 reads 0x3 as 3 and 1:30 as 90: a spec means the sizes 0x3 and 1:30
+        assert tag is not None
+        if tag in ("tag:yaml.org,2002:str", "tag:yaml.org,2002:merge") or (
+                implicit and tag == "tag:yaml.org,2002:int" and
+                not _DECIMAL.fullmatch(event.value)):
+            # YAML 1.1 reads 0x3 as 3 and 1:30 as 90: a spec means the sizes 0x3 and 1:30.
+            # A merge key (<<) stays the text it is: the spec language has no merges.
             return Scalar(event.value, line, col)
         construct = self.constructor.yaml_constructors.get(tag)
         if construct is None:
@@ -183,6 +187,9 @@ def parse(text: str) -> tuple[Node | None, list[Duplicate]]:
                     raise YamlError("too-deep", f"nesting deeper than {MAX_DEPTH} levels",
                                     *_at(event.start_mark))
                 kind = "seq" if isinstance(event, yaml.SequenceStartEvent) else "map"
+                if event.tag not in (None, "!", f"tag:yaml.org,2002:{kind}"):
+                    raise YamlError("yaml-tag", f"unsupported YAML tag {event.tag}",
+                                    *_at(event.start_mark))
                 builder.stack.append(_Open(kind, event.anchor, *_at(event.start_mark)))
             elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
                 builder.close()
