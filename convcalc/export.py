@@ -109,7 +109,7 @@ class _Writer:
     def module(self, row: Row, code: str) -> str:
         """Add ``self.<attr> = code`` and return ``self.<attr>``."""
         attr = identifier(row.name, self.taken)
-        self.init.append(f"        self.{attr} = {code}")
+        self.init.append(_fit(f"        self.{attr} = {code}", "            "))
         self.layers[attr] = row.name
         return f"self.{attr}"
 
@@ -266,6 +266,24 @@ class _Writer:
         return [f"F.pad({x}, {_pairs(pads)})"], (0,) * len(pads)
 
 
+def _fit(line: str, indent: str, width: int = 99) -> str:
+    """Break a long ``self.x = nn.Y(...)`` line after the call's ``(``.
+
+    Only module lines come here: their text before the ``(`` is an identifier and a torch
+    name, never anything from the spec.
+    """
+    at = line.find("(")
+    if len(line) <= width or at < 0:
+        return line
+    return line[:at + 1] + "\n" + indent + line[at + 1:]
+
+
+def _entry(attr: str, name: str) -> str:
+    """One ``LAYERS`` entry; the spec's name only ever appears as an escaped literal."""
+    line = f"        {attr!r}: {name!r},"
+    return line if len(line) <= 99 else f"        {attr!r}:\n            {name!r},"
+
+
 def _axes(values: tuple[int, ...], ndim: int) -> tuple[int, ...]:
     """Per-axis values: a 1-tuple broadcast to every spatial axis."""
     return values * ndim if len(values) == 1 else values
@@ -306,7 +324,7 @@ def to_pytorch(model: Model, report: Report, class_name: str = "Net") -> str:
         f"class {class_name}(nn.Module):",
         "    # attribute -> layer name in the spec",
         "    LAYERS: ClassVar[dict[str, str]] = {",
-        *(f"        {attr!r}: {name!r}," for attr, name in writer.layers.items()),
+        *(_entry(attr, name) for attr, name in writer.layers.items()),
         "    }",
         "",
         "    def __init__(self) -> None:",

@@ -16,6 +16,7 @@ from convcalc.analysis import analyze
 from convcalc.export import identifier, to_pytorch
 
 Cli = Any
+ROOT = Path(__file__).parent.parent
 
 HOSTILE = '''\
 name: "evil\\nimport os"
@@ -65,9 +66,11 @@ def test_export_passes_ruff(cli: Cli, tmp_path: Path) -> None:
     for generated in (target, tmp_path / "hostile.py"):
         if generated.name == "hostile.py":
             generated.write_text(hostile_source())
-        result = subprocess.run([sys.executable, "-m", "ruff", "check", "--isolated",
-                                 str(generated)], capture_output=True, text=True, check=False)
-        assert result.returncode == 0, result.stdout
+        for config in (["--isolated"], ["--config", str(ROOT / "pyproject.toml")]):
+            result = subprocess.run([sys.executable, "-m", "ruff", "check", *config,
+                                     str(generated)], capture_output=True, text=True,
+                                    check=False)
+            assert result.returncode == 0, result.stdout
 
 
 def test_tensorflow_same_padding_is_explicit(cli: Cli, tmp_path: Path) -> None:
