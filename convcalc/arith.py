@@ -23,7 +23,10 @@ class Status(str, Enum):
 
     @property
     def rank(self) -> int:
-        return list(Status).index(self)
+        return _RANKS[self]
+
+
+_RANKS = {status: rank for rank, status in enumerate(Status)}
 
 
 def worst(statuses: tuple[Status, ...] | list[Status]) -> Status:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Callable, Iterable
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -23,16 +24,29 @@ if TYPE_CHECKING:
 
 EXIT_CLEAN, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
-app = typer.Typer(
-    name="convcalc",
-    help="Exact convolution arithmetic: shapes, parameters, MACs, memory and receptive fields "
-         "of CNN layers and whole architectures, with no framework installed.\n\n"
-         "Exit codes: 0 clean, 1 problems found, 2 unusable invocation or unreadable input.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
+HELP = ("Exact convolution arithmetic: shapes, parameters, MACs, memory and receptive fields "
+        "of CNN layers and whole architectures, with no framework installed.\n\n"
+        "Exit codes: 0 clean, 1 problems found, 2 unusable invocation or unreadable input.")
+
+# The commands, in the order --help lists them. A run builds only the command it calls:
+# turning every command's signature into options costs more than most commands' work.
+COMMANDS: dict[str, Callable[..., None]] = {}
+
+
+def command(function: Callable[..., None]) -> Callable[..., None]:
+    """Register a command under its function's name (``conv-transpose`` style for ``_``)."""
+    COMMANDS[function.__name__.replace("_", "-")] = function
+    return function
+
+
+def build(names: Iterable[str] | None = None) -> typer.Typer:
+    """The typer application with the named commands (all of them by default)."""
+    app = typer.Typer(name="convcalc", help=HELP, no_args_is_help=True, add_completion=False,
+                      pretty_exceptions_enable=False, rich_markup_mode=None)
+    app.callback()(_root)
+    for name in COMMANDS if names is None else names:
+        app.command(name)(COMMANDS[name])
+    return app
 
 
 class Dtype(str, Enum):
@@ -67,7 +81,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _root(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
@@ -82,7 +95,7 @@ _LAYER_OPTIONS = {"k": "--k", "stride": "--stride", "pad": "--pad", "dilation": 
                   "units": "--filters"}
 
 
-@app.command()
+@command
 def layer(
     shape: Annotated[str, typer.Option("--in", "-i", help="Input shape: HxWxC (2-D), LxC (1-D), "
                                        "DxHxWxC (3-D) or C (a vector, for fc).")],
@@ -173,7 +186,7 @@ def _print_problems(problems: tuple[Problem, ...]) -> None:
         print(problem, file=sys.stderr)
 
 
-@app.command()
+@command
 def summarize(
     spec: Annotated[str, typer.Argument(help="A spec file, or the name of a bundled spec "
                                         "(see `convcalc zoo`).")],
@@ -264,7 +277,7 @@ def summarize(
         raise typer.Exit(EXIT_PROBLEMS)
 
 
-@app.command()
+@command
 def zoo(
     fmt: Annotated[LayerFormat, typer.Option("--format", help="table or json.")] =
         LayerFormat.table,
@@ -313,7 +326,7 @@ def _quantity(option: str) -> object:
     return parse
 
 
-@app.command()
+@command
 def check(
     paths: Annotated[list[str], typer.Argument(help="Spec files, folders (searched for "
                                                "*.yaml and *.yml) and globs.")],
@@ -370,7 +383,7 @@ def check(
         raise typer.Exit(EXIT_PROBLEMS)
 
 
-@app.command()
+@command
 def schema() -> None:
     """Print a JSON Schema of the spec language, for editors' validation and completion.
 
@@ -399,7 +412,7 @@ def _clean_report(loaded: Loaded) -> tuple[Model, Report]:
     return loaded.model, report
 
 
-@app.command()
+@command
 def export(
     spec: Annotated[str, typer.Argument(help="A spec file or a bundled spec's name.")],
     to: Annotated[Target, typer.Option("--to", help="The target framework.")] =
@@ -427,7 +440,7 @@ def export(
         print(f"wrote {output}", file=sys.stderr)
 
 
-@app.command()
+@command
 def verify(
     spec: Annotated[str, typer.Argument(help="A spec file or a bundled spec's name.")],
     device: Annotated[str, typer.Option("--device", help="meta (shapes only, no memory) or "
@@ -491,7 +504,7 @@ class SolveKind(str, Enum):
     conv_transpose = "conv-transpose"
 
 
-@app.command()
+@command
 def solve(
     size: Annotated[int, typer.Option("--in", min=1, help="Input size along one axis.")],
     target: Annotated[int, typer.Option("--out", min=1, help="The output size wanted.")],
@@ -527,7 +540,7 @@ def solve(
         raise typer.Exit(EXIT_PROBLEMS)
 
 
-@app.command()
+@command
 def sizes(
     spec: Annotated[str, typer.Argument(help="A spec file or a bundled spec's name.")],
     span: Annotated[str, typer.Option("--range", help="Square input sizes to try, low:high.")
@@ -548,7 +561,7 @@ def sizes(
     sys.stdout.write(render(model.name, min(chosen), max(chosen), checks))
 
 
-@app.command()
+@command
 def sweep(
     spec: Annotated[str, typer.Argument(help="A spec file or a bundled spec's name.")],
     sizes: Annotated[str, typer.Option("--sizes", help="Input sizes: 112,224,448 or a range "
@@ -572,7 +585,7 @@ def sweep(
     sys.stdout.write(render(model.name, points))
 
 
-@app.command()
+@command
 def compare(
     first: Annotated[str, typer.Argument(help="Spec A: a file or a bundled name.")],
     second: Annotated[str, typer.Argument(help="Spec B: a file or a bundled name.")],
@@ -593,7 +606,7 @@ def compare(
     sys.stdout.write(comparison(reports[0], reports[1], diff(reports[0], reports[1])))
 
 
-@app.command()
+@command
 def explain(
     spec: Annotated[str, typer.Argument(help="A spec file or a bundled spec's name.")],
     name: Annotated[str, typer.Argument(help="The layer's name (as summarize shows it; the "
@@ -650,8 +663,9 @@ def main() -> None:
     # rescan the model's objects again and again (a 100,000-layer spec spends a third of its
     # time there).
     gc.disable()
+    called = sys.argv[1] if len(sys.argv) > 1 else ""
     try:
-        app()
+        build([called] if called in COMMANDS else None)()
     except Exception as exc:  # anything the commands did not turn into a message is a bug
         if os.environ.get("CONVCALC_DEBUG"):
             raise

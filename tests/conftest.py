@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from convcalc.cli import app
+from convcalc.cli import build
 
 
 class Run:
@@ -22,6 +22,7 @@ class Run:
 @pytest.fixture
 def cli() -> Any:
     runner = CliRunner()
+    app = build()
 
     def run(*args: str) -> Run:
         result = runner.invoke(app, list(args), env={"COLUMNS": "200", "NO_COLOR": "1"})
