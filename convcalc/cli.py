@@ -422,8 +422,8 @@ def export(
 ) -> None:
     """Write a self-contained PyTorch module for a spec (one attribute per layer).
 
-    Layers torch cannot express (locally connected layers, asymmetric padding of a
-    transposed convolution) are an error, never a silently different network.
+    What torch cannot express (1-D and 3-D locally connected layers, asymmetric padding of
+    a transposed convolution) is an error, never a silently different network.
     """
     from convcalc.export import ExportError, to_pytorch
 

@@ -6,7 +6,8 @@ branches and merges, and a ``LAYERS`` table from attribute to spec name that ``v
 uses. Nothing from the spec reaches the code except as an identifier made of
 ``[a-z0-9_]``, a number, or text inside a comment with its line breaks removed.
 Where torch has no direct equivalent the code pads explicitly (TensorFlow's asymmetric
-``same``); what cannot be expressed raises :class:`ExportError`.
+``same``) or carries a small helper module (``Local2d``); what cannot be expressed raises
+:class:`ExportError`.
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ class _Writer:
     body: list[str] = field(default_factory=list)
     layers: dict[str, str] = field(default_factory=dict)
     taken: set[str] = field(default_factory=set)
+    helpers: set[str] = field(default_factory=set)  # helper modules the code needs
     branches: int = 0
 
     def module(self, row: Row, code: str) -> str:
@@ -193,13 +195,23 @@ class _Writer:
                                     f"{_size(_axes(layer.k, ndim))}{options})")
             return [f"{conv}({x})"]
         if isinstance(layer, Local):
-            raise ExportError("torch has no locally connected layer")
+            if ndim != 2:
+                raise ExportError("locally connected layers export in 2-D only (torch's "
+                                  "unfold is 2-D)")
+            pre, padding = self.padding(pads, x)
+            self.helpers.add("Local2d")
+            local = self.module(row, f"Local2d({cin}, {layer.filters}, "
+                                     f"{row.output_shape.spatial}, {_axes(layer.k, ndim)}, "
+                                     f"{_axes(layer.stride, ndim)}, {padding}, "
+                                     f"bias={layer.bias})")
+            return [*pre, f"{local}({x})"]
         if isinstance(layer, MaxPool | AvgPool):
             return self.pool(layer, row, x, pads, ndim)
         if isinstance(layer, GlobalAvgPool):
             kind = "Max" if isinstance(layer, GlobalMaxPool) else "Avg"
-            pool = self.module(row, f"nn.Adaptive{kind}Pool{ndim}d(1)")
-            return [f"{pool}({x})"] + ([] if layer.keepdims else [f"torch.flatten({x}, 1)"])
+            pool = f"nn.Adaptive{kind}Pool{ndim}d(1)"
+            module = pool if layer.keepdims else f"nn.Sequential({pool}, nn.Flatten())"
+            return [f"{self.module(row, module)}({x})"]
         if isinstance(layer, AdaptiveAvgPool):
             kind = "Max" if isinstance(layer, AdaptiveMaxPool) else "Avg"
             pool = self.module(row, f"nn.Adaptive{kind}Pool{ndim}d({_size(layer.out)})")
@@ -266,6 +278,34 @@ class _Writer:
         return [f"F.pad({x}, {_pairs(pads)})"], (0,) * len(pads)
 
 
+_HELPERS = {
+    "Local2d": '''class Local2d(nn.Module):
+    """A locally connected layer: a convolution with its own weights at every position."""
+
+    def __init__(self, in_channels: int, out_channels: int, out_size: tuple[int, int],
+                 kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int],
+                 bias: bool = True) -> None:
+        super().__init__()
+        self.kernel, self.stride, self.padding, self.out_size = kernel, stride, padding, out_size
+        positions, reach = out_size[0] * out_size[1], in_channels * kernel[0] * kernel[1]
+        self.weight = nn.Parameter(torch.empty(positions, reach, out_channels))
+        self.bias = nn.Parameter(torch.empty(out_channels, positions)) if bias else None
+        nn.init.normal_(self.weight, std=reach ** -0.5)
+        if self.bias is not None:
+            nn.init.zeros_(self.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        columns = F.unfold(x, self.kernel, stride=self.stride, padding=self.padding)
+        out = torch.einsum("ncl,lco->nol", columns, self.weight)
+        if self.bias is not None:
+            out = out + self.bias
+        return out.reshape(x.shape[0], -1, *self.out_size)
+
+
+''',
+}
+
+
 def _fit(line: str, indent: str, width: int = 99) -> str:
     """Break a long ``self.x = nn.Y(...)`` line after the call's ``(``.
 
@@ -321,6 +361,7 @@ def to_pytorch(model: Model, report: Report, class_name: str = "Net") -> str:
         "from torch import nn",
         "",
         "",
+        *(_HELPERS[name] for name in sorted(writer.helpers)),
         f"class {class_name}(nn.Module):",
         "    # attribute -> layer name in the spec",
         "    LAYERS: ClassVar[dict[str, str]] = {",

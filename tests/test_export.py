@@ -83,10 +83,14 @@ def test_tensorflow_same_padding_is_explicit(cli: Cli, tmp_path: Path) -> None:
 
 def test_what_torch_cannot_express_is_an_error(cli: Cli, tmp_path: Path) -> None:
     spec = tmp_path / "local.yaml"
-    spec.write_text("input: 32x32x3\nlayers:\n  - local: {filters: 8, k: 3}\n")
+    spec.write_text("input: 32x3\nlayers:\n  - local: {filters: 8, k: 3}\n")
     run = cli("export", str(spec))
     assert run.code == 2
-    assert "local.yaml:3:5: cannot export to pytorch: local1: torch has no locally" in run.err
+    assert "local.yaml:3:5: cannot export to pytorch: local1: locally connected layers " \
+           "export in 2-D only" in run.err
+    spec.write_text("input: 4x4x1\nlayers:\n  - conv-transpose: {filters: 1, k: 3, stride: 2, "
+                    "pad: [[0, 1], [0, 1]]}\n")
+    assert "symmetric padding only" in cli("export", str(spec)).err
 
 
 def test_verify_without_torch_is_a_one_line_hint() -> None:

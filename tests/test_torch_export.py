@@ -65,3 +65,35 @@ def test_verify_command(cli: Cli, name: str) -> None:
     run = cli("verify", name)
     assert run.code == 0
     assert run.out.rstrip().endswith("0 difference(s)")
+
+
+def test_every_kind_torch_can_express_exports_and_agrees() -> None:
+    text = """\
+input: 16x16x4
+layers:
+  - conv: {filters: 8, k: 3, stride: 2, pad: same}
+  - depthwise: {k: 3, pad: 1, multiplier: 2}
+  - separable: {filters: 8, k: 3, pad: 1}
+  - local: {filters: 4, k: 3, stride: 1, pad: [[0, 1], [1, 0]]}
+  - bn
+  - leaky-relu: {slope: 0.2}
+  - lrn: {size: 3}
+  - channel-shuffle: {groups: 2}
+  - upsample: {scale: 2}
+  - zeropad: {pad: 1}
+  - conv-transpose: {filters: 4, k: 4, stride: 2, pad: 1}
+  - maxpool: {k: 3, stride: 2, pad: same}
+  - avgpool: {k: 2, ceil: true}
+  - adaptive-maxpool: {out: 3}
+  - concat: [[hard-swish], [gelu], [silu, sigmoid], [tanh, relu6]]
+  - mul: [[], [global-maxpool, conv1-16, hard-sigmoid]]
+  - global-avgpool: {keepdims: false}
+  - dropout
+  - fc: {units: 10, bias: false}
+  - softmax
+"""
+    model = convcalc.load_text(text)
+    report = analyze(model)
+    assert [p for p in report.problems if p.level == "error"] == []
+    comparisons = compare(model, report, device="cpu")
+    assert [c for c in comparisons if not c.agrees] == []
