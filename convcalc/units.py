@@ -37,11 +37,3 @@ def format_bytes(count: int, binary: bool = False) -> str:
             break
         value /= base
     return f"{count} B" if unit == "B" else f"{value:.2f} {unit}"
-
-
-def format_count(count: int) -> str:
-    """``15,470,264,320`` as ``15.47 G``: for compact table columns."""
-    for scale, suffix in ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "k")):
-        if abs(count) >= scale:
-            return f"{Decimal(count) / scale:.2f} {suffix}"
-    return str(count)

@@ -34,8 +34,6 @@ class RFStep:
     pad: int  # padding before the first window
 
 
-IDENTITY_STEP = RFStep(1, 1, 0)
-
 
 @dataclass(frozen=True)
 class Formula:
