@@ -26,6 +26,9 @@ class Status(str, Enum):
         return _RANKS[self]
 
 
+_MAX_TAPS = 256  # dilated kernels checked tap by tap up to this size
+_SEARCH = 1_000  # how far the fixes look from the given value
+
 _RANKS = {status: rank for rank, status in enumerate(Status)}
 
 
@@ -118,11 +121,19 @@ class Window:
         position is lost when that window would read it and no kept window does. Positions
         a stride larger than the kernel skips anyway (a 1x1/2 convolution reads every other
         row) are not lost to rounding. Ceil mode keeps partial windows: nothing is lost.
+
+        Without dilation the kept windows read everything up to their last end that the
+        dropped window could touch, so the count is a difference of two positions. Dilated
+        kernels have gaps and are checked tap by tap, up to _MAX_TAPS taps (beyond that,
+        an absurd kernel, only the part past the kept windows' end counts).
         """
         if self.ceil or self.output < 1:
             return 0
         first_real, last_real = self.pad[0], self.pad[0] + self.size - 1
         start = self.output * self.stride
+        if self.dilation == 1 or self.kernel > _MAX_TAPS:
+            low = max(start, (self.output - 1) * self.stride + self.span, first_real)
+            return max(0, min(start + self.span - 1, last_real) - low + 1)
         dropped = (start + tap * self.dilation for tap in range(self.kernel))
         return sum(1 for position in dropped
                    if first_real <= position <= last_real and not self._read(position))
@@ -168,15 +179,18 @@ class Window:
 
     def _stride_fixes(self) -> list[Fix]:
         n = self.numerator
-        below = next((s for s in range(self.stride - 1, 0, -1) if n % s == 0), None)
-        above = next((s for s in range(self.stride + 1, 2 * self.stride + 1) if n % s == 0),
-                     None)
+        below = next((s for s in range(self.stride - 1, max(self.stride - _SEARCH, 0), -1)
+                      if n % s == 0), None)
+        above = next((s for s in range(self.stride + 1,
+                                       self.stride + min(self.stride, _SEARCH) + 1)
+                      if n % s == 0), None)
         return [Fix("stride", str(s), self._with(stride=s).output)
                 for s in (below, above) if s is not None]
 
     def _kernel_fixes(self) -> list[Fix]:
         room = self.size + self.pad[0] + self.pad[1]
-        candidates = [k for k in range(1, self.kernel + self.stride + 1)
+        nearby = range(max(1, self.kernel - _SEARCH), self.kernel + min(self.stride, _SEARCH) + 1)
+        candidates = [k for k in nearby
                       if k != self.kernel and span(k, self.dilation) <= room
                       and (room - span(k, self.dilation)) % self.stride == 0]
         below = max((k for k in candidates if k < self.kernel), default=None)

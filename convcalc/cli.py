@@ -478,8 +478,9 @@ def verify(
         raise typer.Exit(EXIT_PROBLEMS)
 
 
-def _numbers(text: str | None, option: str, default: tuple[int, ...]) -> tuple[int, ...]:
-    """``7``, ``3,5,7`` or a range ``1:11`` (with a step: ``112:448:112``)."""
+def _numbers(text: str | None, option: str, default: tuple[int, ...],
+             most: int = 1_000) -> tuple[int, ...]:
+    """``7``, ``3,5,7`` or a range ``1:11`` (with a step: ``112:448:112``), at most ``most``."""
     if text is None:
         return default
     values: list[int] = []
@@ -488,13 +489,16 @@ def _numbers(text: str | None, option: str, default: tuple[int, ...]) -> tuple[i
             if ":" in part:
                 bounds = [int(v) for v in part.split(":")]
                 start, stop, step = (*bounds, 1) if len(bounds) == 2 else bounds
-                values += range(start, stop + 1, step)
+                span = range(start, stop + 1, step)
+                if len(values) + len(span) > most:
+                    fail(f"{option}: at most {most:,} values, got {text!r}")
+                values += span
             else:
                 values.append(int(part))
     except (ValueError, TypeError):
         fail(f"{option}: expected numbers like 7, 3,5,7 or 1:11, got {text!r}")
-    if not values or min(values) < 1 or len(values) > 100_000:
-        fail(f"{option}: expected positive numbers, got {text!r}")
+    if not values or min(values) < 1 or len(values) > most:
+        fail(f"{option}: expected up to {most:,} positive numbers, got {text!r}")
     return tuple(dict.fromkeys(values))
 
 
@@ -529,6 +533,11 @@ def solve(
     bounds = Bounds(_numbers(k, "--k", Bounds.kernels), _numbers(stride, "--stride",
                                                                   Bounds.strides),
                     _numbers(dilation, "--dilation", Bounds.dilations))
+    # every kernel, stride and dilation is tried with every padding up to its size
+    work = len(bounds.strides) * sum(d * (kk - 1) + 1 for kk in bounds.kernels
+                                     for d in bounds.dilations)
+    if work > 2_000_000:
+        fail("the bounds allow too many layers to try: narrow --k, --stride or --dilation")
     found = find(size, target, kind.value, bounds)
     nearest: tuple[int | None, int | None] = (None, None)
     if not found:
@@ -554,7 +563,7 @@ def sizes(
     from convcalc.render.design import sizes as render
 
     model, _ = _clean_report(_load(spec))
-    chosen = _numbers(span, "--range", ())
+    chosen = _numbers(span, "--range", (), most=5_000)
     if not model.input.spatial:
         fail(f"{spec} takes a flat input: it has no spatial size to vary")
     checks = [check_size(model, size) for size in chosen]
@@ -581,7 +590,8 @@ def sweep(
     model, _ = _clean_report(_load(spec))
     if not model.input.spatial:
         fail(f"{spec} takes a flat input: it has no spatial size to vary")
-    points = run(model, list(_numbers(sizes, "--sizes", ())), Settings(batch, dtype.value))
+    points = run(model, list(_numbers(sizes, "--sizes", (), most=200)),
+                 Settings(batch, dtype.value))
     sys.stdout.write(render(model.name, points))
 
 

@@ -163,3 +163,35 @@ def test_layer_command_never_crashes(cli: Cli, options: list[tuple[str, str]],
     run = cli(*args)
     assert run.code in (0, 1, 2)
     assert "internal error" not in run.err
+
+
+@pytest.mark.parametrize("args", [
+    ["layer", "--in", "999999999999x999999999999x3", "-f", "1", "--k", "99999999", "-s",
+     "77777777"],
+    ["layer", "--in", "999999999999x3", "-f", "1", "--k", "99999", "-d", "3", "-s", "7"],
+    ["layer", "--kind", "adaptive-avgpool", "--in", "999999999x3", "--out-size", "99999997"],
+])
+def test_absurd_sizes_are_answered_at_once(cli: Cli, args: list[str]) -> None:
+    start = time.perf_counter()
+    run = cli(*args)
+    assert run.code == 0 and time.perf_counter() - start < 1.0
+
+
+@pytest.mark.parametrize("args", [
+    ["sizes", "vgg16", "--range", "1:1000000000"],
+    ["sweep", "vgg16", "--sizes", "1:300"],
+    ["solve", "--in", "224", "--out", "3", "--k", "1:1000", "--stride", "1:1000"],
+])
+def test_unbounded_searches_are_refused(cli: Cli, args: list[str]) -> None:
+    start = time.perf_counter()
+    run = cli(*args)
+    assert run.code == 2 and time.perf_counter() - start < 1.0
+    assert run.err.startswith("convcalc: error:")
+
+
+def test_huge_kernels_keep_the_lost_count_exact() -> None:
+    from convcalc.arith import Window
+
+    w = Window(999_999_999_999, 99_999_999, 77_777_777)
+    end_of_kept = (w.output - 1) * w.stride + w.span  # first position no kept window reads
+    assert w.lost == 999_999_999_999 - end_of_kept

@@ -36,7 +36,9 @@ def mul(shapes: list[Shape]) -> Shape:
         if shape.channels != full.channels:
             raise LayerError("channel-mismatch", "mul needs equal channels; branches give "
                              f"{', '.join(map(str, shapes))}")
-        if shape.spatial != full.spatial and any(size != 1 for size in shape.spatial):
+        broadcast = len(shape.spatial) == len(full.spatial) and \
+            all(size == 1 for size in shape.spatial)
+        if shape.spatial != full.spatial and not broadcast:
             raise LayerError("spatial-mismatch", "mul broadcasts only 1x1 branches; branches "
                              f"give {', '.join(map(str, shapes))}")
     return full

@@ -111,12 +111,25 @@ class GlobalMaxPool(GlobalAvgPool):
     """Maximum over every spatial position; keeps 1x1 axes unless ``keepdims: false``."""
 
 
+def widest_cell(size: int, out: int) -> int:
+    """The widest of PyTorch's adaptive windows: cell j spans floor(j·i/o) .. ceil((j+1)·i/o).
+
+    Cells differ by at most one, so beyond 10,000 cells the bound ceil(i/o) + 1 stands in
+    for the exact maximum (which needs a look at every cell).
+    """
+    if size % out == 0:
+        return size // out
+    if out > 10_000:
+        return -(-size // out) + 1
+    return max(-(-(j + 1) * size // out) - j * size // out for j in range(out))
+
+
 def _adaptive(x: Shape, out: Ints) -> Effect:
     """PyTorch's adaptive windows: cell j spans floor(j·i/o) to ceil((j + 1)·i/o)."""
     need_spatial(x, "adaptive pooling")
     sizes = per_axis(out, len(x.spatial), "out")
-    steps = tuple(RFStep(max(-(-(j + 1) * i // o) - j * i // o for j in range(o)),
-                         ratio(i, o), 0) for i, o in zip(x.spatial, sizes, strict=True))
+    steps = tuple(RFStep(widest_cell(i, o), ratio(i, o), 0)
+                  for i, o in zip(x.spatial, sizes, strict=True))
     return Effect(Shape(sizes, x.channels), rf=steps)
 
 
