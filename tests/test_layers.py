@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -201,3 +202,16 @@ def test_status_of_an_effect_is_its_worst_axis() -> None:
     e = apply("conv", "32x31x1", filters=1, k=5, stride=2)
     assert [w.status for w in e.windows] == [Status.LOSSY, Status.EXACT]
     assert e.status is Status.LOSSY
+
+
+def test_transposed_and_upsampling_receptive_steps_keep_centres() -> None:
+    # a 2x2/2 pool then a 2x2/2 transposed convolution lands back on the input's centres
+    down = apply("maxpool", "8x8x1", k=2)
+    up = apply("conv-transpose", "4x4x1", filters=1, k=2, stride=2)
+    step = up.rf[0]
+    assert (step.kernel, step.stride) == (1, Fraction(1, 2))
+    centre_after_pool = Fraction(2 - 1, 2)  # (k - 1)/2 - p with jump 1
+    centre = centre_after_pool + 2 * (Fraction(step.kernel - 1, 2) - step.pad)
+    assert centre == 0 and down.rf[0].stride == 2
+    nearest = apply("upsample", "4x4x1", scale=2).rf[0]
+    assert nearest.pad == Fraction(2 - 1, 2 * 2)  # output 0 sits a quarter pixel before input 0

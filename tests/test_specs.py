@@ -17,7 +17,8 @@ from convcalc.spec import load_file
 
 SPECS = Path(__file__).parent / "specs"
 BAD = sorted((SPECS / "bad").glob("*.yaml"))
-GOOD = sorted((SPECS / "good").glob("*.yaml"))
+GOOD_DIR = SPECS / "good"
+GOOD = sorted(GOOD_DIR.glob("*.yaml"))
 
 
 def expected(path: Path) -> list[tuple[int, int, str]]:
@@ -58,3 +59,12 @@ def test_good_spec_is_clean_and_meets_its_expect(path: Path) -> None:
     assert loaded.model.expect, "every good example states what it must give"
     report = analyze(loaded.model, known=loaded.problems)
     assert [p for p in report.problems if p.level == ERROR] == []
+
+
+def test_unet_skips_are_aligned() -> None:
+    loaded = load_file(GOOD_DIR / "unet.yaml")
+    assert loaded.model is not None
+    report = analyze(loaded.model)
+    assert report.problems == ()
+    last = report.rows[-1].receptive_field[0]
+    assert last.stride == 1  # back on the input grid after two upsamplings

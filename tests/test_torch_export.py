@@ -21,6 +21,7 @@ else:
     torch = pytest.importorskip("torch")
 
 MODELS = [name for name, path in bundled().items() if not load_file(path).library]
+GOOD = sorted((Path(__file__).parent / "specs" / "good").glob("*.yaml"))
 Cli = Any
 
 
@@ -30,6 +31,12 @@ def test_bundled_spec_builds_in_torch_and_agrees(name: str) -> None:
     comparisons = compare(model, analyze(model))
     assert [c for c in comparisons if not c.agrees] == []
     assert len(comparisons) > 1
+
+
+@pytest.mark.parametrize("path", GOOD, ids=lambda p: p.stem)
+def test_example_spec_builds_in_torch_and_agrees(path: Path) -> None:
+    model = convcalc.load(str(path))
+    assert all(c.agrees for c in compare(model, analyze(model)))
 
 
 @pytest.mark.parametrize("name", ["lenet5", "mobilenet-v2", "inception-module"])

@@ -31,7 +31,7 @@ class RFStep:
 
     kernel: int  # effective kernel k̂
     stride: int | Fraction  # a Fraction only below 1 (upsampling): ints keep the walk fast
-    pad: int  # padding before the first window
+    pad: int | Fraction  # padding before the first window (a Fraction when upsampling)
 
 
 
@@ -88,6 +88,16 @@ def ratio(numerator: int, denominator: int) -> int | Fraction:
     if numerator % denominator == 0:
         return numerator // denominator
     return Fraction(numerator, denominator)
+
+
+def upsampling_step(reach: int, scale: int, centre_shift: Fraction) -> RFStep:
+    """The receptive-field step of an upsampling layer, as a fractional-stride window.
+
+    Output position 0 is centred ``centre_shift`` input positions after input 0, each
+    output reads ``reach`` inputs at most, and the grid is ``scale`` times finer. The step's
+    padding is the one that puts the first output's centre there.
+    """
+    return RFStep(reach, ratio(1, scale), Fraction(reach - 1, 2) - centre_shift)
 
 
 def per_axis(values: Ints, ndim: int, field: str) -> tuple[int, ...]:

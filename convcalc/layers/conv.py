@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from math import prod
 from typing import ClassVar
 
@@ -22,9 +23,9 @@ from convcalc.layers.base import (
     num,
     per_axis,
     product,
-    ratio,
     rf_steps,
     slide,
+    upsampling_step,
     window_formulas,
 )
 from convcalc.problem import LayerError
@@ -215,9 +216,15 @@ class ConvTranspose:
                       params=x.channels * per_group * kernel + self.filters * self.bias,
                       biases=self.filters * self.bias,
                       macs=prod(x.spatial) * x.channels * per_group * kernel,
-                      rf=tuple(RFStep(-(-(d * (k - 1) + 1) // s), ratio(1, s), 0)
-                               for _, k, s, _, d, _ in axes),
+                      rf=tuple(self._step(k, s, left, d) for _, k, s, (left, _), d, _ in axes),
                       notes=self._ambiguity(axes))
+
+    @staticmethod
+    def _step(k: int, s: int, pad: int, d: int) -> RFStep:
+        """Output o reads inputs (o + p − t)/s for the taps t that divide: about k̂/s of
+        them, centred at (o + p − (k̂ − 1)/2)/s."""
+        span = d * (k - 1) + 1
+        return upsampling_step(-(-span // s), s, Fraction(2 * pad - (span - 1), 2 * s))
 
     @staticmethod
     def _ambiguity(axes: list[tuple[int, int, int, tuple[int, int], int, int]]) -> tuple[str, ...]:

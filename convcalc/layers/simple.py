@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import ClassVar
 
 from convcalc.layers.base import (
@@ -15,7 +16,7 @@ from convcalc.layers.base import (
     divides,
     need_spatial,
     per_axis,
-    ratio,
+    upsampling_step,
 )
 from convcalc.problem import LayerError
 from convcalc.shape import Shape
@@ -112,7 +113,9 @@ class Upsample:
         reach = 1 if self.mode == "nearest" else 4 if self.mode == "bicubic" else 2
         return Effect(Shape(tuple(i * s for i, s in zip(x.spatial, scales, strict=True)),
                             x.channels),
-                      rf=tuple(RFStep(reach, ratio(1, s), 0) for s in scales))
+                      # output o is centred at (o + 1/2)/s − 1/2 (no corner alignment)
+                      rf=tuple(upsampling_step(reach, s, Fraction(1 - s, 2 * s))
+                               for s in scales))
 
     def explain(self, x: Shape) -> tuple[Formula, ...]:
         out = self.apply(x).output
