@@ -31,3 +31,11 @@ def cli() -> Any:
         return Run(result.exit_code, result.stdout, result.stderr)
 
     return run
+
+
+def summary_json(cli: Any, *args: str) -> dict[str, Any]:
+    """`convcalc summarize ARGS --format json`, parsed (exit 0 or 1: problems are data)."""
+    run = cli("summarize", *args, "--format", "json")
+    assert run.code in (0, 1), run.err
+    document: dict[str, Any] = run.json()
+    return document

@@ -8,6 +8,7 @@ from typing import Any
 import convcalc
 from convcalc.counting import PRESETS, count, custom
 from convcalc.memory import inference_peak, memory, training
+from tests.conftest import summary_json
 
 Cli = Any
 
@@ -19,11 +20,7 @@ VGG16_FIELDS = [(3, 1, 1), (5, 1, 2), (6, 2, 2), (10, 2, 4), (14, 2, 6), (16, 4,
                 (212, 32, 90)]
 
 
-def summary(cli: Cli, *args: str) -> dict[str, Any]:
-    run = cli("summarize", *args, "--format", "json")
-    assert run.code in (0, 1), run.err
-    document: dict[str, Any] = run.json()
-    return document
+summary = summary_json
 
 
 def test_vgg16_receptive_fields_match_the_published_table(cli: Cli) -> None:

@@ -14,6 +14,7 @@ import convcalc
 from convcalc.layers.conv import Conv
 from convcalc.model import LayerNode
 from convcalc.spec import load_text
+from tests.conftest import summary_json
 
 GOOD = Path(__file__).parent / "specs" / "good"
 Cli = Any
@@ -45,11 +46,7 @@ VGG16_ROWS = [
 ]
 
 
-def summary(cli: Cli, *args: str) -> dict[str, Any]:
-    run = cli("summarize", *args, "--format", "json")
-    assert run.code in (0, 1), run.err
-    document: dict[str, Any] = run.json()
-    return document
+summary = summary_json
 
 
 def test_vgg16_reproduces_the_memory_breakdown(cli: Cli) -> None:

@@ -17,6 +17,7 @@ import pytest
 
 from convcalc.spec import bundled
 from convcalc.zoo import catalogue
+from tests.conftest import summary_json
 
 ARCHITECTURES = Path(__file__).parent.parent / "architectures"
 Cli = Any
@@ -42,11 +43,7 @@ VGG_PAPER = {"vgg11": 133, "vgg11-lrn": 133, "vgg13": 133, "vgg16-c": 134, "vgg1
              "vgg19": 144}
 
 
-def summary(cli: Cli, *args: str) -> dict[str, Any]:
-    run = cli("summarize", *args, "--format", "json")
-    assert run.code in (0, 1), run.err
-    document: dict[str, Any] = run.json()
-    return document
+summary = summary_json
 
 
 def test_every_bundled_spec_is_clean_and_meets_its_expect() -> None:

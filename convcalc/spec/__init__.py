@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from convcalc.model import Model
-from convcalc.problem import ERROR, Problem, Where
+from convcalc.problem import ERROR, Problem
 
 MAX_BYTES = 8 * 2**20  # refused before reading: no real spec comes near it
 
@@ -77,10 +77,7 @@ def load_text(text: str, path: str, includes: bool = False) -> Loaded:
     except RecursionError:  # pragma: no cover - the depth bound comes first
         return fatal("too-deep", "the document nests too deeply")
     builder = Builder(path, open_include if includes else None)
-    for duplicate in duplicates:
-        builder.problem(Where(path, duplicate.line, duplicate.col), "duplicate-key",
-                        f"duplicate key {duplicate.key!r} (first given on line "
-                        f"{duplicate.first_line})")
+    builder.duplicates(duplicates)
     stem = Path(path).stem
     model = builder.model(root, stem)
     problems = tuple(sorted(set(builder.problems)))

@@ -19,7 +19,7 @@ from convcalc.model import Claim, Group, LayerNode, Merge, Model, Waiver
 from convcalc.model import Node as ModelNode
 from convcalc.problem import ERROR, WARNING, Problem, Where
 from convcalc.shape import Shape
-from convcalc.spec.yamltree import Map, Node, Scalar, Seq
+from convcalc.spec.yamltree import Duplicate, Map, Node, Scalar, Seq
 from convcalc.units import parse_quantity
 
 TOP_KEYS = ("name", "source", "description", "include", "input", "defaults", "expect", "budget",
@@ -137,6 +137,19 @@ class Builder:
             self.blamed.add(spot)
         self.problems.append(Problem(spot.path, spot.line, spot.col, level, code, message))
 
+    def duplicates(self, found: list[Duplicate]) -> None:
+        """Keys given twice in the file being read (the first value was kept)."""
+        for duplicate in found:
+            self.problem(Where(self.path, duplicate.line, duplicate.col), "duplicate-key",
+                         f"duplicate key {duplicate.key!r} (first given on line "
+                         f"{duplicate.first_line})")
+
+    def unknown_keys(self, node: Map, allowed: tuple[str, ...], what: str) -> None:
+        for key, _ in node.entries:
+            if key.value not in allowed:
+                self.problem(key, "unknown-key", f"unknown {what} {key.value!r}"
+                             f"{suggest(str(key.value), allowed)}")
+
     def expect_type(self, node: Node, kind: type[Seq] | type[Map], what: str) -> bool:
         if isinstance(node, kind):
             return True
@@ -151,10 +164,7 @@ class Builder:
             self.problem(root or Where(self.path, 1, 1), "wrong-type",
                          "a spec is a mapping with at least `input` and `layers`")
             return None
-        for key, _ in root.entries:
-            if key.value not in TOP_KEYS:
-                self.problem(key, "unknown-key", f"unknown top-level key {key.value!r}"
-                             f"{suggest(str(key.value), TOP_KEYS)}")
+        self.unknown_keys(root, TOP_KEYS, "top-level key")
         self.read_includes(root.get("include"))
         self.read_blocks(root.get("blocks"))
         if root.get("blocks") is not None and all(k.value in LIBRARY_KEYS for k, _ in
@@ -256,17 +266,12 @@ class Builder:
         including, self.path = self.path, path
         try:
             root, duplicates = parse(text)
-            for duplicate in duplicates:
-                self.problem(Where(path, duplicate.line, duplicate.col), "duplicate-key",
-                             f"duplicate key {duplicate.key!r}")
+            self.duplicates(duplicates)
             if not isinstance(root, Map) or root.get("blocks") is None:
                 self.problem(root or Where(path, 1, 1), "bad-include", "an included file is "
                              "a block library: a mapping with `blocks`")
                 return
-            for key, _ in root.entries:
-                if key.value not in LIBRARY_KEYS:
-                    self.problem(key, "unknown-key", f"a block library has only "
-                                 f"{', '.join(LIBRARY_KEYS)}; found {key.value!r}")
+            self.unknown_keys(root, LIBRARY_KEYS, "key of a block library")
             self.read_includes(root.get("include"))
             self.read_blocks(root.get("blocks"))
         except YamlError as exc:
