@@ -164,8 +164,6 @@ def layer(
     except LayerError as exc:
         fail(exc.message)
     if explain:
-        import dataclasses
-
         from convcalc.relationships import explain as cases
 
         report = dataclasses.replace(report, formulas=(*report.formulas,
@@ -223,24 +221,12 @@ def summarize(
     Exits 1 when the spec has problems (printed after what could be computed), 2 when it
     cannot be read.
     """
-    import dataclasses
-
     from convcalc.analysis import analyze
-    from convcalc.report import Settings
-    from convcalc.shape import Shape
-
-    loaded = _load(spec)
-    model = loaded.model
-    assert model is not None
-    if input_shape is not None:
-        try:
-            model = dataclasses.replace(model, input=Shape.parse(input_shape))
-        except ValueError as exc:
-            fail(f"--input: {exc}")
-    report = analyze(model, Settings(batch, dtype.value), known=loaded.problems)
     from convcalc.counting import PRESETS, custom
     from convcalc.counting import count as count_ops
     from convcalc.memory import memory as memory_models
+    from convcalc.report import Settings
+    from convcalc.shape import Shape
     from convcalc.units import parse_quantity
 
     if mixed and dtype.value not in ("float16", "bfloat16"):
@@ -252,6 +238,15 @@ def summarize(
         fail(f"unknown --preset {preset!r}; one of: {', '.join(PRESETS)}")
     except ValueError as exc:
         fail(str(exc))
+    loaded = _load(spec)
+    model = loaded.model
+    assert model is not None
+    if input_shape is not None:
+        try:
+            model = dataclasses.replace(model, input=Shape.parse(input_shape))
+        except ValueError as exc:
+            fail(f"--input: {exc}")
+    report = analyze(model, Settings(batch, dtype.value), known=loaded.problems)
     counted = count_ops(report, convention)
     memory = memory_models(model, report, optimizer.value if optimizer else None, mixed, budget)
     if fmt is SummaryFormat.json:
