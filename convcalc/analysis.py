@@ -34,7 +34,7 @@ def size_message(row: Row) -> str:
         text = f"{format_fraction(size.exact)} {'rounded' if size.ceil else 'floored'} to " \
                f"{size.output} ({size.status.value}"
         text += f": {size.lost} input row(s)/column(s) never seen)" if size.lost else \
-            ": only padding dropped)"
+            ": no real input lost)"
         fixes = ", ".join(f"{f.param} {f.value}" for f in size.fixes[:3])
         parts.setdefault(text + (f"; exact with {fixes}" if fixes else ""), []).append(size.axis)
     return f"{row.name}: " + "; ".join(f"{', '.join(axes)} {text}" for text, axes in

@@ -129,7 +129,7 @@ class SizeCheck:
 
     size: int
     exact: bool  # no layer rounds
-    safe: bool  # every rounding drops only padding
+    safe: bool  # no rounding loses real input
     strided: bool  # every strided layer's input is a multiple of its stride
     breaks: str  # the first layer that is not exact-or-harmless, or not evenly strided
     error: str  # the model cannot take this size at all

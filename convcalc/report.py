@@ -21,8 +21,8 @@ CONVENTIONS: tuple[str, ...] = (
     "activations = output elements kept; in-place layers (activations, dropout, flatten) "
     "add none",
     "MB = 10^6 B, MiB = 2^20 B",
-    "non-integer sizes are floored as frameworks do: harmless if only padding is dropped, "
-    "lossy if real input is",
+    "non-integer sizes are floored as frameworks do: harmless if no real input is lost to the "
+    "rounding, lossy if some is",
 )
 
 

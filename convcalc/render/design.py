@@ -28,7 +28,7 @@ def solutions(size: int, target: int, kind: str, found: list[Solution],
                      *(["ceil" if s.ceil else ""] if kind == "pool" else []),
                      s.word or "", s.status.value])
     right = [True] * (len(headers) - 2) + [False, False]
-    note = ("harmless: the exact value is not an integer, but flooring drops only padding"
+    note = ("harmless: the exact value is not an integer, but flooring loses no real input"
             if any(s.status is Status.HARMLESS for s in found) else "")
     return "\n".join([f"{len(found)} way(s) to turn {size} into {target} with a {kind}, "
                       "simplest first:", "", *table(headers, rows, right), "",

@@ -23,7 +23,7 @@ def size_verdict(size: AxisSize) -> str:
     text = f"{format_fraction(size.exact)} {rounding} to {size.output}, {size.status.value}"
     if size.lost:
         return text + f": the last {size.lost} real input row(s)/column(s) are seen by no window"
-    return text + ": the rounding drops only padding"
+    return text + ": the rounding loses no real input"
 
 
 def fixes(size: AxisSize) -> str:
