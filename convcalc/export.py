@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from convcalc.layers.base import Layer
+from convcalc.layers.base import Layer, explicit_pads
 from convcalc.layers.conv import Conv, ConvTranspose, Depthwise, Local, Separable
 from convcalc.layers.dense import Dense, Flatten
 from convcalc.layers.norm import LRN, BatchNorm
@@ -179,14 +179,10 @@ class _Writer:
                                          f"{_options(bias=layer.bias)})")
             return [*pre, f"{depthwise}({x})", f"{pointwise}({x})"]
         if isinstance(layer, ConvTranspose):
-            if isinstance(layer.pad, str):
-                padding = (0,) * ndim
-            else:
-                both = layer.pad * ndim if len(layer.pad) == 1 else layer.pad
-                if any(a != b for a, b in both):
-                    raise ExportError("torch's transposed convolutions take symmetric padding "
-                                      "only")
-                padding = tuple(a for a, _ in both)
+            both = explicit_pads(layer.pad, ndim)
+            if any(a != b for a, b in both):
+                raise ExportError("torch's transposed convolutions take symmetric padding only")
+            padding = tuple(a for a, _ in both)
             options = _options(stride=_size(layer.stride), padding=_size(padding),
                                output_padding=_size(layer.output_padding),
                                groups=layer.groups, bias=layer.bias,
@@ -247,9 +243,7 @@ class _Writer:
         if isinstance(layer, ChannelShuffle):
             return [f"{self.module(row, f'nn.ChannelShuffle({layer.groups})')}({x})"]
         if isinstance(layer, ZeroPad):
-            assert not isinstance(layer.pad, str)  # apply() refuses the words
-            zero = layer.pad * ndim if len(layer.pad) == 1 else layer.pad
-            return [f"F.pad({x}, {_pairs(zero)})"]
+            return [f"F.pad({x}, {_pairs(explicit_pads(layer.pad, ndim))})"]
         raise ExportError(f"no PyTorch equivalent for {type(layer).__name__}")
 
     def pool(self, layer: MaxPool | AvgPool, row: Row, x: str,

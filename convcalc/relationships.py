@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from convcalc.layers.base import Formula, Layer, axis_names
+from convcalc.layers.base import Formula, Layer, axis_names, explicit_pads
 from convcalc.layers.conv import ConvTranspose
 from convcalc.layers.pool import AvgPool, MaxPool
 from convcalc.report import Row
@@ -113,8 +113,7 @@ def _window_cases(layer: Layer, row: Row) -> list[Case]:
 
 def _transposed_cases(layer: ConvTranspose, row: Row) -> list[Case]:
     ndim = len(row.input_shape.spatial)
-    pads = (0,) * ndim if isinstance(layer.pad, str) else \
-        tuple(before for before, _ in (layer.pad * ndim if len(layer.pad) == 1 else layer.pad))
+    pads = tuple(before for before, _ in explicit_pads(layer.pad, ndim))
     return [transposed_case(size, _axis(layer.k, index), _axis(layer.stride, index),
                             pads[index], _axis(layer.output_padding, index))
             for index, size in enumerate(row.input_shape.spatial)]

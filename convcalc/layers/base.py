@@ -140,10 +140,19 @@ def slide(x: Shape, k: Ints, stride: Ints, pad: Pads, dilation: Ints = (1,),
 
 def resolve_pads(pad: Pads, sizes: tuple[int, ...], ks: tuple[int, ...],
                  ss: tuple[int, ...], ds: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
-    ndim = len(sizes)
     if isinstance(pad, str):
         return tuple(resolve_pad(pad, i, d * (k - 1) + 1, s)
                      for i, k, s, d in zip(sizes, ks, ss, ds, strict=True))
+    return explicit_pads(pad, len(sizes))
+
+
+def explicit_pads(pad: Pads, ndim: int) -> tuple[tuple[int, int], ...]:
+    """(before, after) per axis for pads given as numbers (or ``valid``, which is none)."""
+    if pad == "valid":
+        return ((0, 0),) * ndim
+    if isinstance(pad, str):
+        raise LayerError("unsupported", f"padding {pad!r} needs the layer's sizes: give "
+                         "numbers", "pad")
     if len(pad) == 1:
         return pad * ndim
     if len(pad) != ndim:

@@ -19,6 +19,7 @@ from convcalc.layers.base import (
     activation_formula,
     axis_names,
     divides,
+    explicit_pads,
     need_spatial,
     num,
     per_axis,
@@ -187,11 +188,7 @@ class ConvTranspose:
             raise LayerError("unsupported", f"padding {self.pad!r} is not defined for a "
                              "transposed convolution here: give pad and output_padding as "
                              "numbers (Keras' 'same' equals pad (k̂ − s)/2 with o = i·s)", "pad")
-        pads = ((0, 0),) * ndim if isinstance(self.pad, str) else self.pad
-        pads = pads * ndim if len(pads) == 1 else pads
-        if len(pads) != ndim:
-            raise LayerError("wrong-rank", f"pad gives {len(pads)} axes for an input with "
-                             f"{ndim} spatial axes", "pad")
+        pads = explicit_pads(self.pad, ndim)
         axes = list(zip(x.spatial, per_axis(self.k, ndim, "k"), per_axis(self.stride, ndim,
                         "stride"), pads, per_axis(self.dilation, ndim, "dilation"),
                         per_axis(self.output_padding, ndim, "output_padding"), strict=True))

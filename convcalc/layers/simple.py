@@ -14,6 +14,7 @@ from convcalc.layers.base import (
     RFStep,
     activation_formula,
     divides,
+    explicit_pads,
     need_spatial,
     per_axis,
     upsampling_step,
@@ -157,11 +158,7 @@ class ZeroPad:
         need_spatial(x, "padding")
         if isinstance(self.pad, str):
             raise LayerError("unsupported", "zeropad takes sizes, not a padding word", "pad")
-        pads = self.pad * len(x.spatial) if len(self.pad) == 1 else self.pad
-        if len(pads) != len(x.spatial):
-            raise LayerError("wrong-rank", f"pad gives {len(pads)} axes for an input with "
-                             f"{len(x.spatial)} spatial axes", "pad")
-        return pads
+        return explicit_pads(self.pad, len(x.spatial))
 
     def apply(self, x: Shape) -> Effect:
         pads = self._pads(x)
