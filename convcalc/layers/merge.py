@@ -6,41 +6,39 @@ from convcalc.problem import LayerError
 from convcalc.shape import Shape
 
 
+def _mismatch(code: str, need: str, shapes: list[Shape]) -> LayerError:
+    return LayerError(code, f"{need}; branches give {', '.join(map(str, shapes))}")
+
+
+def _same_spatial(op: str, need: str, shapes: list[Shape]) -> None:
+    if any(shape.spatial != shapes[0].spatial for shape in shapes):
+        raise _mismatch("spatial-mismatch", f"{op} needs {need}", shapes)
+
+
 def concat(shapes: list[Shape]) -> Shape:
     """Join along channels: every branch must have the same spatial size."""
-    first = shapes[0]
-    for shape in shapes[1:]:
-        if shape.spatial != first.spatial:
-            raise LayerError("spatial-mismatch", "concat needs equal spatial sizes; branches "
-                             f"give {', '.join(map(str, shapes))}")
-    return Shape(first.spatial, sum(s.channels for s in shapes))
+    _same_spatial("concat", "equal spatial sizes", shapes)
+    return Shape(shapes[0].spatial, sum(s.channels for s in shapes))
 
 
 def add(shapes: list[Shape]) -> Shape:
     """Elementwise sum: every branch must have the same shape."""
-    first = shapes[0]
-    for shape in shapes[1:]:
-        if shape.spatial != first.spatial:
-            raise LayerError("spatial-mismatch", "add needs equal shapes; branches give "
-                             f"{', '.join(map(str, shapes))}")
-        if shape.channels != first.channels:
-            raise LayerError("channel-mismatch", "add needs equal channels; branches give "
-                             f"{', '.join(map(str, shapes))}")
-    return first
+    _same_spatial("add", "equal shapes", shapes)
+    if any(shape.channels != shapes[0].channels for shape in shapes):
+        raise _mismatch("channel-mismatch", "add needs equal channels", shapes)
+    return shapes[0]
 
 
 def mul(shapes: list[Shape]) -> Shape:
-    """Elementwise product; a 1x1xC (or C) branch is broadcast over space, as in SE blocks."""
+    """Elementwise product; a 1x1xC branch is broadcast over space, as in SE blocks."""
     full = max(shapes, key=lambda s: s.size)
+    if any(shape.channels != full.channels for shape in shapes):
+        raise _mismatch("channel-mismatch", "mul needs equal channels", shapes)
     for shape in shapes:
-        if shape.channels != full.channels:
-            raise LayerError("channel-mismatch", "mul needs equal channels; branches give "
-                             f"{', '.join(map(str, shapes))}")
         broadcast = len(shape.spatial) == len(full.spatial) and \
             all(size == 1 for size in shape.spatial)
         if shape.spatial != full.spatial and not broadcast:
-            raise LayerError("spatial-mismatch", "mul broadcasts only 1x1 branches; branches "
-                             f"give {', '.join(map(str, shapes))}")
+            raise _mismatch("spatial-mismatch", "mul broadcasts only 1x1 branches", shapes)
     return full
 
 
