@@ -11,17 +11,13 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from convcalc.arith import Status, format_fraction
+from convcalc.layers.base import Effect, Layer
 from convcalc.layers.merge import MERGES
-from convcalc.measure import Field, advance, field_values, row_of, start_field
+from convcalc.measure import Field, advance, field_values, row_of, sizes_of, start_field
 from convcalc.model import Claim, Group, LayerNode, Merge, Model
 from convcalc.model import Node as ModelNode
 from convcalc.problem import ERROR, INFO, WARNING, LayerError, Problem, Where
-from convcalc.report import (
-    Report,
-    Row,
-    Settings,
-    Totals,
-)
+from convcalc.report import AxisSize, Report, Row, Settings, Totals
 from convcalc.shape import Shape
 
 
@@ -52,6 +48,9 @@ class _Walk:
     strict: bool
     rows: list[Row]
     problems: list[Problem]
+    # A layer's numbers depend on the layer and its input only: the copies of a repeated
+    # block (ResNet-152 has 36 alike in one stage) are measured once.
+    measured: dict[tuple[Layer, Shape], tuple[Effect, tuple[AxisSize, ...]]]
 
     def problem(self, at: Where, code: str, message: str, level: str = ERROR) -> None:
         self.problems.append(Problem(at.path, at.line, at.col, level, code, message))
@@ -72,14 +71,18 @@ class _Walk:
 
     def layer(self, node: LayerNode, x: Shape, field: Field,
               depth: int) -> tuple[Shape, Field] | None:
-        try:
-            effect = node.layer.apply(x)
-        except LayerError as exc:
-            at = node.fields_at.get(exc.field, node.at) if exc.field else node.at
-            self.problem(at, exc.code, f"{node.name}: {exc.message} (input {x})")
-            return None
+        known = self.measured.get((node.layer, x))
+        if known is None:
+            try:
+                effect = node.layer.apply(x)
+            except LayerError as exc:
+                at = node.fields_at.get(exc.field, node.at) if exc.field else node.at
+                self.problem(at, exc.code, f"{node.name}: {exc.message} (input {x})")
+                return None
+            known = self.measured[node.layer, x] = effect, sizes_of(x, effect)
+        effect, sizes = known
         after = advance(field, x, effect)
-        row = row_of(node.layer, x, effect, node.name, after, depth, node.at)
+        row = row_of(node.layer, x, effect, node.name, after, depth, node.at, sizes)
         self.rows.append(self.judge_sizes(node, row))
         return effect.output, after
 
@@ -172,7 +175,7 @@ def analyze(model: Model, settings: Settings | None = None, strict: bool = False
                     size_status=Status.EXACT, sizes=(),
                     receptive_field=field_values(start_field(x)), notes=(),
                     line=model.input_at.line, col=model.input_at.col)
-    walk = _Walk(strict, [input_row], list(known))
+    walk = _Walk(strict, [input_row], list(known), {})
     result = walk.sequence(model.layers, x, start_field(x), 0)
     top = [row for row in walk.rows if row.depth == 0]
     totals = Totals(params=sum(r.params for r in top), biases=sum(r.biases for r in top),

@@ -42,19 +42,27 @@ def field_values(field: Field) -> tuple[ReceptiveField, ...]:
 NOWHERE = Where("", 0, 0)  # a layer given on the command line, not in a file
 
 
+def sizes_of(x: Shape, effect: Effect) -> tuple[AxisSize, ...]:
+    """How each spatial axis of ``x`` divided under the layer's windows."""
+    return tuple(AxisSize(axis, w.exact, w.output, w.status, w.lost, w.pad, w.ceil,
+                          w.fixes(), w.stride)
+                 for axis, w in zip(axis_names(len(x.spatial)), effect.windows, strict=False))
+
+
 def row_of(layer: Layer, x: Shape, effect: Effect, name: str, field: Field, depth: int = 0,
-           at: Where = NOWHERE) -> Row:
-    """The report row of one applied layer; ``field`` is the receptive field after it."""
-    axes = axis_names(len(x.spatial))
-    sizes = tuple(AxisSize(axis, w.exact, w.output, w.status, w.lost, w.pad, w.ceil,
-                           w.fixes(), w.stride)
-                  for axis, w in zip(axes, effect.windows, strict=False))
+           at: Where = NOWHERE, sizes: tuple[AxisSize, ...] | None = None) -> Row:
+    """The report row of one applied layer; ``field`` is the receptive field after it.
+
+    ``sizes`` are ``sizes_of(x, effect)``, when the caller has them already.
+    """
     return Row(name=name, kind=NAME_OF[type(layer)], depth=depth, input_shape=x,
                output_shape=effect.output, params=effect.params, biases=effect.biases,
                non_trainable_params=effect.buffers, macs=effect.macs,
                activations=0 if effect.inplace else effect.output.size,
-               size_status=effect.status, sizes=sizes, receptive_field=field_values(field),
-               notes=effect.notes, line=at.line, col=at.col, act=getattr(layer, "act", None))
+               size_status=effect.status,
+               sizes=sizes_of(x, effect) if sizes is None else sizes,
+               receptive_field=field_values(field), notes=effect.notes, line=at.line,
+               col=at.col, act=getattr(layer, "act", None))
 
 
 def analyze_layer(layer: Layer, x: Shape, settings: Settings | None = None) -> LayerReport:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from convcalc.layers import ALIASES, KINDS, NAME_OF, lookup
-from convcalc.layers.fields import construct
+from convcalc.layers.fields import FieldError, construct
 from convcalc.model import Claim, Group, LayerNode, Merge, Model, Waiver
 from convcalc.model import Node as ModelNode
 from convcalc.problem import ERROR, WARNING, Problem, Where
@@ -120,6 +120,11 @@ class Builder:
         self.broken_blocks: set[str] = set()
         self.blamed: set[Where] = set()
         self.layer_count = 0
+        # Repeated blocks are read once: the same shorthand, the same keys and the same block
+        # call with the same arguments give the same (immutable) result every time.
+        self.shorthands: dict[str, tuple[type[Any], dict[str, object]] | None] = {}
+        self.made: dict[object, Any] = {}  # layers by their keys and by themselves
+        self.bodies: dict[tuple[object, ...], Seq] = {}
 
     # --- problems --------------------------------------------------------------------------
 
@@ -492,6 +497,11 @@ class Builder:
 
     def shorthand(self, text: str) -> tuple[type[Any], dict[str, object]] | None:
         """``conv3-64-s2`` as (Conv, {k: 3, filters: 64, stride: 2}), or None."""
+        if text not in self.shorthands:
+            self.shorthands[text] = self.read_shorthand(text)
+        return self.shorthands[text]
+
+    def read_shorthand(self, text: str) -> tuple[type[Any], dict[str, object]] | None:
         match = _SHORTHAND.fullmatch(text)
         kind = lookup(match["kind"]) if match else None
         if match is None or kind is None:
@@ -541,7 +551,15 @@ class Builder:
         elif value is not None and not isinstance(value, Scalar):
             self.problem(value, "wrong-type", f"the keys of {registry_name} must be a mapping")
             return None
-        layer, errors = construct(kind, raw)
+        memo = _memo_key(kind, raw)
+        layer = self.made.get(memo) if memo else None
+        errors: list[FieldError] = []
+        if layer is None:
+            layer, errors = construct(kind, raw)
+            if layer is not None:
+                layer = self.made.setdefault(layer, layer)  # equal layers: one object
+                if memo:
+                    self.made[memo] = layer
         for error in errors:
             spot = places.get(error.field, self.where(at))
             if error.code == "unknown-key" and isinstance(value, Map):
@@ -603,8 +621,7 @@ class Builder:
         called_at, caller = self.where(at), self.path
         self.path = block.at.path  # the body's positions are in the file that defines it
         try:
-            body = self.substitute(block.body, bound)
-            assert isinstance(body, Seq)
+            body = self.block_body(block, bound)
             children = self.items(body, scope.inner(name, block.name))
         except _BadCall:
             return []
@@ -634,6 +651,19 @@ class Builder:
                 return None
             bound[name] = chosen
         return bound
+
+    def block_body(self, block: Block, bound: dict[str, Node]) -> Seq:
+        """The body with the arguments filled in; once per block and argument values."""
+        key = _memo_key(block.name, {name: plain(node) for name, node in bound.items()}) \
+            if all(isinstance(node, Scalar) for node in bound.values()) else None
+        known = self.bodies.get(key) if key else None
+        if known is not None:
+            return known
+        body = self.substitute(block.body, bound)
+        assert isinstance(body, Seq)
+        if key:
+            self.bodies[key] = body
+        return body
 
     def substitute(self, node: Node, args: dict[str, Node]) -> Node:
         """The block body with ``$name`` and ``${expression}`` replaced by the arguments."""
@@ -671,6 +701,20 @@ class Builder:
         except ValueError as exc:
             self.problem(at, "bad-expression", f"{match[0]}: {exc}")
             raise _BadCall from None
+
+
+def _memo_key(what: object, values: dict[str, object]) -> tuple[object, ...] | None:
+    """A dictionary key for ``what`` built from ``values``, or None if a value is a list.
+
+    Types are part of the key: ``1``, ``1.0`` and ``true`` are equal in Python but not
+    in a spec.
+    """
+    key = (what, *((name, type(value), value) for name, value in values.items()))
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 def _expression(match: re.Match[str]) -> str:

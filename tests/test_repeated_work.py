@@ -1,0 +1,90 @@
+"""Repeated blocks cost no repeated work, and sharing it changes no answer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import convcalc
+from convcalc.analysis import analyze
+from convcalc.layers.conv import Conv
+from convcalc.model import Group, LayerNode, Merge
+from convcalc.model import Node as ModelNode
+from convcalc.problem import ERROR
+from convcalc.shape import Shape
+from convcalc.spec import bundled, load_file, load_text
+
+
+def layer_nodes(nodes: tuple[ModelNode, ...]) -> Iterator[LayerNode]:
+    for node in nodes:
+        if isinstance(node, LayerNode):
+            yield node
+        elif isinstance(node, Merge):
+            for branch in node.branches:
+                yield from layer_nodes(branch)
+        else:
+            assert isinstance(node, Group)
+            yield from layer_nodes(node.children)
+
+
+def test_equal_layers_of_repeated_blocks_are_one_object() -> None:
+    loaded = load_file(bundled()["resnet152"])
+    assert loaded.model is not None
+    layers = [node.layer for node in layer_nodes(loaded.model.layers)]
+    distinct = set(layers)
+    assert len(layers) > 10 * len(distinct)  # 36 alike blocks in one stage, and more
+    assert len({id(layer) for layer in layers}) == len(distinct)
+
+
+def test_each_layer_is_measured_once_per_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    loaded = load_file(bundled()["resnet152"])
+    assert loaded.model is not None
+    calls: list[tuple[Conv, Shape]] = []
+    original = Conv.apply
+
+    def counted(self: Conv, x: Shape) -> Any:
+        calls.append((self, x))
+        return original(self, x)
+
+    monkeypatch.setattr(Conv, "apply", counted)
+    report = analyze(loaded.model)
+    conv_rows = [row for row in report.rows if row.kind == "conv"]
+    assert len(calls) == len(set(calls)) < len(conv_rows) // 5
+    assert len(conv_rows) == 155  # every copy still has its own row
+
+
+def test_shared_work_keeps_each_copy_its_own_name_and_field() -> None:
+    text = "input: 32x32x8\nlayers:\n  - conv3-8-p1\n  - conv3-8-p1\n"
+    report = analyze(convcalc.load_text(text))
+    first, second = report.rows[1:]
+    assert (first.name, second.name) == ("conv1", "conv2")
+    assert first.macs == second.macs == 32 * 32 * 8 * 8 * 9
+    assert [rf.size for rf in first.receptive_field] == [3, 3]
+    assert [rf.size for rf in second.receptive_field] == [5, 5]
+
+
+def test_equal_values_of_other_types_are_not_confused() -> None:
+    """``true`` and ``1`` are equal in Python: the second layer is still checked."""
+    loaded = load_text("input: 8x8x3\nlayers:\n  - conv3-4: {bias: true}\n"
+                       "  - conv3-4: {bias: 1}\n", "types.yaml")
+    errors = [p for p in loaded.problems if p.level == ERROR]
+    assert [(p.line, p.code) for p in errors] == [(4, "wrong-type")]
+
+
+def test_block_calls_with_other_arguments_are_built_afresh() -> None:
+    text = """\
+input: 16x16x4
+blocks:
+  pair:
+    args: {width: 8}
+    layers: [conv3-$width-p1, conv3-$(width*2)-p1]
+layers:
+  - pair: {width: 8}
+  - pair: {width: 8}
+  - pair: {width: 4}
+"""
+    report = analyze(convcalc.load_text(text))
+    outputs = [row.output_shape.channels for row in report.rows if row.kind == "conv"]
+    assert outputs == [8, 16, 8, 16, 4, 8]
