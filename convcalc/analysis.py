@@ -45,6 +45,8 @@ def _grid_text(grid: tuple[tuple[int | Fraction, Fraction], ...]) -> str:
 
 @dataclass
 class _Walk:
+    """The state of one walk over a model: rows and problems so far."""
+
     strict: bool
     rows: list[Row]
     problems: list[Problem]

@@ -41,6 +41,8 @@ class Solution:
 
 @dataclass(frozen=True)
 class Bounds:
+    """The kernels, strides and dilations that ``solve`` searches."""
+
     kernels: tuple[int, ...] = tuple(range(1, 12))
     strides: tuple[int, ...] = tuple(range(1, 9))
     dilations: tuple[int, ...] = (1,)

@@ -20,6 +20,8 @@ class Waiver:
 
 @dataclass(frozen=True)
 class LayerNode:
+    """One layer of the spec: the layer kind's value, its name and where it was written."""
+
     layer: Layer
     kind: str  # registry name
     name: str
@@ -63,6 +65,8 @@ class Claim:
 
 @dataclass(frozen=True)
 class Model:
+    """A whole spec, built: its input, its layer tree and its claims."""
+
     name: str
     source: str
     path: str

@@ -18,6 +18,8 @@ from convcalc.report import Row
 
 @dataclass(frozen=True)
 class Case:
+    """One of Dumoulin & Visin's numbered relationships."""
+
     number: int
     title: str
     formula: str  # in the guide's symbols
@@ -30,7 +32,6 @@ def _pad_text(left: int, right: int) -> str:
 
 def window_case(i: int, k: int, s: int, left: int, right: int, d: int, pool: bool) -> Case:
     """Relationships 1-7 and 15: convolution and pooling."""
-    p = (left + right) / 2
     o_floor = (i + left + right - (d * (k - 1) + 1)) // s + 1
     pads = _pad_text(left, right)
     if d > 1:
@@ -43,7 +44,7 @@ def window_case(i: int, k: int, s: int, left: int, right: int, d: int, pool: boo
         if left == right == 0:
             return Case(1, "no zero padding, unit strides", "o = (i − k) + 1",
                         f"({i} − {k}) + 1 = {o_floor}")
-        if left == right and k % 2 == 1 and p == (k - 1) // 2:
+        if left == right == (k - 1) // 2 and k % 2 == 1:
             return Case(3, "half (same) padding, unit strides", "o = i  (k = 2n + 1, p = n)",
                         f"o = i = {o_floor}")
         if left == right == k - 1:

@@ -122,6 +122,8 @@ class LayerReport:
 
 @dataclass(frozen=True)
 class Totals:
+    """The whole network's numbers: the sums of the top-level rows."""
+
     params: int
     biases: int
     non_trainable_params: int

@@ -80,6 +80,8 @@ def suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
 
 @dataclass(frozen=True)
 class Block:
+    """A block of ``blocks:``: its arguments with their defaults, and its body."""
+
     name: str
     args: dict[str, Node | None]  # None: required
     body: Seq

@@ -27,6 +27,8 @@ except AttributeError:  # pragma: no cover - pure-Python PyYAML
 
 @dataclass(frozen=True, eq=False)
 class Scalar:
+    """A YAML scalar: text, number, boolean or null, with its position."""
+
     value: object  # str, int, float, bool or None
     line: int  # 1-based
     col: int  # 1-based
@@ -35,6 +37,8 @@ class Scalar:
 
 @dataclass(frozen=True, eq=False)
 class Seq:
+    """A YAML sequence and its position."""
+
     items: tuple[Node, ...]
     line: int
     col: int
@@ -43,6 +47,8 @@ class Seq:
 
 @dataclass(frozen=True, eq=False)
 class Map:
+    """A YAML mapping in document order; ``index`` finds a value by key text."""
+
     entries: tuple[tuple[Scalar, Node], ...]
     line: int
     col: int
