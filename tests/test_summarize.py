@@ -84,6 +84,22 @@ def test_json_has_the_design_keys_and_is_byte_identical(cli: Cli) -> None:
     assert doc["settings"]["batch"] == 1 and doc["settings"]["dtype"] == "float32"
 
 
+def test_json_gives_each_layer_a_line_of_its_own(cli: Cli, tmp_path: Path) -> None:
+    spec = tmp_path / "odd.yaml"
+    spec.write_text('name: "a\\n  \\"layers\\": ["\ninput: 8x8x3\n'
+                    'layers: [conv3-4, {conv3-4: {name: "x\\"y\\n\\u2028"}}]\n')
+    for args in (("vgg16",), (str(spec),)):
+        out = cli("summarize", *args, "--format", "json").out
+        doc = json.loads(out)
+        lines = out.split("\n")  # not splitlines(): a name may hold U+2028
+        start = lines.index('  "layers": [')
+        end = start + 1 + len(doc["layers"])
+        assert [json.loads(line.strip().removesuffix(",")) for line in lines[start + 1:end]] \
+            == doc["layers"]
+        assert lines[end] == "  ],"
+    assert (doc["name"], doc["layers"][2]["name"]) == ('a\n  "layers": [', 'x"y\n\u2028')
+
+
 def test_csv_and_markdown_carry_the_same_rows(cli: Cli) -> None:
     doc = summary(cli, "vgg16")
     rows = list(csv.DictReader(io.StringIO(cli("summarize", "vgg16", "--format", "csv").out)))

@@ -140,4 +140,22 @@ def summary(report: Report, memory: Memory | None = None, counted: Counted | Non
                                 "ops": counted.total}
     if memory is not None:
         document["memory"] = memory_json(memory)
-    return json.dumps(document, indent=2, ensure_ascii=False)
+    return _one_layer_a_line(document)
+
+
+def _one_layer_a_line(document: dict[str, Any]) -> str:
+    """The document indented by two spaces, each of its layers on one line of its own.
+
+    Easy to read and to diff, and fast: ``json`` writes indented output with its
+    pure-Python encoder, ten times slower than the C one that writes each compact line.
+    (Re-indenting by replacing newlines is safe: JSON strings hold no raw newline.)
+    """
+    encode = json.JSONEncoder(ensure_ascii=False).encode
+    entries = []
+    for key, value in document.items():
+        if key == "layers" and value:
+            text = "[\n" + ",\n".join(f"    {encode(layer)}" for layer in value) + "\n  ]"
+        else:
+            text = json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n  ")
+        entries.append(f"  {encode(key)}: {text}")
+    return "{\n" + ",\n".join(entries) + "\n}"
