@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import statistics
 import subprocess
 import sys
@@ -127,6 +128,39 @@ def whole_run(layers: int, folder: Path) -> tuple[float, int]:
     return elapsed, int(result.stdout.split()[-1]) // 1024
 
 
+PHASES = """\
+import gc, json, sys, time
+gc.disable()
+marks = [time.perf_counter()]
+import typer, rich, yaml
+marks.append(time.perf_counter())
+import convcalc.cli
+from convcalc.analysis import analyze
+from convcalc.counting import PRESETS, count
+from convcalc.memory import memory
+from convcalc.render.summary import draw
+from convcalc.spec import load_file, resolve
+import convcalc.spec.build
+marks.append(time.perf_counter())
+loaded = load_file(resolve(sys.argv[1]))
+marks.append(time.perf_counter())
+report = analyze(loaded.model)
+marks.append(time.perf_counter())
+text = draw(report, None, False, memory(loaded.model, report), count(report, PRESETS["macs"]))
+marks.append(time.perf_counter())
+print(json.dumps([b - a for a, b in zip(marks, marks[1:])]))
+"""
+PHASE_NAMES = ("import typer, rich, yaml", "import convcalc", "read the spec", "analyse",
+               "count, memory, draw")
+
+
+def phases(spec: str, runs: int) -> list[float]:
+    """Median seconds of each step of a summarize, each run a fresh process."""
+    samples = [json.loads(subprocess.run([PYTHON, "-c", PHASES, spec], capture_output=True,
+                                         text=True, check=True).stdout) for _ in range(runs)]
+    return [statistics.median(step) for step in zip(*samples, strict=True)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=21)
@@ -146,6 +180,10 @@ def main() -> None:
     for name, values in times.items():
         median = statistics.median(values)
         print(f"  {name:<34} {median * 1000:7.1f} ms   {median / floor:4.2f}x floor")
+    if not args.only or args.only in "summarize resnet152":
+        print("where `summarize resnet152` spends its time (in-process steps, medians):")
+        for name, seconds in zip(PHASE_NAMES, phases("resnet152", args.runs), strict=True):
+            print(f"  {name:<34} {seconds * 1000:7.1f} ms")
     if not args.sizes:
         return
     sizes = [int(s) for s in args.sizes.split(",") if s]
