@@ -677,3 +677,8 @@ def main() -> None:
         print(f"convcalc: internal error: {type(exc).__name__}: {exc} (please report it; "
               "CONVCALC_DEBUG=1 shows the traceback)", file=sys.stderr)
         raise SystemExit(EXIT_USAGE) from None
+    finally:
+        # The process ends here, and Python collects once more on the way out: with the
+        # collector off, every object of the run is still young and would be walked (12 ms
+        # for ResNet-152). Frozen objects are left to the operating system.
+        gc.freeze()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import tomllib
@@ -24,3 +26,16 @@ def test_bundled_specs_are_found_by_name() -> None:
     assert "vgg16" in names
     assert {path.name for path in names.values()} == {
         path.name for path in (ROOT / "architectures").glob("*.yaml")}
+
+
+def test_a_run_leaves_its_objects_to_the_operating_system() -> None:
+    """No collection during the run, none on the way out (the run ends the process)."""
+    code = ("import gc, sys\n"
+            "sys.argv = ['convcalc', 'summarize', 'lenet5', '--format', 'csv']\n"
+            "from convcalc.cli import main\n"
+            "try:\n    main()\nexcept SystemExit as exit:\n    code = exit.code\n"
+            "print(code, gc.isenabled(), gc.get_freeze_count() > 1000, file=sys.stderr)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.startswith("name,")
+    assert result.stderr.split() == ["0", "False", "True"]
