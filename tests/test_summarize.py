@@ -13,7 +13,7 @@ import pytest
 import convcalc
 from convcalc.layers.conv import Conv
 from convcalc.model import LayerNode
-from convcalc.spec import load_text
+from convcalc.spec import load_file, load_text
 from tests.conftest import summary_json
 
 GOOD = Path(__file__).parent / "specs" / "good"
@@ -248,3 +248,16 @@ def test_load_text_reports_every_problem_at_once() -> None:
                        "many.yaml")
     assert [(p.line, p.code) for p in loaded.problems] == [
         (3, "unknown-layer"), (4, "unknown-layer"), (5, "unknown-layer")]
+
+
+def test_a_problem_in_a_block_names_the_call_that_led_there(tmp_path: Path) -> None:
+    (tmp_path / "lib.yaml").write_text(
+        "blocks:\n  pair:\n    args: {k: 3}\n    layers: [conv$k-8, relu]\n")
+    (tmp_path / "net.yaml").write_text(
+        "include: [lib.yaml]\ninput: 32x32x3\nblocks:\n  outer:\n    args: {k: 3}\n"
+        "    layers: [pair: {k: $k}, conv$k-4]\nlayers:\n  - outer\n  - outer: {k: 0}\n")
+    problems = load_file(tmp_path / "net.yaml").problems
+    assert [(Path(p.path).name, p.line, p.col, p.message.rsplit(" (", 1)[1])
+            for p in problems] == [
+        ("lib.yaml", 4, 14, f"in block 'outer' called on {tmp_path / 'net.yaml'}:9)"),
+        ("net.yaml", 6, 29, "in block 'outer' called on line 9)")]

@@ -127,6 +127,9 @@ class Builder:
         self.shorthands: dict[str, tuple[type[Any], dict[str, object]] | None] = {}
         self.made: dict[object, Any] = {}  # layers by their keys and by themselves
         self.bodies: dict[tuple[object, ...], Seq] = {}
+        # The outermost block call being expanded: a problem in a block's body names it, so
+        # that the line of the spec that led there is known (the body may serve 36 calls).
+        self.expanding: tuple[str, Where] | None = None
 
     # --- problems --------------------------------------------------------------------------
 
@@ -142,6 +145,11 @@ class Builder:
             return
         if level == ERROR:
             self.blamed.add(spot)
+        if self.expanding is not None:
+            block, called_at = self.expanding
+            place = f"line {called_at.line}" if called_at.path == spot.path else \
+                f"{called_at.path}:{called_at.line}"
+            message += f" (in block {block!r} called on {place})"
         self.problems.append(Problem(spot.path, spot.line, spot.col, level, code, message))
 
     def duplicates(self, found: list[Duplicate]) -> None:
@@ -620,15 +628,16 @@ class Builder:
         if bound is None:
             return []
         name = scope.name(plain(modifiers["name"]) if "name" in modifiers else None, block.name)
-        called_at, caller = self.where(at), self.path
+        called_at, caller, outer = self.where(at), self.path, self.expanding
         self.path = block.at.path  # the body's positions are in the file that defines it
+        self.expanding = outer or (block.name, called_at)
         try:
             body = self.block_body(block, bound)
             children = self.items(body, scope.inner(name, block.name))
         except _BadCall:
             return []
         finally:
-            self.path = caller
+            self.path, self.expanding = caller, outer
         return [Group(block.name, tuple(children), name, called_at)]
 
     def bind(self, block: Block, at: Scalar, value: Node | None) -> dict[str, Node] | None:
