@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
+from unittest import mock
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import convcalc
 from convcalc.analysis import analyze
 from convcalc.layers.conv import Conv
+from convcalc.measure import analyze_layer
 from convcalc.model import Group, LayerNode, Merge
 from convcalc.model import Node as ModelNode
 from convcalc.problem import ERROR
@@ -88,3 +93,55 @@ layers:
     report = analyze(convcalc.load_text(text))
     outputs = [row.output_shape.channels for row in report.rows if row.kind == "conv"]
     assert outputs == [8, 16, 8, 16, 4, 8]
+
+
+# --- the shared work gives what fresh work gives, whatever the spec -------------------------
+
+BLOCKS = """\
+input: {size}x{size}x3
+blocks:
+  unit:
+    args: {{w: 4, k: 3, s: 1}}
+    layers: [conv$k-$w-s$s-p1, bn, relu]
+  pair:
+    args: {{w: 4}}
+    layers: [unit: {{w: $w}}, add: [[unit: {{w: $(w*2), k: 1}}], [conv1-$(w*2)]]]
+layers:
+"""
+VALUES = st.one_of(st.integers(0, 6), st.sampled_from(['"3"', "true", "2.0", "$(1/0)", "x"]))
+CALLS = st.one_of(
+    st.builds(lambda w, k, s: f"  - unit: {{w: {w}, k: {k}, s: {s}}}\n", VALUES, VALUES, VALUES),
+    st.builds(lambda w: f"  - pair: {{w: {w}}}\n", VALUES),
+    st.just("  - conv3-4-p1\n"))
+
+
+def outcome(text: str) -> tuple[object, ...]:
+    loaded = load_text(text, "blocks.yaml")
+    if loaded.model is None:
+        return (loaded.problems,)
+    report = analyze(loaded.model, known=loaded.problems)
+    return tuple((row.name, row.input_shape, row.output_shape, row.params, row.macs,
+                  row.sizes, row.receptive_field) for row in report.rows), report.problems
+
+
+@settings(max_examples=int(os.environ.get("CONVCALC_FUZZ_EXAMPLES", "300")), deadline=None)
+@given(st.integers(1, 12), st.lists(CALLS, min_size=1, max_size=8))
+def test_reading_blocks_once_changes_no_answer(size: int, calls: list[str]) -> None:
+    text = BLOCKS.format(size=size) + "".join(calls)
+    shared = outcome(text)
+    with mock.patch("convcalc.spec.build._memo_key", lambda *_: None):
+        assert outcome(text) == shared
+
+
+@pytest.mark.parametrize("name", sorted(bundled()))
+def test_shared_numbers_equal_a_fresh_measurement(name: str) -> None:
+    loaded = load_file(bundled()[name])
+    if loaded.model is None:  # a block library
+        return
+    rows = {row.name: row for row in analyze(loaded.model).rows}
+    for node in layer_nodes(loaded.model.layers):
+        row = rows[node.name]
+        fresh = analyze_layer(node.layer, row.input_shape).row
+        assert (fresh.output_shape, fresh.params, fresh.macs, fresh.sizes) == \
+            (row.output_shape, row.params, row.macs, row.sizes)
+        assert row.notes[:len(fresh.notes)] == fresh.notes  # a waiver adds its note after
