@@ -624,6 +624,13 @@ class Builder:
             value = Map(tuple(e for e in value.entries if e[0].value != "name"), value.line,
                         value.col, value.size, {k: v for k, v in value.index.items()
                                                 if k != "name"})
+        if not scope.calls and isinstance(value, Map):  # written in `layers:`, not a block
+            for _, given in value.entries:
+                if isinstance(given, Scalar) and isinstance(given.value, str) and \
+                        "$" in given.value:
+                    self.problem(given, "undefined-argument", f"{given.value!r} uses an "
+                                 "argument outside a block")
+                    return []
         bound = self.bind(block, at, value)
         if bound is None:
             return []
