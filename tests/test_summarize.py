@@ -259,5 +259,21 @@ def test_a_problem_in_a_block_names_the_call_that_led_there(tmp_path: Path) -> N
     problems = load_file(tmp_path / "net.yaml").problems
     assert [(Path(p.path).name, p.line, p.col, p.message.rsplit(" (", 1)[1])
             for p in problems] == [
-        ("lib.yaml", 4, 14, f"in block 'outer' called on {tmp_path / 'net.yaml'}:9)"),
-        ("net.yaml", 6, 29, "in block 'outer' called on line 9)")]
+        ("lib.yaml", 4, 14, f"via block 'outer', called on {tmp_path / 'net.yaml'}:9)"),
+        ("net.yaml", 6, 29, "via block 'outer', called on line 9)")]
+
+
+def test_each_distinct_problem_is_reported_once() -> None:
+    """Calls with different bad values: a problem each; a repeated one, or a bad default
+    that many layers reach: one."""
+    text = ("input: 32x32x8\ndefaults:\n  conv: {dilation: 0}\nblocks:\n  b:\n"
+            "    args: {k: 3}\n    layers: [conv: {filters: 8, k: $k}, relu]\nlayers:\n"
+            "  - b\n  - b: {k: 0}\n  - b: {k: 0}\n  - b: {k: 2}\n  - b: {k: x}\n  - conv3-8\n")
+    problems = load_text(text, "calls.yaml").problems
+    assert [(p.line, p.col, p.message) for p in problems] == [
+        (3, 20, "conv: dilation: expected an integer of at least 1, got 0 (via block 'b', "
+                "called on line 9)"),
+        (7, 36, "conv: k: expected a size or per-axis sizes like 3x5, got 'x' (via block 'b', "
+                "called on line 13)"),
+        (7, 36, "conv: k: expected an integer of at least 1, got 0 (via block 'b', called on "
+                "line 10)")]

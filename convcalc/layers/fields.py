@@ -43,6 +43,8 @@ def _integer(value: object, minimum: int) -> int:
 def _integers(value: object, minimum: int) -> tuple[int, ...]:
     """``3``, ``"3x5"`` or ``[3, 5]``: one size for every axis, or one per axis."""
     if isinstance(value, str) and "x" in value:
+        if not re.fullmatch(r"\s*-?\d+(\s*x\s*-?\d+)*\s*", value):
+            raise ValueError(f"expected a size or per-axis sizes like 3x5, got {value!r}")
         value = value.split("x")
     if isinstance(value, list | tuple):
         if not 1 <= len(value) <= 3:

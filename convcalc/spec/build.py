@@ -120,7 +120,7 @@ class Builder:
         self.defaults: dict[str, list[tuple[str, object, Where]]] = {}
         self.blocks: dict[str, Block] = {}
         self.broken_blocks: set[str] = set()
-        self.blamed: set[Where] = set()
+        self.blamed: set[tuple[Where, str]] = set()
         self.layer_count = 0
         # Repeated blocks are read once: the same shorthand, the same keys and the same block
         # call with the same arguments give the same (immutable) result every time.
@@ -139,17 +139,18 @@ class Builder:
 
     def problem(self, at: Node | Scalar | Where, code: str, message: str,
                 level: str = ERROR) -> None:
-        """Record a problem; one error per position, so a bad value is not blamed twice."""
+        """Record a problem; an error is recorded once, however many layers or calls reach it
+        (a bad default, a bad line of a block called 36 times)."""
         spot = at if isinstance(at, Where) else self.where(at)
-        if level == ERROR and spot in self.blamed:
+        if level == ERROR and (spot, message) in self.blamed:
             return
         if level == ERROR:
-            self.blamed.add(spot)
+            self.blamed.add((spot, message))
         if self.expanding is not None:
             block, called_at = self.expanding
             place = f"line {called_at.line}" if called_at.path == spot.path else \
                 f"{called_at.path}:{called_at.line}"
-            message += f" (in block {block!r} called on {place})"
+            message += f" (via block {block!r}, called on {place})"
         self.problems.append(Problem(spot.path, spot.line, spot.col, level, code, message))
 
     def duplicates(self, found: list[Duplicate]) -> None:
