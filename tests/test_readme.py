@@ -1,0 +1,68 @@
+"""The README's examples run, and print what the README shows.
+
+Every ``$ convcalc …`` line of a ``console`` block is run; the lines under it must appear
+in its output, in order. A shown line may leave parts out with ``…``; a line that is only
+``…`` stands for any number of lines.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+Cli = Any
+
+README = Path(__file__).parent.parent / "README.md"
+ILLUSTRATIVE = ("specs/**/*.yaml",)  # a user's own files, which this repository does not have
+
+
+def examples() -> list[tuple[int, list[str], list[str]]]:
+    """(line number, arguments, shown lines) of each example command."""
+    found: list[tuple[int, list[str], list[str]]] = []
+    in_console = False
+    for number, line in enumerate(README.read_text(encoding="utf-8").splitlines(), 1):
+        if line.startswith("```"):
+            in_console = line == "```console"
+        elif in_console and line.startswith("$ convcalc "):
+            found.append((number, shlex.split(line[len("$ convcalc "):], comments=True), []))
+        elif in_console and found:
+            found[-1][2].append(line.rstrip())
+    return [example for example in found
+            if not any(word in ILLUSTRATIVE for word in example[1])]
+
+
+def shows(shown: str, actual: str) -> bool:
+    """Whether an actual line is the shown one, with ``…`` standing for anything."""
+    if "…" not in shown:
+        return actual.rstrip() == shown
+    at = 0
+    for part in (part.strip() for part in shown.split("…")):
+        at = actual.find(part, at)
+        if at < 0:
+            return False
+        at += len(part)
+    return True
+
+
+def test_the_readme_has_examples() -> None:
+    assert len(examples()) >= 10
+
+
+@pytest.mark.parametrize(("line", "args", "shown"), examples(),
+                         ids=[f"README:{line}" for line, _, _ in examples()])
+def test_readme_example(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, line: int,
+                        args: list[str], shown: list[str]) -> None:
+    if args[0] == "verify":
+        pytest.importorskip("torch")
+    monkeypatch.chdir(tmp_path)  # examples that write files write them here
+    run = cli(*args)
+    assert run.code in (0, 1), run.err
+    actual = (run.out + run.err).splitlines()
+    at = 0
+    for wanted in (text for text in shown if text.strip() != "…"):
+        found = next((i for i in range(at, len(actual)) if shows(wanted, actual[i])), None)
+        assert found is not None, f"README line {line}: {wanted!r} is not in the output"
+        at = found + 1
