@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from convcalc.layers import NAME_OF
 from convcalc.layers.base import Layer, explicit_pads
 from convcalc.layers.conv import Conv, ConvTranspose, Depthwise, Local, Separable
 from convcalc.layers.dense import Dense, Flatten
@@ -30,20 +31,11 @@ from convcalc.layers.pool import (
     MaxPool,
 )
 from convcalc.layers.simple import (
-    GELU,
     Activation,
     ChannelShuffle,
     Dropout,
-    HardSigmoid,
-    HardSwish,
     Identity,
     LeakyReLU,
-    ReLU,
-    ReLU6,
-    Sigmoid,
-    SiLU,
-    Softmax,
-    Tanh,
     Upsample,
     ZeroPad,
 )
@@ -67,10 +59,6 @@ _ACTIVATIONS: dict[str, str] = {
     "hard-swish": "F.hardswish({x})", "hard-sigmoid": "F.hardsigmoid({x})",
     "gelu": "F.gelu({x})", "softmax": "F.softmax({x}, dim=1)",
     "leaky-relu": "F.leaky_relu({x})",
-}
-_ACTIVATION_KINDS: dict[type[Activation], str] = {
-    ReLU: "relu", ReLU6: "relu6", Sigmoid: "sigmoid", Tanh: "tanh", SiLU: "silu",
-    HardSwish: "hard-swish", HardSigmoid: "hard-sigmoid", GELU: "gelu", Softmax: "softmax",
 }
 
 
@@ -234,7 +222,7 @@ class _Writer:
         if isinstance(layer, Identity):
             return []
         if isinstance(layer, Activation):
-            return [_ACTIVATIONS[_ACTIVATION_KINDS[type(layer)]].format(x=x)]
+            return [_ACTIVATIONS[NAME_OF[type(layer)]].format(x=x)]
         if isinstance(layer, Upsample):
             scale = _size(_axes(layer.scale, ndim))
             mode = {"linear": "linear", "bilinear": "bilinear", "trilinear": "trilinear",
