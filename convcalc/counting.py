@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from convcalc.layers.fields import ACTIVATIONS
 from convcalc.report import Report, Row
 
-ACTIVATIONS = ("relu", "relu6", "leaky-relu", "sigmoid", "tanh", "silu", "hard-swish",
-               "hard-sigmoid", "gelu", "softmax")
 POOLS = ("maxpool", "avgpool", "global-avgpool", "global-maxpool", "adaptive-avgpool",
          "adaptive-maxpool")
 

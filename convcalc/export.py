@@ -55,7 +55,7 @@ class ExportError(Exception):
 
 _ACTIVATIONS: dict[str, str] = {
     "relu": "F.relu({x})", "relu6": "F.relu6({x})", "sigmoid": "torch.sigmoid({x})",
-    "tanh": "torch.tanh({x})", "silu": "F.silu({x})", "swish": "F.silu({x})",
+    "tanh": "torch.tanh({x})", "silu": "F.silu({x})",
     "hard-swish": "F.hardswish({x})", "hard-sigmoid": "F.hardsigmoid({x})",
     "gelu": "F.gelu({x})", "softmax": "F.softmax({x}, dim=1)",
     "leaky-relu": "F.leaky_relu({x})",

@@ -11,7 +11,7 @@ from typing import Any
 
 from convcalc.arith import PAD_WORDS
 from convcalc.layers import ALIASES, KINDS
-from convcalc.layers.fields import ACTIVATIONS
+from convcalc.layers.fields import ACTIVATION_ALIASES, ACTIVATIONS
 from convcalc.spec.build import BUDGET_KEYS, EXPECT_KEYS, MERGES, WAIVABLE
 
 SCHEMA_ID = "https://convcalc.invalid/spec.schema.json"
@@ -30,7 +30,7 @@ _FIELDS: dict[str, dict[str, Any]] = {
                        {"type": "array"}]},
     "bool": {"type": ["boolean", "string"]},
     "float": {"type": ["number", "string"]},
-    "Act": {"anyOf": [{"enum": [*ACTIVATIONS, None]}, {"type": "string"}]},
+    "Act": {"anyOf": [{"enum": [*ACTIVATIONS, *ACTIVATION_ALIASES, None]}, {"type": "string"}]},
     "str": {"type": "string"},
 }
 _COMMON = {"name": {"type": ["string", "integer"]}, "allow": {"enum": list(WAIVABLE)},

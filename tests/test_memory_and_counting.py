@@ -148,3 +148,14 @@ def test_bad_counting_options(cli: Cli) -> None:
     assert cli("summarize", "vgg16", "--preset", "thop").code == 2
     assert cli("summarize", "vgg16", "--count", "bias,colour").code == 2
     assert cli("summarize", "vgg16", "--mixed", "--optimizer", "adam").code == 2
+
+
+def test_a_fused_swish_is_silu_and_counted_as_one() -> None:
+    def ops(act: str, preset: str) -> int:
+        model = convcalc.load_text(f"input: 8x8x3\nlayers: [conv3-4: {{act: {act}}}]\n")
+        convention = custom(["act"]) if preset == "act" else PRESETS[preset]
+        return count(convcalc.analyze(model), convention).total
+
+    macs = 6 * 6 * 4 * 27
+    assert ops("swish", "act") == ops("silu", "act") == macs + 6 * 6 * 4
+    assert ops("swish", "ptflops") == ops("silu", "ptflops") == macs + 2 * 6 * 6 * 4

@@ -13,8 +13,9 @@ from typing import Any
 
 from convcalc.arith import PAD_WORDS
 
-ACTIVATIONS = ("relu", "relu6", "leaky-relu", "sigmoid", "tanh", "silu", "swish", "hard-swish",
+ACTIVATIONS = ("relu", "relu6", "leaky-relu", "sigmoid", "tanh", "silu", "hard-swish",
                "hard-sigmoid", "gelu", "softmax")
+ACTIVATION_ALIASES = {"swish": "silu"}  # as the layer registry spells them
 
 
 class FieldError(ValueError):
@@ -103,9 +104,12 @@ def _number(value: object) -> float:
 def _activation(value: object) -> str | None:
     if value is None:
         return None
+    if isinstance(value, str) and value in ACTIVATION_ALIASES:
+        return ACTIVATION_ALIASES[value]
     if isinstance(value, str) and value in ACTIVATIONS:
         return value
-    raise ValueError(f"expected an activation ({', '.join(ACTIVATIONS)}), got {value!r}")
+    raise ValueError(f"expected an activation ({', '.join([*ACTIVATIONS, *ACTIVATION_ALIASES])})"
+                     f", got {value!r}")
 
 
 def _text(value: object) -> str:
