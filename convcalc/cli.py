@@ -450,7 +450,7 @@ def verify(
     except ImportError:
         fail("verify needs PyTorch: pip install torch")
     from convcalc.export import ExportError
-    from convcalc.render.grid import table
+    from convcalc.render.verify import draw
     from convcalc.verify import compare
 
     model, report = _clean_report(_load(spec))
@@ -461,15 +461,8 @@ def verify(
     except RuntimeError as exc:  # torch refused the network convcalc accepted
         print(f"convcalc: torch refused the exported network: {exc}", file=sys.stderr)
         raise typer.Exit(EXIT_PROBLEMS) from None
-    rows = [[c.name, "x".join(map(str, c.our_shape)), "x".join(map(str, c.torch_shape)),
-             f"{c.our_params:,}", f"{c.torch_params:,}", "ok" if c.agrees else "DIFFERENT"]
-            for c in comparisons]
-    headers = ("layer", "convcalc shape", "torch shape", "convcalc params", "torch params", "")
-    print("\n".join(table(headers, rows, (False, True, True, True, True, False))))
-    different = sum(not c.agrees for c in comparisons)
-    print(f"{len(comparisons)} compared with torch {torch.__version__} on {device}: "
-          f"{different} difference(s)")
-    if different:
+    sys.stdout.write(draw(comparisons, torch.__version__, device))
+    if not all(c.agrees for c in comparisons):
         raise typer.Exit(EXIT_PROBLEMS)
 
 
