@@ -537,6 +537,14 @@ def solve(
         raise typer.Exit(EXIT_PROBLEMS)
 
 
+def _resizable(spec: str) -> Model:
+    """A clean model with a spatial input, whose size `sizes` and `sweep` vary."""
+    model, _ = _clean_report(_load(spec))
+    if not model.input.spatial:
+        fail(f"{spec} takes a flat input: it has no spatial size to vary")
+    return model
+
+
 @command
 def sizes(
     spec: Annotated[str, typer.Argument(help="A spec file or a bundled spec's name.")],
@@ -550,10 +558,8 @@ def sizes(
     from convcalc.design import check_size
     from convcalc.render.design import sizes as render
 
-    model, _ = _clean_report(_load(spec))
+    model = _resizable(spec)
     chosen = _numbers(span, "--range", (), most=5_000)
-    if not model.input.spatial:
-        fail(f"{spec} takes a flat input: it has no spatial size to vary")
     checks = [check_size(model, size) for size in chosen]
     sys.stdout.write(render(model.name, min(chosen), max(chosen), checks))
 
@@ -575,9 +581,7 @@ def sweep(
     from convcalc.render.design import sweep as render
     from convcalc.report import Settings
 
-    model, _ = _clean_report(_load(spec))
-    if not model.input.spatial:
-        fail(f"{spec} takes a flat input: it has no spatial size to vary")
+    model = _resizable(spec)
     points = run(model, list(_numbers(sizes, "--sizes", (), most=200)),
                  Settings(batch, dtype.value))
     sys.stdout.write(render(model.name, points))
