@@ -9,8 +9,7 @@ from dataclasses import dataclass
 
 from convcalc.analysis import analyze
 from convcalc.arith import Status, Window, resolve_pad, span
-from convcalc.model import Group, LayerNode, Model
-from convcalc.model import Node as ModelNode
+from convcalc.model import LayerNode, Model, layer_nodes
 from convcalc.problem import ERROR
 from convcalc.report import Report, Row, Settings
 from convcalc.shape import Shape
@@ -214,19 +213,7 @@ def sweep(model: Model, sizes: list[int], settings: Settings | None = None) -> l
 
 def find_layer(model: Model, name: str) -> LayerNode | None:
     """The layer called ``name``: its full name, or a unique last part of it."""
-    found: list[LayerNode] = []
-
-    def walk(nodes: tuple[ModelNode, ...]) -> None:
-        for node in nodes:
-            if isinstance(node, LayerNode):
-                found.append(node)
-            elif isinstance(node, Group):
-                walk(node.children)
-            else:
-                for branch in node.branches:
-                    walk(branch)
-
-    walk(model.layers)
+    found = list(layer_nodes(model.layers))
     exact = [node for node in found if node.name == name]
     if exact:
         return exact[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from convcalc.layers.base import Layer
@@ -51,6 +52,18 @@ class Group:
 
 
 Node = LayerNode | Merge | Group
+
+
+def layer_nodes(nodes: tuple[Node, ...]) -> Iterator[LayerNode]:
+    """Every layer below ``nodes``, in the order they run (branches in turn)."""
+    for node in nodes:
+        if isinstance(node, LayerNode):
+            yield node
+        elif isinstance(node, Group):
+            yield from layer_nodes(node.children)
+        else:
+            for branch in node.branches:
+                yield from layer_nodes(branch)
 
 
 @dataclass(frozen=True)

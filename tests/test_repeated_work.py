@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from typing import Any
 from unittest import mock
 
@@ -15,23 +14,10 @@ import convcalc
 from convcalc.analysis import analyze
 from convcalc.layers.conv import Conv
 from convcalc.measure import analyze_layer
-from convcalc.model import Group, LayerNode, Merge
-from convcalc.model import Node as ModelNode
+from convcalc.model import layer_nodes
 from convcalc.problem import ERROR
 from convcalc.shape import Shape
 from convcalc.spec import bundled, load_file, load_text
-
-
-def layer_nodes(nodes: tuple[ModelNode, ...]) -> Iterator[LayerNode]:
-    for node in nodes:
-        if isinstance(node, LayerNode):
-            yield node
-        elif isinstance(node, Merge):
-            for branch in node.branches:
-                yield from layer_nodes(branch)
-        else:
-            assert isinstance(node, Group)
-            yield from layer_nodes(node.children)
 
 
 def test_equal_layers_of_repeated_blocks_are_one_object() -> None:
