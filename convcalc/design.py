@@ -5,6 +5,7 @@ the input, and what changed between two specs. Numbers only; the renderers draw 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from convcalc.analysis import analyze
@@ -61,46 +62,25 @@ def solve(size: int, target: int, kind: str = "conv", bounds: Bounds | None = No
     ``kind`` is conv, pool (also ceil mode) or conv-transpose (with output_padding). Pads
     go up to k̂ − 1 a side, and differ by at most one between the sides.
     """
-    bounds = bounds or Bounds()
-    found = []
-    for dilation in bounds.dilations:
-        for kernel in bounds.kernels:
-            k = span(kernel, dilation)
-            for stride in bounds.strides:
-                if kind == "conv-transpose":
-                    found += _transposed(size, target, kernel, stride, dilation)
-                    continue
-                for left in range(k):
-                    for right in (left, left + 1):
-                        if right > k - 1:
-                            continue
-                        for ceil in ((False, True) if kind == "pool" else (False,)):
-                            window = Window(size, kernel, stride, (left, right), dilation, ceil)
-                            if window.output == target and window.status in (
-                                    Status.EXACT, Status.HARMLESS):
-                                found.append(Solution(kernel, stride, (left, right), dilation,
-                                                      0, ceil, _word(size, k, stride,
-                                                                     (left, right)),
-                                                      window.status))
+    found = [Solution(kernel, stride, pad, dilation, extra, ceil,
+                      None if kind == "conv-transpose" else
+                      _word(size, span(kernel, dilation), stride, pad), status)
+             for out, (kernel, stride, pad, dilation, extra, ceil, status)
+             in _candidates(size, kind, bounds or Bounds()) if out == target]
     return sorted(found, key=lambda s: s.complexity)
-
-
-def _transposed(size: int, target: int, kernel: int, stride: int,
-                dilation: int) -> list[Solution]:
-    k = span(kernel, dilation)
-    found = []
-    for extra in range(max(stride, dilation)):
-        total = (size - 1) * stride + k + extra - target  # the pads this needs
-        if 0 <= total <= 2 * (k - 1) and total % 2 == 0:
-            found.append(Solution(kernel, stride, (total // 2, total // 2), dilation, extra,
-                                  False, None, Status.EXACT))
-    return found
 
 
 def reachable(size: int, kind: str = "conv", bounds: Bounds | None = None) -> list[int]:
     """Every output size some layer within ``bounds`` can give (for a near miss)."""
-    bounds = bounds or Bounds()
-    sizes = set()
+    return sorted({out for out, _ in _candidates(size, kind, bounds or Bounds())})
+
+
+Candidate = tuple[int, int, tuple[int, int], int, int, bool, Status]
+
+
+def _candidates(size: int, kind: str, bounds: Bounds) -> Iterator[tuple[int, Candidate]]:
+    """(output size, (kernel, stride, pads, dilation, output_padding, ceil, status)) of every
+    layer within ``bounds`` that loses no input."""
     for dilation in bounds.dilations:
         for kernel in bounds.kernels:
             k = span(kernel, dilation)
@@ -110,15 +90,16 @@ def reachable(size: int, kind: str = "conv", bounds: Bounds | None = None) -> li
                         for pad in range(k):
                             out = (size - 1) * stride + k + extra - 2 * pad
                             if out >= 1:
-                                sizes.add(out)
+                                yield out, (kernel, stride, (pad, pad), dilation, extra, False,
+                                            Status.EXACT)
                     continue
                 for left in range(k):
-                    for right in (left, left + 1):
-                        window = Window(size, kernel, stride, (left, min(right, k - 1)),
-                                        dilation)
-                        if window.status in (Status.EXACT, Status.HARMLESS):
-                            sizes.add(window.output)
-    return sorted(sizes)
+                    for right in range(left, min(left + 1, k - 1) + 1):
+                        for ceil in ((False, True) if kind == "pool" else (False,)):
+                            window = Window(size, kernel, stride, (left, right), dilation, ceil)
+                            if window.status in (Status.EXACT, Status.HARMLESS):
+                                yield window.output, (kernel, stride, (left, right), dilation, 0,
+                                                      ceil, window.status)
 
 
 # --- sizes -----------------------------------------------------------------------------------
