@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from convcalc.layers import NAME_OF
-from convcalc.layers.base import Layer, explicit_pads
+from convcalc.layers.base import Layer, explicit_pads, per_axis
 from convcalc.layers.conv import Conv, ConvTranspose, Depthwise, Local, Separable
 from convcalc.layers.dense import Dense, Flatten
 from convcalc.layers.norm import LRN, BatchNorm
@@ -154,7 +154,7 @@ class _Writer:
                                dilation=_size(layer.dilation), groups=layer.groups,
                                bias=layer.bias)
             conv = self.module(row, f"nn.Conv{ndim}d({cin}, {layer.filters}, "
-                                    f"{_size(_axes(layer.k, ndim))}{options})")
+                                    f"{_size(per_axis(layer.k, ndim, 'k'))}{options})")
             return [*pre, f"{conv}({x})"]
         if isinstance(layer, Separable):
             pre, padding = self.padding(pads, x)
@@ -162,7 +162,7 @@ class _Writer:
             options = _options(stride=_size(layer.stride), padding=_size(padding),
                                dilation=_size(layer.dilation), groups=cin, bias=False)
             depthwise = self.module(row, f"nn.Conv{ndim}d({cin}, {middle}, "
-                                         f"{_size(_axes(layer.k, ndim))}{options})")
+                                         f"{_size(per_axis(layer.k, ndim, 'k'))}{options})")
             pointwise = self.module(row, f"nn.Conv{ndim}d({middle}, {layer.filters}, 1"
                                          f"{_options(bias=layer.bias)})")
             return [*pre, f"{depthwise}({x})", f"{pointwise}({x})"]
@@ -176,7 +176,7 @@ class _Writer:
                                groups=layer.groups, bias=layer.bias,
                                dilation=_size(layer.dilation))
             conv = self.module(row, f"nn.ConvTranspose{ndim}d({cin}, {layer.filters}, "
-                                    f"{_size(_axes(layer.k, ndim))}{options})")
+                                    f"{_size(per_axis(layer.k, ndim, 'k'))}{options})")
             return [f"{conv}({x})"]
         if isinstance(layer, Local):
             if ndim != 2:
@@ -185,8 +185,8 @@ class _Writer:
             pre, padding = self.padding(pads, x)
             self.helpers.add("Local2d")
             local = self.module(row, f"Local2d({cin}, {layer.filters}, "
-                                     f"{row.output_shape.spatial}, {_axes(layer.k, ndim)}, "
-                                     f"{_axes(layer.stride, ndim)}, {padding}, "
+                                     f"{row.output_shape.spatial}, {per_axis(layer.k, ndim, 'k')}, "
+                                     f"{per_axis(layer.stride, ndim, 'stride')}, {padding}, "
                                      f"bias={layer.bias})")
             return [*pre, f"{local}({x})"]
         if isinstance(layer, MaxPool | AvgPool):
@@ -224,7 +224,7 @@ class _Writer:
         if isinstance(layer, Activation):
             return [_ACTIVATIONS[NAME_OF[type(layer)]].format(x=x)]
         if isinstance(layer, Upsample):
-            scale = _size(_axes(layer.scale, ndim))
+            scale = _size(per_axis(layer.scale, ndim, "scale"))
             mode = {"linear": "linear", "bilinear": "bilinear", "trilinear": "trilinear",
                     "bicubic": "bicubic"}.get(layer.mode, "nearest")
             return [f"F.interpolate({x}, scale_factor={scale}, mode={mode!r})"]
@@ -237,13 +237,13 @@ class _Writer:
     def pool(self, layer: MaxPool | AvgPool, row: Row, x: str,
              pads: tuple[tuple[int, int], ...], ndim: int) -> list[str]:
         kind = "Max" if isinstance(layer, MaxPool) else "Avg"
-        k = _axes(layer.k, ndim)
+        k = per_axis(layer.k, ndim, "k")
         # torch pools pad at most half the kernel, and symmetrically: pad by hand otherwise
         symmetric = all(a == b and a <= kk // 2 for (a, b), kk in zip(pads, k, strict=True))
         fill = "float('-inf')" if kind == "Max" else "0.0"
         pre = [] if symmetric else [f"F.pad({x}, {_pairs(pads)}, value={fill})"]
         padding = tuple(a for a, _ in pads) if symmetric else (0,) * ndim
-        stride = _axes(layer.stride if layer.stride is not None else layer.k, ndim)
+        stride = per_axis(layer.stride if layer.stride is not None else layer.k, ndim, "stride")
         dilation = _size(layer.dilation) if isinstance(layer, MaxPool) else "1"
         # torch's default stride is the kernel size, so it is always written unless equal
         given = "" if stride == k else f", stride={_size(stride)}"
@@ -304,11 +304,6 @@ def _entry(attr: str, name: str) -> str:
     """One ``LAYERS`` entry; the spec's name only ever appears as an escaped literal."""
     line = f"        {attr!r}: {name!r},"
     return line if len(line) <= 99 else f"        {attr!r}:\n            {name!r},"
-
-
-def _axes(values: tuple[int, ...], ndim: int) -> tuple[int, ...]:
-    """Per-axis values: a 1-tuple broadcast to every spatial axis."""
-    return values * ndim if len(values) == 1 else values
 
 
 def _size(values: tuple[int, ...]) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from convcalc.layers.base import Formula, Layer, axis_names, explicit_pads
+from convcalc.layers.base import Formula, Layer, axis_names, explicit_pads, per_axis
 from convcalc.layers.conv import ConvTranspose
 from convcalc.layers.pool import AvgPool, MaxPool
 from convcalc.report import Row
@@ -104,10 +104,11 @@ def explain(layer: Layer, row: Row) -> tuple[Formula, ...]:
 
 def _window_cases(layer: Layer, row: Row) -> list[Case]:
     pool = isinstance(layer, MaxPool | AvgPool)
-    kernels = getattr(layer, "k", (1,))
-    dilations = getattr(layer, "dilation", (1,))
-    return [window_case(size, _axis(kernels, index), axis.stride, axis.pad[0], axis.pad[1],
-                        _axis(dilations, index), pool)
+    ndim = len(row.input_shape.spatial)
+    kernels = per_axis(getattr(layer, "k", (1,)), ndim, "k")
+    dilations = per_axis(getattr(layer, "dilation", (1,)), ndim, "dilation")
+    return [window_case(size, kernels[index], axis.stride, axis.pad[0], axis.pad[1],
+                        dilations[index], pool)
             for index, (axis, size) in enumerate(zip(row.sizes, row.input_shape.spatial,
                                                      strict=False))]
 
@@ -115,10 +116,7 @@ def _window_cases(layer: Layer, row: Row) -> list[Case]:
 def _transposed_cases(layer: ConvTranspose, row: Row) -> list[Case]:
     ndim = len(row.input_shape.spatial)
     pads = tuple(before for before, _ in explicit_pads(layer.pad, ndim))
-    return [transposed_case(size, _axis(layer.k, index), _axis(layer.stride, index),
-                            pads[index], _axis(layer.output_padding, index))
+    kernels, strides = per_axis(layer.k, ndim, "k"), per_axis(layer.stride, ndim, "stride")
+    extras = per_axis(layer.output_padding, ndim, "output_padding")
+    return [transposed_case(size, kernels[index], strides[index], pads[index], extras[index])
             for index, size in enumerate(row.input_shape.spatial)]
-
-
-def _axis(values: tuple[int, ...], index: int) -> int:
-    return values[0] if len(values) == 1 else values[index]
