@@ -196,14 +196,13 @@ def totals_value(key: str, totals: Totals, settings: Settings) -> int | Shape:
 
     ``memory`` is the forward activations at the batch plus the parameters and buffers.
     """
-    element_bytes = settings.dtype_bytes * settings.batch
     values: dict[str, int | Shape] = {
         "params": totals.params, "trainable_params": totals.params,
         "trainable": totals.params, "non_trainable": totals.non_trainable_params,
         "non_trainable_params": totals.non_trainable_params, "macs": totals.macs,
         "flops": 2 * totals.macs, "activations": totals.activations,
         "output": totals.output_shape,
-        "memory": totals.activations * element_bytes
+        "memory": settings.bytes_of(totals.activations)
         + (totals.params + totals.non_trainable_params) * settings.dtype_bytes,
     }
     return values[key]

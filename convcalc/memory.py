@@ -167,5 +167,5 @@ def memory(model: Model, report: Report, optimizer: str | None = None, mixed: bo
             fitted = fit(fit_budget, lambda b: training(report, optimizer, mixed, b).total)
         else:
             fitted = fit(fit_budget, lambda b: inference(report, peak, b))
-    return Memory(report.totals.activations * settings.batch * settings.dtype_bytes, peak,
+    return Memory(settings.bytes_of(report.totals.activations), peak,
                   inference(report, peak), plan, fitted)

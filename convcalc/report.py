@@ -43,6 +43,10 @@ class Settings:
     def dtype_bytes(self) -> int:
         return DTYPE_BYTES[self.dtype]
 
+    def bytes_of(self, elements: int) -> int:
+        """The bytes of ``elements`` per example, at this batch and element type."""
+        return elements * self.dtype_bytes * self.batch
+
 
 @dataclass(frozen=True)
 class AxisSize:

@@ -79,7 +79,7 @@ def sweep(model_name: str, points: list[Point]) -> str:
         t, settings = p.report.totals, p.report.settings
         rows.append([str(p.report.input_shape), f"{t.params:,}", f"{t.macs:,}",
                      f"{p.conv_macs:,}", f"{p.dense_macs:,}", f"{t.activations:,}",
-                     format_bytes(t.activations * settings.dtype_bytes * settings.batch)])
+                     format_bytes(settings.bytes_of(t.activations))])
     lines = [f"{model_name} across input sizes:", "",
              *table(headers, rows, [False] + [True] * 6)]
     first, last = points[0], points[-1]

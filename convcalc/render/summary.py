@@ -109,7 +109,7 @@ def draw(report: Report, depth: int | None = None, colour: bool = False,
 def _totals(report: Report, memory: Memory | None,
             counted: Counted | None) -> list[tuple[str, str]]:
     settings, totals = report.settings, report.totals
-    activation_bytes = totals.activations * settings.dtype_bytes * settings.batch
+    activation_bytes = settings.bytes_of(totals.activations)
     facts = [
         ("params", f"{totals.params:,} trainable = "
                    f"{format_bytes(totals.params * settings.dtype_bytes)} as {settings.dtype}; "
@@ -140,7 +140,7 @@ def _memory(report: Report, memory: Memory) -> list[tuple[str, str]]:
     settings = report.settings
     lines = [("forward activations", f"{both(memory.forward)} — {DEFINITIONS['forward']}"),
              ("inference peak",
-              f"{both(memory.peak_elements * settings.batch * settings.dtype_bytes)} of "
+              f"{both(settings.bytes_of(memory.peak_elements))} of "
               f"activations ({memory.peak_elements:,} elements per example); with the "
               f"parameters and buffers {both(memory.inference)} — {DEFINITIONS['peak']}")]
     plan = memory.training

@@ -20,7 +20,7 @@ def _values(row: Row, report: Report) -> list[str]:
     return [row.name, row.kind, str(row.depth), str(row.input_shape), str(row.output_shape),
             str(row.params), str(row.weights), str(row.biases), str(row.non_trainable_params),
             str(row.macs), str(2 * row.macs), str(row.activations),
-            str(row.activations * settings.dtype_bytes * settings.batch),
+            str(settings.bytes_of(row.activations)),
             row.size_status.value, field, str(row.line)]
 
 
@@ -47,7 +47,7 @@ def to_markdown(report: Report, depth: int | None = None) -> str:
             lines.append(f"| {indent}{row.name} | {row.kind} | {row.output_shape} | "
                          f"{row.activations:,} | {row.params:,} | {row.macs:,} | "
                          f"{row.size_status.value} |")
-    activation_bytes = totals.activations * settings.dtype_bytes * settings.batch
+    activation_bytes = settings.bytes_of(totals.activations)
     lines += ["", f"- **params** {totals.params:,} (trainable {totals.params:,}; "
                   f"non-trainable buffers {totals.non_trainable_params:,}, not in params)",
               f"- **MACs** {totals.macs:,} (FLOPs = 2 × MACs = {2 * totals.macs:,})",

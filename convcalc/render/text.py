@@ -36,7 +36,7 @@ def field_text(field: ReceptiveField) -> str:
 
 
 def bytes_text(elements: int, settings: Settings) -> str:
-    total = elements * settings.dtype_bytes * settings.batch
+    total = settings.bytes_of(elements)
     text = (f"{elements:,} elements × {settings.dtype_bytes} B ({settings.dtype}) × batch "
             f"{settings.batch} = {total:,} B")
     if total >= 1000:
