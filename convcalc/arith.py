@@ -44,6 +44,12 @@ def span(kernel: int, dilation: int) -> int:
     return dilation * (kernel - 1) + 1
 
 
+def transposed_output(size: int, kernel_span: int, stride: int, pad: tuple[int, int],
+                      output_padding: int = 0) -> int:
+    """o = (i − 1)·s − p_l − p_r + k̂ + a: the size a transposed convolution gives."""
+    return (size - 1) * stride - pad[0] - pad[1] + kernel_span + output_padding
+
+
 def resolve_pad(word: str, size: int, kernel_span: int, stride: int) -> tuple[int, int]:
     """Concrete (before, after) pads of a padding word on one axis.
 

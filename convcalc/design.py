@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from convcalc.analysis import analyze
-from convcalc.arith import Status, Window, resolve_pad, span
+from convcalc.arith import Status, Window, resolve_pad, span, transposed_output
 from convcalc.model import LayerNode, Model, layer_nodes
 from convcalc.problem import ERROR
 from convcalc.report import Report, Row, Settings
@@ -88,7 +88,7 @@ def _candidates(size: int, kind: str, bounds: Bounds) -> Iterator[tuple[int, Can
                 if kind == "conv-transpose":
                     for extra in range(max(stride, dilation)):
                         for pad in range(k):
-                            out = (size - 1) * stride + k + extra - 2 * pad
+                            out = transposed_output(size, k, stride, (pad, pad), extra)
                             if out >= 1:
                                 yield out, (kernel, stride, (pad, pad), dilation, extra, False,
                                             Status.EXACT)

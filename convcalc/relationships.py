@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from convcalc.arith import transposed_output
 from convcalc.layers.base import Formula, Layer, axis_names, explicit_pads, per_axis
 from convcalc.layers.conv import ConvTranspose
 from convcalc.layers.pool import AvgPool, MaxPool
@@ -61,7 +62,7 @@ def window_case(i: int, k: int, s: int, left: int, right: int, d: int, pool: boo
 
 def transposed_case(i: int, k: int, s: int, p: int, a: int) -> Case:
     """Relationships 8-14: a transposed convolution, from the convolution it transposes."""
-    o = (i - 1) * s + k + a - 2 * p
+    o = transposed_output(i, k, s, (p, p), a)
     if s == 1:
         if p == 0:
             return Case(8, "transposed: no zero padding, unit strides", "o' = i' + (k − 1)",

@@ -7,7 +7,7 @@ from fractions import Fraction
 from math import prod
 from typing import ClassVar
 
-from convcalc.arith import Window
+from convcalc.arith import Window, span, transposed_output
 from convcalc.layers.base import (
     Act,
     Effect,
@@ -197,7 +197,7 @@ class ConvTranspose:
                 raise LayerError("bad-output-padding", f"on {name} output_padding {extra} must "
                                  f"be smaller than the stride or the dilation ({max(s, d)})",
                                  "output_padding")
-            if (i - 1) * s - left - right + d * (k - 1) + 1 + extra < 1:
+            if transposed_output(i, span(k, d), s, (left, right), extra) < 1:
                 raise LayerError("invalid-size", f"on {name} the padding {left}+{right} removes "
                                  "the whole output", "pad")
         return axes
@@ -206,8 +206,8 @@ class ConvTranspose:
         divides(x.channels, self.groups, "input channels")
         per_group = divides(self.filters, self.groups, "filters")
         axes = self._axes(x)
-        sizes = tuple((i - 1) * s - left - right + d * (k - 1) + 1 + extra
-                      for i, k, s, (left, right), d, extra in axes)
+        sizes = tuple(transposed_output(i, span(k, d), s, pads, extra)
+                      for i, k, s, pads, d, extra in axes)
         kernel = prod(k for _, k, *_ in axes)
         return Effect(Shape(sizes, self.filters),
                       params=x.channels * per_group * kernel + self.filters * self.bias,
@@ -220,15 +220,15 @@ class ConvTranspose:
     def _step(k: int, s: int, pad: int, d: int) -> RFStep:
         """Output o reads inputs (o + p − t)/s for the taps t that divide: about k̂/s of
         them, centred at (o + p − (k̂ − 1)/2)/s."""
-        span = d * (k - 1) + 1
-        return upsampling_step(-(-span // s), s, Fraction(2 * pad - (span - 1), 2 * s))
+        reach = span(k, d)
+        return upsampling_step(-(-reach // s), s, Fraction(2 * pad - (reach - 1), 2 * s))
 
     @staticmethod
     def _ambiguity(axes: list[tuple[int, int, int, tuple[int, int], int, int]]) -> tuple[str, ...]:
         notes = []
-        for i, k, s, (left, right), d, extra in axes:
+        for i, k, s, pads, d, extra in axes:
             if s > 1:
-                low = (i - 1) * s - left - right + d * (k - 1) + 1
+                low = transposed_output(i, span(k, d), s, pads)
                 notes.append(f"a stride-{s} convolution maps every size {low}..{low + s - 1} to "
                              f"{i}; output_padding {extra} picks {low + extra}")
         return tuple(dict.fromkeys(notes))
@@ -238,8 +238,7 @@ class ConvTranspose:
         lines: dict[str, list[str]] = {}
         for name, (i, k, s, (left, right), d, extra), o in zip(
                 axis_names(len(x.spatial)), self._axes(x), effect.output.spatial, strict=True):
-            span = d * (k - 1) + 1
-            text = (f"({i} − 1)·{s} − {left} − {right} + {span} + {extra} = {o}")
+            text = f"({i} − 1)·{s} − {left} − {right} + {span(k, d)} + {extra} = {o}"
             lines.setdefault(text, []).append(name)
         kernel = tuple(k for _, k, *_ in self._axes(x))
         per_group = self.filters // self.groups
