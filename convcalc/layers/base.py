@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import ClassVar, Protocol
 
-from convcalc.arith import Status, Window, format_fraction, resolve_pad, worst
+from convcalc.arith import Status, Window, format_fraction, resolve_pad, span, worst
 from convcalc.problem import LayerError
 from convcalc.shape import Shape
 
@@ -32,7 +32,6 @@ class RFStep:
     kernel: int  # effective kernel k̂
     stride: int | Fraction  # a Fraction only below 1 (upsampling): ints keep the walk fast
     pad: int | Fraction  # padding before the first window (a Fraction when upsampling)
-
 
 
 @dataclass(frozen=True)
@@ -141,7 +140,7 @@ def slide(x: Shape, k: Ints, stride: Ints, pad: Pads, dilation: Ints = (1,),
 def resolve_pads(pad: Pads, sizes: tuple[int, ...], ks: tuple[int, ...],
                  ss: tuple[int, ...], ds: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
     if isinstance(pad, str):
-        return tuple(resolve_pad(pad, i, d * (k - 1) + 1, s)
+        return tuple(resolve_pad(pad, i, span(k, d), s)
                      for i, k, s, d in zip(sizes, ks, ss, ds, strict=True))
     return explicit_pads(pad, len(sizes))
 
