@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from convcalc.render.grid import table
 from convcalc.render.json_ import SCHEMA_VERSION, plain, problem_json
@@ -27,13 +28,20 @@ def draw(entries: list[Entry], colour: bool = False) -> str:
     return "\n".join([*table(HEADERS, rows, RIGHT, colour), "", footer]) + "\n"
 
 
+_FACTS = ("title", "input_shape", "params", "macs", "activations", "source")
+
+
+def _entry_json(entry: Entry) -> dict[str, Any]:
+    """A spec's totals, or nulls where it cannot be built (its problems say why)."""
+    report = entry.report
+    facts = {} if report is None else {
+        "title": report.name, "input_shape": plain(report.input_shape),
+        "params": report.totals.params, "macs": report.totals.macs,
+        "activations": report.totals.activations, "source": report.source}
+    return {"name": entry.name, **dict.fromkeys(_FACTS), **facts,
+            "problems": [problem_json(p) for p in entry.problems]}
+
+
 def to_json(entries: list[Entry]) -> str:
-    document = {"schema_version": SCHEMA_VERSION, "specs": [
-        {"name": e.name, "title": e.report.name if e.report else None,
-         "input_shape": plain(e.report.input_shape) if e.report else None,
-         "params": e.report.totals.params if e.report else None,
-         "macs": e.report.totals.macs if e.report else None,
-         "activations": e.report.totals.activations if e.report else None,
-         "source": e.report.source if e.report else None,
-         "problems": [problem_json(p) for p in e.problems]} for e in entries]}
+    document = {"schema_version": SCHEMA_VERSION, "specs": [_entry_json(e) for e in entries]}
     return json.dumps(document, indent=2, ensure_ascii=False)
