@@ -90,7 +90,7 @@ def time_commands(cases: dict[str, list[str]], runs: int, cwd: str) -> dict[str,
 def time_in_process(layers: int) -> tuple[float, float, int]:
     """(load seconds, analyse seconds, peak MiB) for a generated spec, in this process."""
     from convcalc.analysis import analyze
-    from convcalc.spec import load_text
+    from convcalc.language import load_text
 
     text = generated_spec(layers)
     gc.disable()  # as the command line does
@@ -139,8 +139,8 @@ from convcalc.analysis import analyze
 from convcalc.counting import PRESETS, count
 from convcalc.memory import memory
 from convcalc.render.summary import draw
-from convcalc.spec import load_file, resolve
-import convcalc.spec.build
+from convcalc.language import load_file, resolve
+import convcalc.language.builder
 marks.append(time.perf_counter())
 loaded = load_file(resolve(sys.argv[1]))
 marks.append(time.perf_counter())

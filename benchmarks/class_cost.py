@@ -18,11 +18,6 @@ import typing
 from collections.abc import Callable
 
 # What a summary imports (as benchmarks/bench.py's step breakdown does).
-import convcalc.cli
-import convcalc.counting
-import convcalc.memory
-import convcalc.render.summary
-import convcalc.spec.build  # noqa: F401
 from convcalc.analysis import analyze  # noqa: F401
 from convcalc.layers import KINDS
 

@@ -21,7 +21,7 @@ def load(spec: str) -> Model:
 
     Raises :class:`SpecError` with every problem when the spec cannot be built.
     """
-    from convcalc.spec import load_file, resolve
+    from convcalc.language import load_file, resolve
 
     path = resolve(spec)
     if path is None:
@@ -31,13 +31,13 @@ def load(spec: str) -> Model:
 
 def load_text(text: str, path: str = "<text>") -> Model:
     """The model of a spec given as YAML text."""
-    from convcalc.spec import load_text as build
+    from convcalc.language import load_text as build
 
     return _model(build(text, path))
 
 
 def _model(loaded: object) -> Model:
-    from convcalc.spec import Loaded
+    from convcalc.language import Loaded
 
     assert isinstance(loaded, Loaded)
     if loaded.model is None:

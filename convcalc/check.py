@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from convcalc.analysis import analyze
+from convcalc.language import load_file
 from convcalc.model import Claim
 from convcalc.problem import ERROR, Problem, Where
 from convcalc.report import Settings
-from convcalc.spec import load_file
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 

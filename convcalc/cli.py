@@ -18,9 +18,9 @@ from convcalc import __version__
 from convcalc.problem import ERROR, Problem
 
 if TYPE_CHECKING:
+    from convcalc.language import Loaded
     from convcalc.model import Model
     from convcalc.report import Report
-    from convcalc.spec import Loaded
 
 EXIT_CLEAN, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -641,7 +641,7 @@ def explain(
 
 def _load(spec: str) -> Loaded:
     """A readable spec, or the problems on stderr and exit 2."""
-    from convcalc.spec import bundled, load_file, resolve
+    from convcalc.language import bundled, load_file, resolve
 
     path = resolve(spec)
     if path is None:

@@ -10,9 +10,10 @@ import dataclasses
 from typing import Any
 
 from convcalc.arith import PAD_WORDS
+from convcalc.language.base import MERGES
+from convcalc.language.builder import BUDGET_KEYS, EXPECT_KEYS, WAIVABLE
 from convcalc.layers import ALIASES, KINDS
 from convcalc.layers.fields import ACTIVATION_ALIASES, ACTIVATIONS
-from convcalc.spec.build import BUDGET_KEYS, EXPECT_KEYS, MERGES, WAIVABLE
 
 SCHEMA_ID = "https://convcalc.invalid/spec.schema.json"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from convcalc.analysis import analyze
+from convcalc.language import bundled, load_file
 from convcalc.problem import Problem
 from convcalc.report import Report
-from convcalc.spec import bundled, load_file
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import sys
 
 def test_core_imports_neither_typer_nor_rich() -> None:
     core = ("convcalc", "convcalc.analysis", "convcalc.measure", "convcalc.layers",
-            "convcalc.report", "convcalc.spec.build", "convcalc.render.json_",
+            "convcalc.report", "convcalc.language.builder", "convcalc.render.json_",
             "convcalc.render.summary", "convcalc.render.layer", "convcalc.render.tabular")
     code = (f"import sys, {', '.join(core)}; "
             "print(sorted(m for m in ('typer', 'rich', 'click') if m in sys.modules))")

@@ -20,11 +20,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from convcalc.analysis import analyze
+from convcalc.language import MAX_BYTES, load_file, load_text
+from convcalc.language.builder import TOP_KEYS
 from convcalc.layers import KINDS
 from convcalc.render.json_ import summary
 from convcalc.render.summary import draw
-from convcalc.spec import MAX_BYTES, load_file, load_text
-from convcalc.spec.build import TOP_KEYS
 
 HOSTILE = Path(__file__).parent / "hostile"
 EXPECTED = dict(line.split() for line in (HOSTILE / "EXPECTED").read_text().splitlines()

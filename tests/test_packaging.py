@@ -20,7 +20,7 @@ def test_every_subpackage_is_listed_in_pyproject() -> None:
 
 
 def test_bundled_specs_are_found_by_name() -> None:
-    from convcalc.spec import bundled
+    from convcalc.language import bundled
 
     names = bundled()
     assert "vgg16" in names

@@ -12,12 +12,12 @@ from hypothesis import strategies as st
 
 import convcalc
 from convcalc.analysis import analyze
+from convcalc.language import bundled, load_file, load_text
 from convcalc.layers.conv import Conv
 from convcalc.measure import analyze_layer
 from convcalc.model import layer_nodes
 from convcalc.problem import ERROR
 from convcalc.shape import Shape
-from convcalc.spec import bundled, load_file, load_text
 
 
 def test_equal_layers_of_repeated_blocks_are_one_object() -> None:
@@ -115,7 +115,8 @@ def outcome(text: str) -> tuple[object, ...]:
 def test_reading_blocks_once_changes_no_answer(size: int, calls: list[str]) -> None:
     text = BLOCKS.format(size=size) + "".join(calls)
     shared = outcome(text)
-    with mock.patch("convcalc.spec.build._memo_key", lambda *_: None):
+    with mock.patch("convcalc.language.blocks.memo_key", lambda *_: None), \
+            mock.patch("convcalc.language.builder.memo_key", lambda *_: None):
         assert outcome(text) == shared
 
 

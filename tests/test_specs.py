@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from convcalc.analysis import analyze
+from convcalc.language import load_file
 from convcalc.problem import ERROR
-from convcalc.spec import load_file
 
 SPECS = Path(__file__).parent / "specs"
 BAD = sorted((SPECS / "bad").glob("*.yaml"))

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 import convcalc
+from convcalc.language import load_file, load_text
 from convcalc.layers.conv import Conv
 from convcalc.model import LayerNode
-from convcalc.spec import load_file, load_text
 from tests.conftest import summary_json
 
 GOOD = Path(__file__).parent / "specs" / "good"

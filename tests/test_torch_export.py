@@ -12,7 +12,7 @@ import pytest
 
 import convcalc
 from convcalc.analysis import analyze
-from convcalc.spec import bundled, load_file
+from convcalc.language import bundled, load_file
 from convcalc.verify import build, compare
 
 if os.environ.get("CONVCALC_REQUIRE_TORCH"):

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from convcalc.spec import bundled
+from convcalc.language import bundled
 from convcalc.zoo import catalogue
 from tests.conftest import summary_json
 

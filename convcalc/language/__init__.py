@@ -64,8 +64,8 @@ def load_text(text: str, path: str, includes: bool = False) -> Loaded:
 
     ``includes`` lets the spec include files (beside ``path``, or bundled ones).
     """
-    from convcalc.spec.build import Builder
-    from convcalc.spec.yamltree import YamlError, parse
+    from convcalc.language.builder import Builder
+    from convcalc.language.yamltree import YamlError, parse
 
     def fatal(code: str, message: str, line: int = 1, col: int = 1) -> Loaded:
         return Loaded(path, None, (Problem(path, line, col, ERROR, code, message),))

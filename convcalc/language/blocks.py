@@ -1,0 +1,257 @@
+"""Blocks: reusable, parameterised lists of layers, defined under ``blocks:`` (or in an
+included library) and called like layers, with ``$name`` and ``$(expression)`` filled in.
+
+Each distinct call (block and argument values) is filled in once: ResNet-152 calls one
+bottleneck 36 times in a stage, and the body is read once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+
+from convcalc.language.base import MERGES, MODIFIERS, BadCall, Reporter, Scope, plain, suggest
+from convcalc.language.expressions import REFERENCE, expression, integer_expression
+from convcalc.language.yamltree import Map, Node, Scalar, Seq
+from convcalc.layers import lookup
+from convcalc.model import Group
+from convcalc.model import Node as ModelNode
+from convcalc.problem import Where
+
+MAX_CALLS = 32  # blocks calling blocks
+
+
+@dataclass(frozen=True)
+class Block:
+    """A block of ``blocks:``: its arguments with their defaults, and its body."""
+
+    name: str
+    args: dict[str, Node | None]  # None: required
+    body: Seq
+    at: Where
+
+
+def memo_key(what: object, values: dict[str, object]) -> tuple[object, ...] | None:
+    """A dictionary key for ``what`` built from ``values``, or None if a value is a list.
+
+    Types are part of the key: ``1``, ``1.0`` and ``true`` are equal in Python but not
+    in a spec.
+    """
+    key = (what, *((name, type(value), value) for name, value in values.items()))
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+class BlockReader(Reporter):
+    """Reads block definitions and expands block calls; the layer lists are the builder's."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.blocks: dict[str, Block] = {}
+        self.broken_blocks: set[str] = set()
+        self.bodies: dict[tuple[object, ...], Seq] = {}
+
+    def items(self, node: Node, scope: Scope) -> list[ModelNode]:
+        """The layers of a list (the builder's; a block's body is one)."""
+        raise NotImplementedError
+
+    def read_blocks(self, node: Node | None) -> None:
+        if node is None or not self.expect_type(node, Map, "blocks"):
+            return
+        assert isinstance(node, Map)
+        for key, value in node.entries:
+            name = str(key.value)
+            if lookup(name) is not None or name in MERGES or name in MODIFIERS:
+                self.problem(key, "bad-block", f"block name {name!r} is taken by a layer kind "
+                             "or keyword")
+                continue
+            if name in self.blocks:
+                first = self.blocks[name].at
+                self.problem(key, "duplicate-block", f"block {name!r} is already defined at "
+                             f"{first.path}:{first.line}")
+                continue
+            block = self.block(name, key, value)
+            if block is not None:
+                self.blocks[name] = block
+
+    def block(self, name: str, key: Scalar, node: Node) -> Block | None:
+        if isinstance(node, Seq):
+            return Block(name, {}, node, self.where(key))
+        if not self.expect_type(node, Map, f"block {name!r}"):
+            return None
+        assert isinstance(node, Map)
+        args = self.block_args(node.get("args"))
+        body: Seq | None = None
+        for body_key, value in node.entries:
+            text = str(body_key.value)
+            if text == "args":
+                continue
+            if text == "layers":
+                if self.expect_type(value, Seq, f"layers of block {name!r}"):
+                    assert isinstance(value, Seq)
+                    body = value
+            elif text in MERGES:
+                body = Seq((Map(((body_key, value),), body_key.line, body_key.col,
+                                index={text: value}),), body_key.line, body_key.col)
+            else:
+                self.problem(body_key, "unknown-key", f"unknown key {text!r} in block {name!r} "
+                             f"(args, layers, {', '.join(MERGES)})"
+                             f"{suggest(text, ('args', 'layers', *MERGES))}")
+        if body is None:
+            self.problem(key, "bad-block", f"block {name!r} needs `layers` or one of "
+                         f"{', '.join(MERGES)}")
+            return None
+        if not self.check_references(body, args):
+            self.broken_blocks.add(name)
+        return Block(name, args, body, self.where(key))
+
+    def block_args(self, node: Node | None) -> dict[str, Node | None]:
+        if node is None:
+            return {}
+        if isinstance(node, Seq):  # names only: every one required
+            return {str(plain(item)): None for item in node.items}
+        if isinstance(node, Map):
+            return {str(key.value): value for key, value in node.entries}
+        self.problem(node, "wrong-type", "args must be a mapping of names to defaults, or a "
+                     "list of required names")
+        return {}
+
+    def check_references(self, node: Node, args: dict[str, Node | None]) -> bool:
+        """Every ``$name`` in a block body must be one of its arguments."""
+        ok = True
+        if isinstance(node, Scalar):
+            if isinstance(node.value, str):
+                for match in REFERENCE.finditer(node.value):
+                    names = ([match["name"]] if match["name"] else
+                             re.findall(r"[A-Za-z_]\w*", expression(match)))
+                    for name in names:
+                        if name not in args:
+                            self.problem(node, "undefined-argument", f"${name} is not an "
+                                         f"argument of this block{suggest(name, list(args))}")
+                            ok = False
+            return ok
+        children = node.items if isinstance(node, Seq) else \
+            [part for entry in node.entries for part in entry]
+        return all([self.check_references(child, args) for child in children])
+
+
+    # --- calls ---------------------------------------------------------------------------
+
+    def call(self, block: Block, at: Scalar, value: Node | None, modifiers: dict[str, Node],
+             scope: Scope) -> list[ModelNode]:
+        if block.name in self.broken_blocks:
+            return []
+        if block.name in scope.calls:
+            self.problem(at, "recursive-block", f"block {block.name!r} calls itself (through "
+                         f"{' → '.join((*scope.calls, block.name))})")
+            return []
+        if len(scope.calls) >= MAX_CALLS:
+            self.problem(at, "too-deep", f"blocks nest deeper than {MAX_CALLS} calls")
+            return []
+        if isinstance(value, Map) and "name" not in block.args and value.get("name"):
+            # `name` names the call, unless the block takes an argument of that name
+            name_node = value.get("name")
+            assert name_node is not None
+            modifiers = {**modifiers, "name": name_node}
+            value = Map(tuple(e for e in value.entries if e[0].value != "name"), value.line,
+                        value.col, value.size, {k: v for k, v in value.index.items()
+                                                if k != "name"})
+        if not scope.calls and isinstance(value, Map):  # written in `layers:`, not a block
+            for _, given in value.entries:
+                if isinstance(given, Scalar) and isinstance(given.value, str) and \
+                        "$" in given.value:
+                    self.problem(given, "undefined-argument", f"{given.value!r} uses an "
+                                 "argument outside a block")
+                    return []
+        bound = self.bind(block, at, value)
+        if bound is None:
+            return []
+        name = scope.name(plain(modifiers["name"]) if "name" in modifiers else None, block.name)
+        called_at, caller, outer = self.where(at), self.path, self.expanding
+        self.path = block.at.path  # the body's positions are in the file that defines it
+        self.expanding = outer or (block.name, called_at)
+        try:
+            body = self.block_body(block, bound)
+            children = self.items(body, scope.inner(name, block.name))
+        except BadCall:
+            return []
+        finally:
+            self.path, self.expanding = caller, outer
+        return [Group(block.name, tuple(children), name, called_at)]
+
+    def bind(self, block: Block, at: Scalar, value: Node | None) -> dict[str, Node] | None:
+        given: dict[str, Node] = {}
+        if isinstance(value, Map):
+            given = {str(key.value): node for key, node in value.entries}
+            for key, _ in value.entries:
+                if key.value not in block.args:
+                    self.problem(key, "unknown-argument", f"block {block.name!r} has no argument "
+                                 f"{key.value!r}{suggest(str(key.value), list(block.args))}")
+                    return None
+        elif value is not None and not (isinstance(value, Scalar) and value.value is None):
+            self.problem(value, "wrong-type", f"the arguments of block {block.name!r} must be a "
+                         "mapping")
+            return None
+        bound: dict[str, Node] = {}
+        for name, default in block.args.items():
+            chosen = given.get(name, default)
+            if chosen is None:
+                self.problem(at, "missing-argument", f"block {block.name!r} needs argument "
+                             f"{name!r}")
+                return None
+            bound[name] = chosen
+        return bound
+
+    def block_body(self, block: Block, bound: dict[str, Node]) -> Seq:
+        """The body with the arguments filled in; once per block and argument values."""
+        key = memo_key(block.name, {name: plain(node) for name, node in bound.items()}) \
+            if all(isinstance(node, Scalar) for node in bound.values()) else None
+        known = self.bodies.get(key) if key else None
+        if known is not None:
+            return known
+        body = self.substitute(block.body, bound)
+        assert isinstance(body, Seq)
+        if key:
+            self.bodies[key] = body
+        return body
+
+    def substitute(self, node: Node, args: dict[str, Node]) -> Node:
+        """The block body with ``$name`` and ``${expression}`` replaced by the arguments."""
+        if isinstance(node, Seq):
+            return Seq(tuple(self.substitute(item, args) for item in node.items), node.line,
+                       node.col, node.size)
+        if isinstance(node, Map):
+            entries = tuple((self.substitute_text(key, args), self.substitute(value, args))
+                            for key, value in node.entries)
+            return Map(entries, node.line, node.col, node.size,
+                       {str(key.value): value for key, value in entries})
+        if not isinstance(node.value, str) or "$" not in node.value:
+            return node
+        whole = REFERENCE.fullmatch(node.value)
+        if whole and whole["name"]:
+            return dataclasses.replace(args[whole["name"]], line=node.line, col=node.col)
+        text = REFERENCE.sub(lambda m: self.evaluate(m, args, node), node.value)
+        if whole:  # a whole ${expression}: keep the number a number
+            return Scalar(int(text) if re.fullmatch(r"-?\d+", text) else text, node.line,
+                          node.col)
+        return Scalar(text, node.line, node.col)
+
+    def substitute_text(self, key: Scalar, args: dict[str, Node]) -> Scalar:
+        """A mapping key stays text: ``conv1-$mid: {stride: 2}``."""
+        found = self.substitute(key, args)
+        return found if isinstance(found, Scalar) else Scalar(str(plain(found)), key.line,
+                                                                key.col)
+
+    def evaluate(self, match: re.Match[str], args: dict[str, Node], at: Scalar) -> str:
+        if match["name"]:
+            return str(plain(args[match["name"]]))
+        try:
+            return str(integer_expression(expression(match), {
+                name: plain(value) for name, value in args.items()}))
+        except ValueError as exc:
+            self.problem(at, "bad-expression", f"{match[0]}: {exc}")
+            raise BadCall from None
