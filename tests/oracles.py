@@ -23,4 +23,5 @@ def need(module: str) -> ModuleType:
     """The oracle module, imported; skip the calling test module when it is missing."""
     if required():
         return importlib.import_module(module)
-    return pytest.importorskip(module)
+    found: ModuleType = pytest.importorskip(module)
+    return found

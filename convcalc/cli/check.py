@@ -1,0 +1,69 @@
+"""`convcalc check`: specs checked like a linter."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from convcalc.cli.common import EXIT_PROBLEMS, EXIT_USAGE, CheckFormat, Dtype, quantity
+from convcalc.problem import ERROR
+
+
+def check(
+    paths: Annotated[list[str], typer.Argument(help="Spec files, folders (searched for "
+                                               "*.yaml and *.yml) and globs.")],
+    strict: Annotated[bool, typer.Option("--strict", help="Every non-integer size is an error, "
+                                         "harmless ones too.")] = False,
+    max_params: Annotated[str | None, typer.Option("--max-params", help="Budget, e.g. 25M.")
+                          ] = None,
+    max_macs: Annotated[str | None, typer.Option("--max-macs", help="Budget, e.g. 4.5G.")
+                        ] = None,
+    max_activations: Annotated[str | None, typer.Option("--max-activations", help="Budget "
+                                                        "of forward activation elements.")
+                               ] = None,
+    max_memory: Annotated[str | None, typer.Option("--max-memory", help="Budget of bytes: "
+                                                   "activations at --batch plus parameters, "
+                                                   "e.g. 2GiB.")] = None,
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Batch size for --max-memory.")
+                     ] = 1,
+    dtype: Annotated[Dtype, typer.Option("--dtype", help="Element type for --max-memory.")] =
+        Dtype.float32,
+    fmt: Annotated[CheckFormat | None, typer.Option("--format", help="parsable (path:line:col: "
+                                                    "level [code] message), github "
+                                                    "(workflow annotations; the default when "
+                                                    "GITHUB_ACTIONS=true) or json.")] = None,
+) -> None:
+    """Check architecture specs like a linter: sizes, merges, expect blocks and budgets.
+
+    Lossy non-integer sizes are errors; harmless ones pass unless --strict; a layer's
+    `allow: lossy` (with a `reason`) waives its size. Exit codes: 0 clean, 1 problems
+    found, 2 unusable invocation or unreadable input.
+    """
+    import os
+
+    from convcalc.check import Budget
+    from convcalc.check import check as run
+    from convcalc.render.problems import REPORTERS
+    from convcalc.report import Settings
+
+    limits = {name: quantity(f"--max-{name}")(value)  # type: ignore[operator]
+              for name, value in (("params", max_params), ("macs", max_macs),
+                                  ("activations", max_activations), ("memory", max_memory))}
+    if fmt is None:
+        fmt = CheckFormat.github if os.environ.get("GITHUB_ACTIONS") == "true" else \
+            CheckFormat.parsable
+    outcome = run(paths, Settings(batch, dtype.value), strict, Budget(**limits))
+    sys.stdout.write(REPORTERS[fmt.value](outcome.problems))
+    for message in outcome.unusable:
+        print(f"convcalc: error: {message}", file=sys.stderr)
+    errors = sum(p.level == ERROR for p in outcome.problems)
+    print(f"checked {len(outcome.files)} file(s): {errors} error(s), "
+          f"{len(outcome.problems) - errors} other note(s)", file=sys.stderr)
+    if outcome.unusable:
+        raise typer.Exit(EXIT_USAGE)
+    if outcome.failed:
+        raise typer.Exit(EXIT_PROBLEMS)
+
+

@@ -1,0 +1,145 @@
+"""What the commands share: failing with one line, loading specs, option types."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from typing import TYPE_CHECKING, NoReturn
+
+import typer
+
+from convcalc.problem import ERROR, Problem
+
+if TYPE_CHECKING:
+    from convcalc.language import Loaded
+    from convcalc.model import Model
+    from convcalc.report import Report
+
+EXIT_CLEAN, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+
+class Dtype(str, Enum):
+    float64 = "float64"
+    float32 = "float32"
+    float16 = "float16"
+    bfloat16 = "bfloat16"
+    int8 = "int8"
+
+
+class LayerFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+class SummaryFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+
+
+def fail(message: str) -> NoReturn:
+    """One line on stderr and exit 2: the documented path for unusable input."""
+    print(f"convcalc: error: {message}", file=sys.stderr)
+    raise typer.Exit(EXIT_USAGE)
+
+
+def print_problems(problems: tuple[Problem, ...]) -> None:
+    for problem in problems:
+        print(problem, file=sys.stderr)
+
+
+
+class Optimizer(str, Enum):
+    sgd = "sgd"
+    momentum = "momentum"
+    adam = "adam"
+
+
+class CheckFormat(str, Enum):
+    parsable = "parsable"
+    github = "github"
+    json = "json"
+
+
+def quantity(option: str) -> object:
+    """A typer parser for counts like 25M, 4.5G or 2GiB (exact, no float rounding)."""
+
+    def parse(text: str | None) -> int | None:
+        from convcalc.units import parse_quantity
+
+        if text is None:
+            return None
+        try:
+            return parse_quantity(text)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint=option) from None
+
+    return parse
+
+
+
+def clean_report(loaded: Loaded) -> tuple[Model, Report]:
+    """The model and its analysis, or its problems on stderr and exit 1."""
+    from convcalc.analysis import analyze
+
+    assert loaded.model is not None
+    report = analyze(loaded.model, known=loaded.problems)
+    if any(p.level == ERROR for p in report.problems):
+        print_problems(report.problems)
+        raise typer.Exit(EXIT_PROBLEMS)
+    return loaded.model, report
+
+
+
+def numbers(text: str | None, option: str, default: tuple[int, ...],
+             most: int = 1_000) -> tuple[int, ...]:
+    """``7``, ``3,5,7`` or a range ``1:11`` (with a step: ``112:448:112``), at most ``most``."""
+    if text is None:
+        return default
+    values: list[int] = []
+    try:
+        for part in text.split(","):
+            if ":" in part:
+                bounds = [int(v) for v in part.split(":")]
+                start, stop, step = (*bounds, 1) if len(bounds) == 2 else bounds
+                span = range(start, stop + 1, step)
+                if len(values) + len(span) > most:
+                    fail(f"{option}: at most {most:,} values, got {text!r}")
+                values += span
+            else:
+                values.append(int(part))
+    except (ValueError, TypeError):
+        fail(f"{option}: expected numbers like 7, 3,5,7 or 1:11, got {text!r}")
+    if not values or min(values) < 1 or len(values) > most:
+        fail(f"{option}: expected up to {most:,} positive numbers, got {text!r}")
+    return tuple(dict.fromkeys(values))
+
+
+
+def resizable(spec: str) -> Model:
+    """A clean model with a spatial input, whose size `sizes` and `sweep` vary."""
+    model, _ = clean_report(load(spec))
+    if not model.input.spatial:
+        fail(f"{spec} takes a flat input: it has no spatial size to vary")
+    return model
+
+
+
+def load(spec: str) -> Loaded:
+    """A readable spec, or the problems on stderr and exit 2."""
+    from convcalc.language import bundled, load_file, resolve
+
+    path = resolve(spec)
+    if path is None:
+        fail(f"{spec!r} is neither a file nor a bundled spec (bundled: "
+             f"{', '.join(sorted(bundled()))})")
+    loaded = load_file(path)
+    if loaded.library and not any(p.level == ERROR for p in loaded.problems):
+        fail(f"{spec} is a block library (blocks only): include it from a spec to use it")
+    if not loaded.ok:
+        print_problems(loaded.problems)
+        raise typer.Exit(EXIT_USAGE)
+    return loaded
+
+

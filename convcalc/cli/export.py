@@ -1,0 +1,77 @@
+"""`convcalc export` and `convcalc verify`: a spec as PyTorch, and PyTorch's word on it."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from convcalc.cli.common import EXIT_PROBLEMS, clean_report, fail, load
+
+
+class Target(str, Enum):
+    pytorch = "pytorch"
+
+
+
+
+def export(
+    spec: Annotated[str, typer.Argument(help="A spec file or a bundled spec's name.")],
+    to: Annotated[Target, typer.Option("--to", help="The target framework.")] =
+        Target.pytorch,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file "
+                                                "instead of standard output.")] = None,
+) -> None:
+    """Write a self-contained PyTorch module for a spec (one attribute per layer).
+
+    What torch cannot express (1-D and 3-D locally connected layers, asymmetric padding of
+    a transposed convolution) is an error, never a silently different network.
+    """
+    from convcalc.export import ExportError, to_pytorch
+
+    model, report = clean_report(load(spec))
+    try:
+        source = to_pytorch(model, report)
+    except ExportError as exc:
+        where = f"{exc.at.path}:{exc.at.line}:{exc.at.col}: " if exc.at else ""
+        fail(f"{where}cannot export to {to.value}: {exc.message}")
+    if output is None:
+        sys.stdout.write(source)
+    else:
+        output.write_text(source)
+        print(f"wrote {output}", file=sys.stderr)
+
+
+def verify(
+    spec: Annotated[str, typer.Argument(help="A spec file or a bundled spec's name.")],
+    device: Annotated[str, typer.Option("--device", help="meta (shapes only, no memory) or "
+                                        "cpu.")] = "meta",
+) -> None:
+    """Build the PyTorch export, run it once, and compare every layer with convcalc.
+
+    Needs torch. Exits 1 on any difference in output shape or parameter count.
+    """
+    try:
+        import torch
+    except ImportError:
+        fail("verify needs PyTorch: pip install torch")
+    from convcalc.export import ExportError
+    from convcalc.render.verify import draw
+    from convcalc.verify import compare
+
+    model, report = clean_report(load(spec))
+    try:
+        comparisons = compare(model, report, device)
+    except ExportError as exc:
+        fail(f"cannot export to pytorch: {exc.message}")
+    except RuntimeError as exc:  # torch refused the network convcalc accepted
+        print(f"convcalc: torch refused the exported network: {exc}", file=sys.stderr)
+        raise typer.Exit(EXIT_PROBLEMS) from None
+    sys.stdout.write(draw(comparisons, torch.__version__, device))
+    if not all(c.agrees for c in comparisons):
+        raise typer.Exit(EXIT_PROBLEMS)
+
+

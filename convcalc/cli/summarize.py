@@ -1,0 +1,109 @@
+"""`convcalc summarize`: a whole network, layer by layer."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from typing import Annotated
+
+import typer
+
+from convcalc.cli.common import (
+    EXIT_PROBLEMS,
+    Dtype,
+    Optimizer,
+    SummaryFormat,
+    fail,
+    load,
+    print_problems,
+)
+from convcalc.problem import ERROR
+
+
+def summarize(
+    spec: Annotated[str, typer.Argument(help="A spec file, or the name of a bundled spec "
+                                        "(see `convcalc zoo`).")],
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Batch size for memory.")] = 1,
+    dtype: Annotated[Dtype, typer.Option("--dtype", help="Element type for bytes.")] =
+        Dtype.float32,
+    input_shape: Annotated[str | None, typer.Option("--input", help="Override the spec's "
+                                                    "input shape, e.g. 320x320x3.")] = None,
+    fmt: Annotated[SummaryFormat, typer.Option("--format", help="table, json, csv or "
+                                               "markdown.")] = SummaryFormat.table,
+    depth: Annotated[int | None, typer.Option("--depth", min=0, help="Show rows down to this "
+                                              "nesting depth; deeper blocks and merges are "
+                                              "collapsed into one row. Default: all.")] = None,
+    receptive: Annotated[bool, typer.Option("--rf", help="Add receptive-field columns: size "
+                                            "(\"whole\" once it covers the input), effective "
+                                            "stride and padding.")] = False,
+    optimizer: Annotated[Optimizer | None, typer.Option("--optimizer", help="Add training "
+                                                        "memory with this optimizer.")] = None,
+    mixed: Annotated[bool, typer.Option("--mixed", help="Training in mixed precision: "
+                                        "--dtype float16/bfloat16 compute, float32 master "
+                                        "weights.")] = False,
+    fit: Annotated[str | None, typer.Option("--fit", help="The largest batch whose memory "
+                                            "fits this size, e.g. 16GiB (training with "
+                                            "--optimizer, else inference).")] = None,
+    preset: Annotated[str, typer.Option("--preset", help="What counts as an operation: macs "
+                                        "(the default; = paper), fvcore, ptflops, "
+                                        "torchinfo.")] = "macs",
+    count: Annotated[str | None, typer.Option("--count", help="Your own convention instead "
+                                              "of a preset: MACs plus any of bias, norm, act, "
+                                              "pool, add, comma-separated.")] = None,
+) -> None:
+    """A whole network, layer by layer: shapes, activations, params, MACs, exact totals.
+
+    Exits 1 when the spec has problems (printed after what could be computed), 2 when it
+    cannot be read.
+    """
+    from convcalc.analysis import analyze
+    from convcalc.counting import PRESETS, custom
+    from convcalc.counting import count as count_ops
+    from convcalc.memory import memory as memory_models
+    from convcalc.report import Settings
+    from convcalc.shape import Shape
+    from convcalc.units import parse_quantity
+
+    if mixed and dtype.value not in ("float16", "bfloat16"):
+        fail("--mixed needs --dtype float16 or bfloat16 (the compute precision)")
+    try:
+        convention = custom(count.split(",")) if count else PRESETS[preset]
+        budget = parse_quantity(fit) if fit else None
+    except KeyError:
+        fail(f"unknown --preset {preset!r}; one of: {', '.join(PRESETS)}")
+    except ValueError as exc:
+        fail(str(exc))
+    loaded = load(spec)
+    model = loaded.model
+    assert model is not None
+    if input_shape is not None:
+        try:
+            model = dataclasses.replace(model, input=Shape.parse(input_shape))
+        except ValueError as exc:
+            fail(f"--input: {exc}")
+    report = analyze(model, Settings(batch, dtype.value), known=loaded.problems)
+    counted = count_ops(report, convention)
+    memory = memory_models(model, report, optimizer.value if optimizer else None, mixed, budget)
+    if fmt is SummaryFormat.json:
+        from convcalc.render.json_ import summary
+
+        print(summary(report, memory, counted))
+    elif fmt is SummaryFormat.csv:
+        from convcalc.render.tabular import to_csv
+
+        sys.stdout.write(to_csv(report, depth))
+    elif fmt is SummaryFormat.markdown:
+        from convcalc.render.tabular import to_markdown
+
+        sys.stdout.write(to_markdown(report, depth))
+    else:
+        from convcalc.render.grid import wants_colour
+        from convcalc.render.summary import draw
+
+        sys.stdout.write(draw(report, depth, wants_colour(), memory, counted, receptive))
+    if fmt is not SummaryFormat.json:
+        print_problems(report.problems)
+    if any(p.level == ERROR for p in report.problems):
+        raise typer.Exit(EXIT_PROBLEMS)
+
+
