@@ -95,8 +95,8 @@ class BlockReader(Reporter):
                     assert isinstance(value, Seq)
                     body = value
             elif text in MERGES:
-                body = Seq((Map(((body_key, value),), body_key.line, body_key.col,
-                                index={text: value}),), body_key.line, body_key.col)
+                body = Seq((Map(((body_key, value),), body_key.line, body_key.col),),
+                           body_key.line, body_key.col)
             else:
                 self.problem(body_key, "unknown-key", f"unknown key {text!r} in block {name!r} "
                              f"(args, layers, {', '.join(MERGES)})"
@@ -158,8 +158,7 @@ class BlockReader(Reporter):
             assert name_node is not None
             modifiers = {**modifiers, "name": name_node}
             value = Map(tuple(e for e in value.entries if e[0].value != "name"), value.line,
-                        value.col, value.size, {k: v for k, v in value.index.items()
-                                                if k != "name"})
+                        value.col)
         if not scope.calls and isinstance(value, Map):  # written in `layers:`, not a block
             for _, given in value.entries:
                 if isinstance(given, Scalar) and isinstance(given.value, str) and \
@@ -223,12 +222,11 @@ class BlockReader(Reporter):
         """The block body with ``$name`` and ``${expression}`` replaced by the arguments."""
         if isinstance(node, Seq):
             return Seq(tuple(self.substitute(item, args) for item in node.items), node.line,
-                       node.col, node.size)
+                       node.col)
         if isinstance(node, Map):
             entries = tuple((self.substitute_text(key, args), self.substitute(value, args))
                             for key, value in node.entries)
-            return Map(entries, node.line, node.col, node.size,
-                       {str(key.value): value for key, value in entries})
+            return Map(entries, node.line, node.col)
         if not isinstance(node.value, str) or "$" not in node.value:
             return node
         whole = REFERENCE.fullmatch(node.value)

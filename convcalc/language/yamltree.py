@@ -17,46 +17,51 @@ import yaml
 
 _DECIMAL = re.compile(r"[-+]?(0|[1-9][0-9_]*)")
 MAX_DEPTH = 64  # nesting of sequences and mappings
-MAX_NODES = 1_000_000  # values after alias expansion (the "billion laughs" bound)
+# Values that aliases add (the "billion laughs" bound). The document itself is bounded by the
+# size of its file (8 MiB); what aliases repeat is not, so it is bounded on its own.
+MAX_ALIASED = 1_000_000
 
 try:  # libyaml's parser when the wheel has it: about 20x faster
     _Loader: Any = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - pure-Python PyYAML
     _Loader = yaml.SafeLoader
 
+_STR = "tag:yaml.org,2002:str"
+_TEXT = object()  # a cached resolution: the scalar stays the text it is
 
-@dataclass(frozen=True, eq=False)
+
+@dataclass(frozen=True, eq=False, slots=True)
 class Scalar:
     """A YAML scalar: text, number, boolean or null, with its position."""
 
     value: object  # str, int, float, bool or None
     line: int  # 1-based
     col: int  # 1-based
-    size: int = 1
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class Seq:
     """A YAML sequence and its position."""
 
     items: tuple[Node, ...]
     line: int
     col: int
-    size: int = 1  # values below, aliases expanded
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class Map:
-    """A YAML mapping in document order; ``index`` finds a value by key text."""
+    """A YAML mapping in document order (duplicate keys already dropped).
+
+    No index by key: a mapping is read in order once, and looked up by key a few times at
+    most, so a dictionary per mapping would cost more than it saves.
+    """
 
     entries: tuple[tuple[Scalar, Node], ...]
     line: int
     col: int
-    size: int = 1
-    index: dict[str, Node] = field(default_factory=dict, repr=False)
 
     def get(self, key: str) -> Node | None:
-        return self.index.get(key)
+        return next((value for k, value in self.entries if k.value == key), None)
 
     def key(self, key: str) -> Scalar | None:
         return next((k for k, _ in self.entries if k.value == key), None)
@@ -73,7 +78,7 @@ class YamlError(Exception):
         self.code, self.message, self.line, self.col = code, message, line, col
 
 
-@dataclass
+@dataclass(slots=True)
 class _Open:
     """A collection being built while its events stream in."""
 
@@ -81,6 +86,7 @@ class _Open:
     anchor: str | None
     line: int
     col: int
+    start: int  # values built before it (aliases expanded): its size when it closes
     items: list[Node] = field(default_factory=list)
 
 
@@ -96,70 +102,111 @@ class Duplicate:
 
 class _Builder:
     def __init__(self) -> None:
-        self.anchors: dict[str, Node] = {}
+        self.anchors: dict[str, tuple[Node, int]] = {}  # by name: the node and its size
         self.stack: list[_Open] = []
+        self.roots: list[Node] = []
+        self.top = self.roots  # where the next finished value goes
         self.duplicates: list[Duplicate] = []
         self.resolver = yaml.resolver.Resolver()
         self.constructor = yaml.constructor.SafeConstructor()
-        self.root: Node | None = None
+        self.values = 0  # values built so far, aliases expanded
+        self.aliased = 0  # of which aliases added
+        # A spec repeats its words and numbers (conv, filters, 64): each distinct scalar is
+        # resolved once. Keyed by (tag, implicit, text); bounded by the document.
+        self.resolved: dict[tuple[object, object, str], object] = {}
 
-    def scalar(self, event: yaml.ScalarEvent) -> Scalar:
-        line, col = _at(event.start_mark)
+    def scalar(self, event: yaml.ScalarEvent) -> None:
+        mark = event.start_mark
+        key = (event.tag, event.implicit, event.value)
+        value = self.resolved.get(key, self)
+        if value is self:
+            value = self.resolved[key] = self.resolve(event, *_at(mark))
+        node = Scalar(event.value if value is _TEXT else value, mark.line + 1, mark.column + 1)
+        self.values += 1
+        if event.anchor:
+            self.anchors[event.anchor] = (node, 1)
+        self.top.append(node)
+
+    def resolve(self, event: yaml.ScalarEvent, line: int, col: int) -> object:
+        """The value of a scalar event, or ``_TEXT`` when it stays its text."""
         tag = event.tag
         implicit = tag is None or tag == "!"
         if implicit:
             tag = self.resolver.resolve(  # type: ignore[no-untyped-call]
                 yaml.ScalarNode, event.value, event.implicit)
         assert tag is not None
-        if tag in ("tag:yaml.org,2002:str", "tag:yaml.org,2002:merge") or (
+        if tag in (_STR, "tag:yaml.org,2002:merge") or (
                 implicit and tag == "tag:yaml.org,2002:int" and
                 not _DECIMAL.fullmatch(event.value)):
             # YAML 1.1 reads 0x3 as 3 and 1:30 as 90: a spec means the sizes 0x3 and 1:30.
             # A merge key (<<) stays the text it is: the spec language has no merges.
-            return Scalar(event.value, line, col)
+            return _TEXT
         construct = self.constructor.yaml_constructors.get(tag)
         if construct is None:
             raise YamlError("yaml-tag", f"unsupported YAML tag {tag}", line, col)
         try:
-            value = construct(self.constructor, yaml.ScalarNode(tag, event.value))
+            return construct(self.constructor, yaml.ScalarNode(tag, event.value))
         except (yaml.YAMLError, ValueError) as exc:
             raise YamlError("yaml-syntax", f"bad {tag.rsplit(':', 1)[-1]} value: {exc}",
                             line, col) from None
-        return Scalar(value, line, col)
 
-    def add(self, node: Node, anchor: str | None) -> None:
-        if node.size > MAX_NODES:
-            raise YamlError("too-large", f"the document expands to more than {MAX_NODES:,} "
-                            "values (aliases repeating aliases?)", node.line, node.col)
+    def add(self, node: Node, anchor: str | None, size: int) -> None:
+        """Place a finished value; ``size`` counts it with everything below it."""
         if anchor:
-            self.anchors[anchor] = node
-        if self.stack:
-            self.stack[-1].items.append(node)
-        else:
-            self.root = node
+            self.anchors[anchor] = (node, size)
+        self.top.append(node)
+
+    def open(self, kind: str, anchor: str | None, line: int, col: int) -> None:
+        self.values += 1
+        opened = _Open(kind, anchor, line, col, self.values)
+        self.stack.append(opened)
+        self.top = opened.items
+
+    def alias(self, name: str | None, line: int, col: int) -> None:
+        """Repeat an anchored value, counting what it repeats against ``MAX_ALIASED``."""
+        found = self.anchors.get(name or "")
+        if found is None:  # pragma: no cover - the parser rejects unknown aliases
+            raise YamlError("yaml-syntax", f"unknown alias *{name}", line, col)
+        node, size = found
+        self.values += size
+        self.aliased += size
+        if self.aliased > MAX_ALIASED:
+            raise YamlError("too-large", f"aliases expand to more than {MAX_ALIASED:,} values "
+                            "(aliases repeating aliases?)", line, col)
+        self.add(node, None, size)
 
     def close(self) -> None:
         opened = self.stack.pop()
-        size = 1 + sum(item.size for item in opened.items)
+        self.top = self.stack[-1].items if self.stack else self.roots
+        size = self.values - opened.start + 1
         if opened.kind == "seq":
-            self.add(Seq(tuple(opened.items), opened.line, opened.col, size), opened.anchor)
+            self.add(Seq(tuple(opened.items), opened.line, opened.col), opened.anchor, size)
             return
         keys, values = opened.items[0::2], opened.items[1::2]
+        names = [key.value for key in keys if isinstance(key, Scalar)]
+        if len(set(names)) == len(keys) and all(type(name) is str for name in names):
+            entries = tuple(zip(keys, values, strict=True))  # distinct text keys: the usual
+        else:
+            entries = self.entries(keys, values)
+        self.add(Map(entries, opened.line, opened.col), opened.anchor, size)
+
+    def entries(self, keys: list[Node], values: list[Node]) -> tuple[tuple[Scalar, Node], ...]:
+        """A mapping's entries with its keys as text; a key given twice is kept once."""
         entries: list[tuple[Scalar, Node]] = []
-        index: dict[str, Node] = {}
         first: dict[str, Scalar] = {}
         for key, value in zip(keys, values, strict=True):
-            if not isinstance(key, Scalar) or isinstance(key.value, list | dict):
+            if not isinstance(key, Scalar):
                 raise YamlError("wrong-type", "a key must be plain text", key.line, key.col)
-            name = "null" if key.value is None else str(key.value)
-            text_key = Scalar(name, key.line, key.col)
-            if name in index:
+            name = key.value
+            if not isinstance(name, str):  # a key is text: `1:`, `true:` and `null:` too
+                name = "null" if name is None else str(name)
+                key = Scalar(name, key.line, key.col)
+            if name in first:
                 self.duplicates.append(Duplicate(name, key.line, key.col, first[name].line))
                 continue
-            first[name] = text_key
-            index[name] = value
-            entries.append((text_key, value))
-        self.add(Map(tuple(entries), opened.line, opened.col, size, index), opened.anchor)
+            first[name] = key
+            entries.append((key, value))
+        return tuple(entries)
 
 
 def _at(mark: Any) -> tuple[int, int]:
@@ -175,39 +222,38 @@ def parse(text: str) -> tuple[Node | None, list[Duplicate]]:
     """The located tree of a one-document YAML text (None when it is empty).
 
     Raises :class:`YamlError` for syntax errors, unsupported tags, nesting deeper than
-    ``MAX_DEPTH`` and alias expansion beyond ``MAX_NODES``.
+    ``MAX_DEPTH`` and what aliases repeat beyond ``MAX_ALIASED``.
     """
     builder = _Builder()
     documents = 0
+    starts = {yaml.SequenceStartEvent: "seq", yaml.MappingStartEvent: "map"}
     try:
         for event in _events(text):
-            if isinstance(event, yaml.DocumentStartEvent):
+            kind = type(event)
+            if kind is yaml.ScalarEvent:
+                builder.scalar(event)
+            elif kind in starts:
+                if len(builder.stack) >= MAX_DEPTH:
+                    raise YamlError("too-deep", f"nesting deeper than {MAX_DEPTH} levels",
+                                    *_at(event.start_mark))
+                opened = starts[kind]
+                if event.tag not in (None, "!", f"tag:yaml.org,2002:{opened}"):
+                    raise YamlError("yaml-tag", f"unsupported YAML tag {event.tag}",
+                                    *_at(event.start_mark))
+                builder.open(opened, event.anchor, *_at(event.start_mark))
+            elif kind is yaml.SequenceEndEvent or kind is yaml.MappingEndEvent:
+                builder.close()
+            elif kind is yaml.AliasEvent:
+                builder.alias(event.anchor, *_at(event.start_mark))
+            elif kind is yaml.DocumentStartEvent:
                 documents += 1
                 if documents > 1:
                     raise YamlError("yaml-syntax", "a spec is one YAML document; found a "
                                     "second", *_at(event.start_mark))
-            elif isinstance(event, yaml.ScalarEvent):
-                builder.add(builder.scalar(event), event.anchor)
-            elif isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
-                if len(builder.stack) >= MAX_DEPTH:
-                    raise YamlError("too-deep", f"nesting deeper than {MAX_DEPTH} levels",
-                                    *_at(event.start_mark))
-                kind = "seq" if isinstance(event, yaml.SequenceStartEvent) else "map"
-                if event.tag not in (None, "!", f"tag:yaml.org,2002:{kind}"):
-                    raise YamlError("yaml-tag", f"unsupported YAML tag {event.tag}",
-                                    *_at(event.start_mark))
-                builder.stack.append(_Open(kind, event.anchor, *_at(event.start_mark)))
-            elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
-                builder.close()
-            elif isinstance(event, yaml.AliasEvent):
-                target = builder.anchors.get(event.anchor or "")
-                if target is None:  # pragma: no cover - the parser rejects unknown aliases
-                    raise YamlError("yaml-syntax", f"unknown alias *{event.anchor}")
-                builder.add(target, None)
     except yaml.MarkedYAMLError as exc:
         line, col = _at(exc.problem_mark or exc.context_mark)
         problem = exc.problem or exc.context or "invalid YAML"
         raise YamlError("yaml-syntax", f"YAML syntax: {problem}", line, col) from None
     except yaml.YAMLError as exc:
         raise YamlError("yaml-syntax", f"YAML: {exc}") from None
-    return builder.root, builder.duplicates
+    return (builder.roots[0] if builder.roots else None), builder.duplicates
