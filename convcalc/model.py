@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from convcalc.layers.base import Layer
 from convcalc.problem import Where
@@ -19,7 +20,10 @@ class Waiver:
     at: Where
 
 
-@dataclass(frozen=True)
+NO_PLACES: Mapping[str, Where] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
 class LayerNode:
     """One layer of the spec: the layer kind's value, its name and where it was written."""
 
@@ -27,11 +31,12 @@ class LayerNode:
     kind: str  # registry name
     name: str
     at: Where
-    fields_at: dict[str, Where] = field(default_factory=dict, compare=False)
+    # where each key was written, when not at the layer itself (a default, a long form)
+    fields_at: Mapping[str, Where] = field(default_factory=lambda: NO_PLACES, compare=False)
     waiver: Waiver | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Merge:
     """Branches that all read the same input, joined by ``op``."""
 
@@ -41,7 +46,7 @@ class Merge:
     at: Where
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Group:
     """One call of a block: shown as one row when collapsed."""
 

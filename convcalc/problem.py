@@ -9,7 +9,7 @@ WARNING = "warning"  # worth a look; does not fail
 INFO = "info"  # a note, such as a waived size
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Where:
     """A 1-based position in a spec file (a block may come from an included file)."""
 

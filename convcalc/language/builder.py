@@ -10,6 +10,7 @@ problems at once. The README's "Spec language" section is the grammar implemente
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
 from convcalc.language.base import (
@@ -27,7 +28,7 @@ from convcalc.language.shorthand import read_shorthand, shorthand_hint
 from convcalc.language.yamltree import Map, Node, Scalar, Seq
 from convcalc.layers import ALIASES, KINDS, NAME_OF, lookup
 from convcalc.layers.fields import FieldError, construct
-from convcalc.model import Claim, LayerNode, Merge, Model, Waiver
+from convcalc.model import NO_PLACES, Claim, LayerNode, Merge, Model, Waiver
 from convcalc.model import Node as ModelNode
 from convcalc.problem import ERROR, WARNING, Where
 from convcalc.shape import Shape
@@ -56,6 +57,8 @@ class Builder(BlockReader):
         # call with the same arguments give the same (immutable) result every time.
         self.shorthands: dict[str, tuple[type[Any], dict[str, object]] | None] = {}
         self.made: dict[object, Any] = {}  # layers by their keys and by themselves
+        # what each item of a block's body made, by its located key and value
+        self.items_made: dict[tuple[Node, Node | None], Any] = {}
 
     # --- the document ----------------------------------------------------------------------
 
@@ -225,7 +228,8 @@ class Builder(BlockReader):
             self.problem(node, "wrong-type", "a list is not a layer: write `- layers: [...]` "
                          "with `repeat`, or a merge (`add:`, `concat:`)")
             return []
-        modifiers = {str(k.value): v for k, v in node.entries if k.value in MODIFIERS}
+        modifiers = {str(k.value): v for k, v in node.entries if k.value in MODIFIERS} \
+            if len(node.entries) > 1 else {}
         heads = [(k, v) for k, v in node.entries if k.value not in MODIFIERS]
         if len(heads) != 1:
             found = ", ".join(str(k.value) for k, _ in heads) or "none"
@@ -313,20 +317,48 @@ class Builder(BlockReader):
     def layer(self, kind: type[Any], at: Scalar, value: Node | None,
               base: dict[str, object], modifiers: dict[str, Node],
               scope: Scope) -> LayerNode | None:
+        # A block's body serves every call with the same arguments: its items are the same
+        # located values each time, and make the same layer.
+        made = self.items_made.get((at, value)) if self.expanding else None
+        if made is None:
+            made = self.make(kind, at, value, base)
+            if made is None:
+                return None
+            if self.expanding:
+                self.items_made[at, value] = made
+        layer, spot, places, written = made
+        own = {**modifiers, **written} if written else modifiers
+        self.layer_count += 1
+        if self.layer_count > MAX_LAYERS:
+            raise TooLarge
+        registry_name = NAME_OF[kind]
+        name_node = own.get("name")
+        name = scope.name(plain(name_node) if name_node else None, registry_name)
+        waiver = self.waiver(own.get("allow"), own.get("reason"), at) if own else None
+        return LayerNode(layer, registry_name, name, spot, places, waiver)
+
+    def make(self, kind: type[Any], at: Scalar, value: Node | None, base: dict[str, object]
+             ) -> tuple[Any, Where, Mapping[str, Where], dict[str, Node]] | None:
+        """The layer an item makes, where it and its keys were written, and its own keys
+        (name, allow, reason); None when it has problems (reported)."""
         registry_name = NAME_OF[kind]
         raw: dict[str, object] = {}
+        # Where each key was written; a key missing here was written at the layer itself.
         places: dict[str, Where] = {}
-        own: dict[str, Node] = dict(modifiers)
+        written: dict[str, Node] = {}
         for key_name, default, spot in self.defaults.get(registry_name, ()):
             raw[key_name], places[key_name] = default, spot
         for key_name, field_value in base.items():
-            raw[key_name], places[key_name] = field_value, self.where(at)
+            raw[key_name] = field_value
+            places.pop(key_name, None)
         if isinstance(value, Map):
             for key, node in value.entries:
-                if key.value in ("name", "allow", "reason"):
-                    own[str(key.value)] = node
+                key_name = str(key.value)
+                if key_name in ("name", "allow", "reason"):
+                    written[key_name] = node
                 else:
-                    raw[str(key.value)], places[str(key.value)] = plain(node), self.where(node)
+                    raw[key_name] = node.value if isinstance(node, Scalar) else plain(node)
+                    places[key_name] = self.where(node)
         elif isinstance(value, Scalar) and value.value is not None:
             if kind.count_field is None:
                 self.problem(value, "wrong-type", f"{registry_name} takes a mapping of keys")
@@ -354,13 +386,7 @@ class Builder(BlockReader):
             self.problem(spot, error.code, f"{registry_name}: {error.message}{hint}")
         if layer is None:
             return None
-        self.layer_count += 1
-        if self.layer_count > MAX_LAYERS:
-            raise TooLarge
-        name_node = own.get("name")
-        name = scope.name(plain(name_node) if name_node else None, registry_name)
-        return LayerNode(layer, registry_name, name, self.where(at), places,
-                         self.waiver(own.get("allow"), own.get("reason"), at))
+        return layer, self.where(at), places or NO_PLACES, written
 
     def waiver(self, allow: Node | None, reason: Node | None, at: Scalar) -> Waiver | None:
         if allow is None:

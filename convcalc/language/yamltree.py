@@ -116,12 +116,12 @@ class _Builder:
         self.resolved: dict[tuple[object, object, str], object] = {}
 
     def scalar(self, event: yaml.ScalarEvent) -> None:
-        mark = event.start_mark
+        line, col = _at(event.start_mark)
         key = (event.tag, event.implicit, event.value)
         value = self.resolved.get(key, self)
         if value is self:
-            value = self.resolved[key] = self.resolve(event, *_at(mark))
-        node = Scalar(event.value if value is _TEXT else value, mark.line + 1, mark.column + 1)
+            value = self.resolved[key] = self.resolve(event, line, col)
+        node = Scalar(event.value if value is _TEXT else value, line, col)
         self.values += 1
         if event.anchor:
             self.anchors[event.anchor] = (node, 1)
@@ -183,9 +183,9 @@ class _Builder:
             self.add(Seq(tuple(opened.items), opened.line, opened.col), opened.anchor, size)
             return
         keys, values = opened.items[0::2], opened.items[1::2]
-        names = [key.value for key in keys if isinstance(key, Scalar)]
-        if len(set(names)) == len(keys) and all(type(name) is str for name in names):
-            entries = tuple(zip(keys, values, strict=True))  # distinct text keys: the usual
+        texts = [key for key in keys if isinstance(key, Scalar) and type(key.value) is str]
+        if len(texts) == len(keys) and len({key.value for key in texts}) == len(keys):
+            entries = tuple(zip(texts, values, strict=True))  # distinct text keys: the usual
         else:
             entries = self.entries(keys, values)
         self.add(Map(entries, opened.line, opened.col), opened.anchor, size)
