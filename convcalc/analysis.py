@@ -1,23 +1,30 @@
 """From a model to its report: rows, totals and problems, no drawing.
 
-``analyze(model)`` walks the model once, in order, carrying the shape and the receptive
-field; its cost is linear in the number of layers.
+An analysis walks the model twice, in order, carrying the shape and the receptive field.
+The first walk sums every block's and merge's numbers and finds every problem; the second
+gives the rows one at a time, so that the report of a large model can be written out as it
+is made. Both are linear in the number of layers, and what repeats is worked out once: a
+layer's numbers depend only on the layer and its input (ResNet-152 has 465 layers, 51
+distinct pairs), and a block's or merge's only on what it holds and its input, so the copies
+of a repeated block share their sums, their receptive field following by an affine map.
+Only each copy's names, positions and fields are its own.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any
 
 from convcalc.arith import Status, format_fraction
 from convcalc.layers.base import Effect, Layer
 from convcalc.layers.merge import MERGES
-from convcalc.measure import Field, advance, field_values, row_of, sizes_of, start_field
+from convcalc.measure import Field, advance, field_values, row_of, start_field
 from convcalc.model import Claim, Group, LayerNode, Merge, Model
 from convcalc.model import Node as ModelNode
 from convcalc.problem import ERROR, INFO, WARNING, LayerError, Problem, Where
-from convcalc.report import AxisSize, Report, Row, Settings, Totals
+from convcalc.report import ReceptiveField, Report, Row, Settings, Totals
 from convcalc.shape import Shape
 
 
@@ -43,37 +50,248 @@ def _grid_text(grid: tuple[tuple[int | Fraction, Fraction], ...]) -> str:
     return texts[0] if len(set(texts)) == 1 else "(" + "; ".join(texts) + ")"
 
 
-@dataclass
-class _Walk:
-    """The state of one walk over a model: rows and problems so far."""
+@dataclass(frozen=True)
+class Tally:
+    """A quantity summed over rows the way a report sums its numbers: each block's and
+    merge's row holds its own ``own(row)`` plus that of every row below it (operations under
+    a counting convention, say). ``own`` reads a row's kind, shapes and numbers only."""
 
-    strict: bool
-    rows: list[Row]
-    problems: list[Problem]
-    # A layer's numbers depend on the layer and its input only: the copies of a repeated
-    # block (ResNet-152 has 36 alike in one stage) are measured once.
-    measured: dict[tuple[Layer, Shape], tuple[Effect, tuple[AxisSize, ...]]]
+    own: Callable[[Row], Any]
+    zero: Any = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Sums:
+    """What a layer, block or merge adds up to: the numbers of its rows and their worst
+    size status; ``rows`` counts its own row and those below it."""
+
+    params: int
+    biases: int
+    non_trainable: int
+    macs: int
+    activations: int
+    rows: int
+    status: Status
+    tallies: tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Measured:
+    """One layer on one input: its effect, and its row with the parts that are each copy's
+    own (name, depth, position, receptive field) still blank."""
+
+    layer: Layer  # kept alive: measurements are found by the layer's identity
+    effect: Effect
+    row: Row
+    sums: Sums
+
+
+# How a block or merge moves a receptive field, per axis: (A, B, C) turns the field
+# (r, j, P) before it into (r + j·A, j·B, P + j·C) after it; GLOBAL: it covers the input.
+Carry = tuple[tuple[int | Fraction, int | Fraction, int | Fraction], ...] | None
+GLOBAL: Carry = None
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """A block or merge worked out for one input: what every copy of it shares."""
+
+    output: Shape
+    sums: Sums
+    carry: Carry
+    clean: bool  # no problem was found below it: a copy need not be walked again
+    last: Shape  # the output of its last row (the report's, should the walk stop after it)
+
+    def field_after(self, before: Field) -> Field:
+        if before is None or self.carry is None:  # GLOBAL
+            return None
+        return tuple((r + j * a, j * b, pad + j * c)
+                     for (r, j, pad), (a, b, c) in zip(before, self.carry, strict=True))
+
+
+def _over(top: int | Fraction, bottom: int | Fraction) -> int | Fraction:
+    """An exact quotient, an int when it is whole."""
+    if isinstance(top, int) and isinstance(bottom, int) and top % bottom == 0:
+        return top // bottom
+    quotient = Fraction(top) / bottom
+    return quotient.numerator if quotient.denominator == 1 else quotient
+
+
+def _carry(before: Field, after: Field) -> Carry:
+    """The affine map that took ``before`` to ``after`` (advance and merges are affine)."""
+    if before is None or after is None:
+        return GLOBAL
+    return tuple((_over(r2 - r1, j1), _over(j2, j1), _over(p2 - p1, j1))
+                 for (r1, j1, p1), (r2, j2, p2) in zip(before, after, strict=True))
+
+
+@dataclass
+class Memo:
+    """What one model's analyses share: measured layers, worked-out blocks and merges, and
+    the structure of each. Analyses of one model at several input sizes (sweep, sizes) pass
+    one memo; it must not outlive the model, whose objects it knows by identity."""
+
+    strict: bool = False
+    tallies: tuple[Tally, ...] = ()
+    measured: dict[tuple[int, Shape], Measured] = field(default_factory=dict)
+    done: dict[tuple[int, Shape, bool], Done] = field(default_factory=dict)
+    keys: dict[int, int] = field(default_factory=dict)  # a block's or merge's structure
+    structures: dict[object, int] = field(default_factory=dict)
+
+    def key(self, node: Group | Merge) -> int:
+        """A number per distinct structure: the copies of a block get the same one."""
+        known = self.keys.get(id(node))
+        if known is None:
+            if isinstance(node, Group):
+                shape: object = (node.block, self.sequence_key(node.children))
+            else:
+                shape = (node.op, tuple(self.sequence_key(branch) for branch in node.branches))
+            known = self.keys[id(node)] = self.structures.setdefault(shape,
+                                                                     len(self.structures))
+        return known
+
+    def sequence_key(self, nodes: tuple[ModelNode, ...]) -> tuple[object, ...]:
+        return tuple((id(node.layer), node.waiver) if isinstance(node, LayerNode)
+                     else self.key(node) for node in nodes)
+
+
+_RANK = {status: status.rank for status in Status}
+
+
+class _Adding:
+    """Sums being added up along a list of layers."""
+
+    __slots__ = ("activations", "biases", "macs", "non_trainable", "params", "rank", "rows",
+                 "tallies")
+
+    def __init__(self, tallies: tuple[Any, ...]) -> None:
+        self.params = self.biases = self.non_trainable = self.macs = self.activations = 0
+        self.rows = self.rank = 0
+        self.tallies = tallies
+
+    def add(self, sums: Sums) -> None:
+        self.params += sums.params
+        self.biases += sums.biases
+        self.non_trainable += sums.non_trainable
+        self.macs += sums.macs
+        self.activations += sums.activations
+        self.rows += sums.rows
+        self.rank = max(self.rank, _RANK[sums.status])
+        if self.tallies:
+            self.tallies = tuple(a + b for a, b in zip(self.tallies, sums.tallies, strict=True))
+
+    def sums(self, own_activations: int = 0, own_rows: int = 0,
+             own_tallies: tuple[Any, ...] = ()) -> Sums:
+        tallies = tuple(a + b for a, b in zip(self.tallies, own_tallies, strict=True)) \
+            if own_tallies else self.tallies
+        return Sums(self.params, self.biases, self.non_trainable, self.macs,
+                    self.activations + own_activations, self.rows + own_rows,
+                    list(Status)[self.rank], tallies)
+
+
+class Analysis:
+    """One model analysed: totals and problems at once, the rows on demand.
+
+    ``strict`` makes harmless non-integer sizes errors too; ``known`` problems (from
+    loading) are carried into the report; ``budget`` adds limits to the spec's own;
+    ``memo`` is shared with other analyses of the same model (its strictness and tallies
+    are this analysis's).
+    """
+
+    def __init__(self, model: Model, settings: Settings | None = None, strict: bool = False,
+                 known: tuple[Problem, ...] = (), budget: tuple[Claim, ...] = (),
+                 tallies: tuple[Tally, ...] = (), memo: Memo | None = None) -> None:
+        self.model = model
+        self.settings = settings or Settings()
+        self.memo = memo or Memo(strict, tallies)
+        assert (self.memo.strict, self.memo.tallies) == (strict, tallies)
+        self.strict = strict
+        self.found: list[Problem] = list(known)
+        self.zero = tuple(t.zero for t in tallies)
+        x = model.input
+        self.input_row = Row(
+            name="input", kind="input", depth=0, input_shape=x, output_shape=x, params=0,
+            biases=0, non_trainable_params=0, macs=0, activations=x.size,
+            size_status=Status.EXACT, sizes=(), receptive_field=field_values(start_field(x)),
+            notes=(), line=model.input_at.line, col=model.input_at.col)
+        self.last = x  # the output of the last row (of the model, once it is walked)
+        self.complete, sums = self.top()
+        self.tallied = tuple(a + t.own(self.input_row)
+                             for a, t in zip(sums.tallies, tallies, strict=True))
+        self.totals = Totals(params=sums.params, biases=sums.biases,
+                             non_trainable_params=sums.non_trainable, macs=sums.macs,
+                             activations=x.size + sums.activations, output_shape=self.last)
+        if self.complete:
+            self.found += claims_problems(model, self.totals, self.settings, budget)
+        self.problems = tuple(sorted(set(self.found)))
+
+    def report(self) -> Report:
+        """The whole report, every row in it."""
+        return Report(name=self.model.name, source=self.model.source, path=self.model.path,
+                      input_shape=self.model.input, rows=tuple(self.rows()),
+                      totals=self.totals, settings=self.settings, problems=self.problems)
+
+    def rows(self) -> Iterator[Row]:
+        """The rows in order, each made as it is asked for."""
+        return (row for row, _ in self.tallied_rows())
+
+    def tallied_rows(self) -> Iterator[tuple[Row, tuple[Any, ...]]]:
+        """The rows in order, each with its tallies."""
+        yield self.input_row, tuple(t.own(self.input_row) for t in self.memo.tallies)
+        x = self.model.input
+        yield from _Rows(self).sequence(self.model.layers, x, start_field(x), 0)
+
+    # --- the first walk: sums and problems --------------------------------------------------
 
     def problem(self, at: Where, code: str, message: str, level: str = ERROR) -> None:
-        self.problems.append(Problem(at.path, at.line, at.col, level, code, message))
+        self.found.append(Problem(at.path, at.line, at.col, level, code, message))
 
-    def sequence(self, nodes: tuple[ModelNode, ...], x: Shape, field: Field,
-                 depth: int) -> tuple[Shape, Field] | None:
+    def top(self) -> tuple[bool, Sums]:
+        """Walk the model's layers; the sums of those that were worked out."""
+        x, field, adding = self.model.input, start_field(self.model.input), _Adding(self.zero)
+        for node in self.model.layers:
+            result = self.node(node, x, field)
+            if result is None:
+                return False, adding.sums()
+            x, field, part = result
+            adding.add(part)
+        self.last = x
+        return True, adding.sums()
+
+    def node(self, node: ModelNode, x: Shape, field: Field
+             ) -> tuple[Shape, Field, Sums] | None:
+        if isinstance(node, LayerNode):
+            return self.layer(node, x, field)
+        key = (self.memo.key(node), x, field is None)
+        done = self.memo.done.get(key)
+        if done is None or not done.clean:
+            before = len(self.found)
+            done = self.group(node, x, field) if isinstance(node, Group) else \
+                self.merge(node, x, field)
+            if done is None:
+                return None
+            # a block or merge with nothing below it: its own row is its last
+            last = done.output if done.sums.rows == 1 else self.last
+            done = self.memo.done[key] = Done(done.output, done.sums, done.carry,
+                                              len(self.found) == before, last)
+        self.last = done.last
+        return done.output, done.field_after(field), done.sums
+
+    def sequence(self, nodes: tuple[ModelNode, ...], x: Shape, field: Field
+                 ) -> tuple[Shape, Field, _Adding] | None:
+        adding = _Adding(self.zero)
         for node in nodes:
-            if isinstance(node, LayerNode):
-                result = self.layer(node, x, field, depth)
-            elif isinstance(node, Merge):
-                result = self.merge(node, x, field, depth)
-            else:
-                result = self.group(node, x, field, depth)
+            result = self.node(node, x, field)
             if result is None:
                 return None
-            x, field = result
-        return x, field
+            x, field, part = result
+            adding.add(part)
+        return x, field, adding
 
-    def layer(self, node: LayerNode, x: Shape, field: Field,
-              depth: int) -> tuple[Shape, Field] | None:
-        known = self.measured.get((node.layer, x))
+    def measure(self, node: LayerNode, x: Shape) -> Measured | None:
+        """A layer on its input, once per pair; None when it cannot take it (reported)."""
+        key = (id(node.layer), x)
+        known = self.memo.measured.get(key)
         if known is None:
             try:
                 effect = node.layer.apply(x)
@@ -81,44 +299,71 @@ class _Walk:
                 at = node.fields_at.get(exc.field, node.at) if exc.field else node.at
                 self.problem(at, exc.code, f"{node.name}: {exc.message} (input {x})")
                 return None
-            known = self.measured[node.layer, x] = effect, sizes_of(x, effect)
-        effect, sizes = known
+            row = row_of(node.layer, x, effect, "", None)
+            known = self.memo.measured[key] = Measured(node.layer, effect, row, Sums(
+                row.params, row.biases, row.non_trainable_params, row.macs, row.activations,
+                1, row.size_status, tuple(t.own(row) for t in self.memo.tallies)))
+        return known
+
+    def layer(self, node: LayerNode, x: Shape, field: Field
+              ) -> tuple[Shape, Field, Sums] | None:
+        measured = self.measure(node, x)
+        if measured is None:
+            return None
+        effect = measured.effect
         after = advance(field, x, effect)
-        row = row_of(node.layer, x, effect, node.name, after, depth, node.at, sizes)
-        self.rows.append(self.judge_sizes(node, row))
-        return effect.output, after
+        status = measured.sums.status
+        if status is not Status.EXACT and (status is not Status.HARMLESS or self.strict):
+            self.judge_sizes(node, _own_row(node, measured, field_values(after), 0,
+                                            self.strict))
+        self.last = effect.output
+        return effect.output, after, measured.sums
 
-    def judge_sizes(self, node: LayerNode, row: Row) -> Row:
+    def judge_sizes(self, node: LayerNode, row: Row) -> None:
         """Lossy sizes are errors, harmless ones too when strict, unless waived."""
-        status = row.size_status
-        if status is Status.EXACT or (status is Status.HARMLESS and not self.strict):
-            return row
         waiver = node.waiver
-        if waiver is not None and Status(waiver.status).rank >= status.rank:
-            note = f"allowed: {waiver.status}" + (f" ({waiver.reason})" if waiver.reason else "")
-            self.problem(waiver.at, "waived-size", f"{size_message(row)}; {note}", INFO)
-            return dataclasses.replace(row, notes=(*row.notes, note))
-        self.problem(node.at, "non-integer-size", size_message(row))
-        return row
+        if _waived(node, row.size_status) and waiver is not None:
+            self.problem(waiver.at, "waived-size", f"{size_message(row)}; {row.notes[-1]}",
+                         INFO)
+        else:
+            self.problem(node.at, "non-integer-size", size_message(row))
 
-    def merge(self, node: Merge, x: Shape, field: Field,
-              depth: int) -> tuple[Shape, Field] | None:
-        header = len(self.rows)
+    def group(self, node: Group, x: Shape, field: Field) -> Done | None:
+        result = self.sequence(node.children, x, field)
+        if result is None:
+            return None
+        out, after, adding = result
+        return Done(out, self.header_sums(node.name, node.block, x, out, adding),
+                    _carry(field, after), True, out)
+
+    def merge(self, node: Merge, x: Shape, field: Field) -> Done | None:
         outputs: list[tuple[Shape, Field]] = []
+        adding = _Adding(self.zero)
         for branch in node.branches:
-            result = self.sequence(branch, x, field, depth + 1)
+            result = self.sequence(branch, x, field)
             if result is None:
                 return None
-            outputs.append(result)
+            shape, after, inner = result
+            outputs.append((shape, after))
+            adding.add(inner.sums())
         try:
             out = MERGES[node.op]([shape for shape, _ in outputs])
         except LayerError as exc:
             self.problem(node.at, exc.code, f"{node.name}: {exc.message}")
             return None
         merged = self.merge_fields(node, outputs)
-        self.summarise(header, node.name, node.op, depth, x, out, merged, node.at,
-                       own_activations=out.size, branches=len(node.branches))
-        return out, merged
+        return Done(out, self.header_sums(node.name, node.op, x, out, adding, out.size,
+                                          len(node.branches)), _carry(field, merged), True, out)
+
+    def header_sums(self, name: str, kind: str, x: Shape, out: Shape, below: _Adding,
+                    own_activations: int = 0, branches: int = 0) -> Sums:
+        """A block's or merge's sums: those below it, and its own row (a merge's output)."""
+        tallies = self.memo.tallies
+        if not tallies:
+            return below.sums(own_activations, 1)
+        header = _header(name, kind, x, out, below.sums(own_activations, 1), (),
+                         Where("", 0, 0), 0, branches)
+        return below.sums(own_activations, 1, tuple(t.own(header) for t in tallies))
 
     def merge_fields(self, node: Merge, outputs: list[tuple[Shape, Field]]) -> Field:
         """The largest field per axis; branches whose grids disagree are reported.
@@ -137,30 +382,107 @@ class _Walk:
         chosen = [f for f in (spatial or fields) if f is not None]
         return tuple(max(axis, key=lambda values: values[0]) for axis in zip(*chosen, strict=True))
 
-    def group(self, node: Group, x: Shape, field: Field,
-              depth: int) -> tuple[Shape, Field] | None:
-        header = len(self.rows)
-        result = self.sequence(node.children, x, field, depth + 1)
-        if result is None:
-            return None
-        out, after = result
-        self.summarise(header, node.name, node.block, depth, x, out, after, node.at)
-        return result
 
-    def summarise(self, header: int, name: str, kind: str, depth: int, x: Shape, out: Shape,
-                  field: Field, at: Where, own_activations: int = 0, branches: int = 0) -> None:
-        """Insert a block's or merge's row, with the totals of the rows below it."""
-        below = [row for row in self.rows[header:] if row.depth == depth + 1]
-        status = max((row.size_status for row in below), key=lambda s: s.rank,
-                     default=Status.EXACT)
-        self.rows.insert(header, Row(
-            name=name, kind=kind, depth=depth, input_shape=x, output_shape=out,
-            params=sum(r.params for r in below), biases=sum(r.biases for r in below),
-            non_trainable_params=sum(r.non_trainable_params for r in below),
-            macs=sum(r.macs for r in below),
-            activations=own_activations + sum(r.activations for r in below),
-            size_status=status, sizes=(), receptive_field=field_values(field), notes=(),
-            line=at.line, col=at.col, rows_below=len(self.rows) - header, branches=branches))
+def _waived(node: LayerNode, status: Status) -> bool:
+    waiver = node.waiver
+    return waiver is not None and Status(waiver.status).rank >= status.rank
+
+
+def _own_row(node: LayerNode, measured: Measured, field: tuple[ReceptiveField, ...],
+             depth: int, strict: bool) -> Row:
+    """A copy's row: the measured row with its name, depth, position and field; a waived
+    size gets its note."""
+    row = measured.row
+    notes = row.notes
+    status = row.size_status
+    if status is not Status.EXACT and (status is not Status.HARMLESS or strict) and \
+            _waived(node, status):
+        waiver = node.waiver
+        assert waiver is not None
+        notes = (*notes, f"allowed: {waiver.status}" +
+                 (f" ({waiver.reason})" if waiver.reason else ""))
+    return Row(name=node.name, kind=row.kind, depth=depth, input_shape=row.input_shape,
+               output_shape=row.output_shape, params=row.params, biases=row.biases,
+               non_trainable_params=row.non_trainable_params, macs=row.macs,
+               activations=row.activations, size_status=status, sizes=row.sizes,
+               receptive_field=field, notes=notes, line=node.at.line,
+               col=node.at.col, act=row.act)
+
+
+def _header(name: str, kind: str, x: Shape, out: Shape, sums: Sums,
+            field: tuple[ReceptiveField, ...], at: Where, depth: int, branches: int = 0
+            ) -> Row:
+    """A block's or merge's row, from its sums (the totals of the rows below it and its own
+    activations, for a merge its output)."""
+    return Row(name=name, kind=kind, depth=depth, input_shape=x, output_shape=out,
+               params=sums.params, biases=sums.biases, non_trainable_params=sums.non_trainable,
+               macs=sums.macs, activations=sums.activations, size_status=sums.status,
+               sizes=(), receptive_field=field, notes=(), line=at.line, col=at.col,
+               rows_below=sums.rows - 1, branches=branches)
+
+
+# the rows with their tallies, one at a time; then where the walk ended (None: it stopped)
+_Walking = Generator[tuple[Row, tuple[Any, ...]], None, tuple[Shape, Field] | None]
+
+
+class _Rows:
+    """The second walk: every row in order, each made as it is asked for.
+
+    A block's or merge's row comes before those below it, with the sums the first walk
+    worked out; where the first walk stopped at a layer that cannot take its input, so does
+    this one (that layer has no row, nor have the blocks and merges around it).
+    """
+
+    def __init__(self, analysis: Analysis) -> None:
+        self.memo = analysis.memo
+        self.strict = analysis.strict
+        self.last: tuple[Field, tuple[ReceptiveField, ...]] = (None, ())
+
+    def field_values(self, field: Field) -> tuple[ReceptiveField, ...]:
+        """The field as the row shows it; consecutive rows often share one (a convolution,
+        its batch norm and its activation), and then one value."""
+        last, values = self.last
+        if field is None or field != last:
+            values = field_values(field)
+            self.last = (field, values)
+        return values
+
+    def sequence(self, nodes: tuple[ModelNode, ...], x: Shape, field: Field, depth: int
+                 ) -> _Walking:
+        for node in nodes:
+            result = yield from self.node(node, x, field, depth)
+            if result is None:
+                return None
+            x, field = result
+        return x, field
+
+    def node(self, node: ModelNode, x: Shape, field: Field, depth: int) -> _Walking:
+        if isinstance(node, LayerNode):
+            measured = self.memo.measured.get((id(node.layer), x))
+            if measured is None:  # the first walk stopped here
+                return None
+            after = advance(field, x, measured.effect)
+            yield (_own_row(node, measured, self.field_values(after), depth, self.strict),
+                   measured.sums.tallies)
+            return measured.effect.output, after
+        done = self.memo.done.get((self.memo.key(node), x, field is None))
+        if done is not None:  # else it was not worked out: the walk stops below it
+            sums = done.sums
+            kind, branches = (node.block, 0) if isinstance(node, Group) else \
+                (node.op, len(node.branches))
+            yield _header(node.name, kind, x, done.output, sums,
+                          self.field_values(done.field_after(field)), node.at, depth,
+                          branches=branches), sums.tallies
+        if isinstance(node, Group):
+            result = yield from self.sequence(node.children, x, field, depth + 1)
+            return result
+        for branch in node.branches:
+            result = yield from self.sequence(branch, x, field, depth + 1)
+            if result is None:
+                return None
+        if done is None:
+            return None
+        return done.output, done.field_after(field)
 
 
 def analyze(model: Model, settings: Settings | None = None, strict: bool = False,
@@ -170,25 +492,7 @@ def analyze(model: Model, settings: Settings | None = None, strict: bool = False
     ``strict`` makes harmless non-integer sizes errors too; ``known`` problems (from
     loading) are carried into the report; ``budget`` adds limits to the spec's own.
     """
-    settings = settings or Settings()
-    x = model.input
-    input_row = Row(name="input", kind="input", depth=0, input_shape=x, output_shape=x,
-                    params=0, biases=0, non_trainable_params=0, macs=0, activations=x.size,
-                    size_status=Status.EXACT, sizes=(),
-                    receptive_field=field_values(start_field(x)), notes=(),
-                    line=model.input_at.line, col=model.input_at.col)
-    walk = _Walk(strict, [input_row], list(known), {})
-    result = walk.sequence(model.layers, x, start_field(x), 0)
-    top = [row for row in walk.rows if row.depth == 0]
-    totals = Totals(params=sum(r.params for r in top), biases=sum(r.biases for r in top),
-                    non_trainable_params=sum(r.non_trainable_params for r in top),
-                    macs=sum(r.macs for r in top), activations=sum(r.activations for r in top),
-                    output_shape=result[0] if result else walk.rows[-1].output_shape)
-    if result is not None:
-        walk.problems += claims_problems(model, totals, settings, budget)
-    return Report(name=model.name, source=model.source, path=model.path, input_shape=x,
-                  rows=tuple(walk.rows), totals=totals, settings=settings,
-                  problems=tuple(sorted(set(walk.problems))))
+    return Analysis(model, settings, strict, known, budget).report()
 
 
 def totals_value(key: str, totals: Totals, settings: Settings) -> int | Shape:

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from convcalc.analysis import analyze
+from convcalc.analysis import Analysis
 from convcalc.language import load_file
 from convcalc.model import Claim
 from convcalc.problem import ERROR, Problem, Where
@@ -87,8 +87,8 @@ def check(arguments: list[str], settings: Settings | None = None, strict: bool =
             problems += loaded.problems
             continue
         extra = budget.claims(loaded.path) if budget else ()
-        report = analyze(loaded.model, settings, strict, loaded.problems, extra)
-        problems += report.problems
+        # the problems only: no rows are made
+        problems += Analysis(loaded.model, settings, strict, loaded.problems, extra).problems
     unusable = tuple(f"{argument}: no such file, folder or matching spec"
                      for argument in missing) + tuple(f"{path}: cannot be read"
                                                       for path in unreadable)

@@ -82,11 +82,12 @@ class YamlError(Exception):
 class _Open:
     """A collection being built while its events stream in."""
 
-    kind: str  # "seq" or "map"
+    mapping: bool  # else a sequence
     anchor: str | None
     line: int
     col: int
     start: int  # values built before it (aliases expanded): its size when it closes
+    parent: list[Node]  # where it goes when it closes
     items: list[Node] = field(default_factory=list)
 
 
@@ -101,31 +102,20 @@ class Duplicate:
 
 
 class _Builder:
+    """What building a tree keeps besides the tree: anchors, duplicates, resolved scalars.
+
+    The tree itself is built in ``parse``'s loop, the hot path of reading a large spec.
+    """
+
     def __init__(self) -> None:
         self.anchors: dict[str, tuple[Node, int]] = {}  # by name: the node and its size
-        self.stack: list[_Open] = []
-        self.roots: list[Node] = []
-        self.top = self.roots  # where the next finished value goes
         self.duplicates: list[Duplicate] = []
         self.resolver = yaml.resolver.Resolver()
         self.constructor = yaml.constructor.SafeConstructor()
-        self.values = 0  # values built so far, aliases expanded
-        self.aliased = 0  # of which aliases added
+        self.aliased = 0  # values that aliases added
         # A spec repeats its words and numbers (conv, filters, 64): each distinct scalar is
         # resolved once. Keyed by (tag, implicit, text); bounded by the document.
         self.resolved: dict[tuple[object, object, str], object] = {}
-
-    def scalar(self, event: yaml.ScalarEvent) -> None:
-        line, col = _at(event.start_mark)
-        key = (event.tag, event.implicit, event.value)
-        value = self.resolved.get(key, self)
-        if value is self:
-            value = self.resolved[key] = self.resolve(event, line, col)
-        node = Scalar(event.value if value is _TEXT else value, line, col)
-        self.values += 1
-        if event.anchor:
-            self.anchors[event.anchor] = (node, 1)
-        self.top.append(node)
 
     def resolve(self, event: yaml.ScalarEvent, line: int, col: int) -> object:
         """The value of a scalar event, or ``_TEXT`` when it stays its text."""
@@ -150,45 +140,27 @@ class _Builder:
             raise YamlError("yaml-syntax", f"bad {tag.rsplit(':', 1)[-1]} value: {exc}",
                             line, col) from None
 
-    def add(self, node: Node, anchor: str | None, size: int) -> None:
-        """Place a finished value; ``size`` counts it with everything below it."""
-        if anchor:
-            self.anchors[anchor] = (node, size)
-        self.top.append(node)
-
-    def open(self, kind: str, anchor: str | None, line: int, col: int) -> None:
-        self.values += 1
-        opened = _Open(kind, anchor, line, col, self.values)
-        self.stack.append(opened)
-        self.top = opened.items
-
-    def alias(self, name: str | None, line: int, col: int) -> None:
-        """Repeat an anchored value, counting what it repeats against ``MAX_ALIASED``."""
+    def alias(self, name: str | None, line: int, col: int) -> tuple[Node, int]:
+        """An anchored value and its size, counted against ``MAX_ALIASED``."""
         found = self.anchors.get(name or "")
         if found is None:  # pragma: no cover - the parser rejects unknown aliases
             raise YamlError("yaml-syntax", f"unknown alias *{name}", line, col)
-        node, size = found
-        self.values += size
-        self.aliased += size
+        self.aliased += found[1]
         if self.aliased > MAX_ALIASED:
             raise YamlError("too-large", f"aliases expand to more than {MAX_ALIASED:,} values "
                             "(aliases repeating aliases?)", line, col)
-        self.add(node, None, size)
+        return found
 
-    def close(self) -> None:
-        opened = self.stack.pop()
-        self.top = self.stack[-1].items if self.stack else self.roots
-        size = self.values - opened.start + 1
-        if opened.kind == "seq":
-            self.add(Seq(tuple(opened.items), opened.line, opened.col), opened.anchor, size)
-            return
-        keys, values = opened.items[0::2], opened.items[1::2]
-        texts = [key for key in keys if isinstance(key, Scalar) and type(key.value) is str]
-        if len(texts) == len(keys) and len({key.value for key in texts}) == len(keys):
-            entries = tuple(zip(texts, values, strict=True))  # distinct text keys: the usual
+    def mapping(self, opened: _Open) -> Map:
+        items = opened.items
+        keys = items[0::2]
+        texts = [key for key in keys if type(key) is Scalar and type(key.value) is str]
+        if len(texts) == len(keys) and (len(keys) == 1 or
+                                        len({key.value for key in texts}) == len(keys)):
+            entries = tuple(zip(texts, items[1::2], strict=True))  # distinct text keys
         else:
-            entries = self.entries(keys, values)
-        self.add(Map(entries, opened.line, opened.col), opened.anchor, size)
+            entries = self.entries(keys, items[1::2])
+        return Map(entries, opened.line, opened.col)
 
     def entries(self, keys: list[Node], values: list[Node]) -> tuple[tuple[Scalar, Node], ...]:
         """A mapping's entries with its keys as text; a key given twice is kept once."""
@@ -225,26 +197,52 @@ def parse(text: str) -> tuple[Node | None, list[Duplicate]]:
     ``MAX_DEPTH`` and what aliases repeat beyond ``MAX_ALIASED``.
     """
     builder = _Builder()
+    resolved = builder.resolved
+    stack: list[_Open] = []
+    roots: list[Node] = []
+    top = roots  # where the next finished value goes
+    values = 0  # values so far, aliases expanded: an anchored collection's size
     documents = 0
-    starts = {yaml.SequenceStartEvent: "seq", yaml.MappingStartEvent: "map"}
+    tags = {True: "tag:yaml.org,2002:map", False: "tag:yaml.org,2002:seq"}
+    node: Node
     try:
         for event in _events(text):
             kind = type(event)
             if kind is yaml.ScalarEvent:
-                builder.scalar(event)
-            elif kind in starts:
-                if len(builder.stack) >= MAX_DEPTH:
+                mark = event.start_mark  # both parsers mark every event
+                line, col = mark.line + 1, mark.column + 1
+                key = (event.tag, event.implicit, event.value)
+                value = resolved.get(key, builder)
+                if value is builder:
+                    value = resolved[key] = builder.resolve(event, line, col)
+                node = Scalar(event.value if value is _TEXT else value, line, col)
+                values += 1
+                if event.anchor:
+                    builder.anchors[event.anchor] = (node, 1)
+                top.append(node)
+            elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+                line, col = _at(event.start_mark)
+                if len(stack) >= MAX_DEPTH:
                     raise YamlError("too-deep", f"nesting deeper than {MAX_DEPTH} levels",
-                                    *_at(event.start_mark))
-                opened = starts[kind]
-                if event.tag not in (None, "!", f"tag:yaml.org,2002:{opened}"):
-                    raise YamlError("yaml-tag", f"unsupported YAML tag {event.tag}",
-                                    *_at(event.start_mark))
-                builder.open(opened, event.anchor, *_at(event.start_mark))
-            elif kind is yaml.SequenceEndEvent or kind is yaml.MappingEndEvent:
-                builder.close()
+                                    line, col)
+                mapping = kind is yaml.MappingStartEvent
+                if event.tag is not None and event.tag != "!" and event.tag != tags[mapping]:
+                    raise YamlError("yaml-tag", f"unsupported YAML tag {event.tag}", line, col)
+                values += 1
+                stack.append(_Open(mapping, event.anchor, line, col, values, top))
+                top = stack[-1].items
+            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+                opened = stack.pop()
+                node = builder.mapping(opened) if opened.mapping else \
+                    Seq(tuple(opened.items), opened.line, opened.col)
+                if opened.anchor:
+                    builder.anchors[opened.anchor] = (node, values - opened.start + 1)
+                top = opened.parent
+                top.append(node)
             elif kind is yaml.AliasEvent:
-                builder.alias(event.anchor, *_at(event.start_mark))
+                node, size = builder.alias(event.anchor, *_at(event.start_mark))
+                values += size
+                top.append(node)
             elif kind is yaml.DocumentStartEvent:
                 documents += 1
                 if documents > 1:
@@ -256,4 +254,4 @@ def parse(text: str) -> tuple[Node | None, list[Duplicate]]:
         raise YamlError("yaml-syntax", f"YAML syntax: {problem}", line, col) from None
     except yaml.YAMLError as exc:
         raise YamlError("yaml-syntax", f"YAML: {exc}") from None
-    return (builder.roots[0] if builder.roots else None), builder.duplicates
+    return (roots[0] if roots else None), builder.duplicates
