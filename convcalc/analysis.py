@@ -20,7 +20,7 @@ from typing import Any
 from convcalc.arith import Status, format_fraction
 from convcalc.layers.base import Effect, Layer
 from convcalc.layers.merge import MERGES
-from convcalc.measure import Field, advance, field_values, row_of, start_field
+from convcalc.measure import Field, field_values, row_of, start_field
 from convcalc.model import Claim, Group, LayerNode, Merge, Model
 from convcalc.model import Node as ModelNode
 from convcalc.problem import ERROR, INFO, WARNING, LayerError, Problem, Where
@@ -84,6 +84,29 @@ class Measured:
     effect: Effect
     row: Row
     sums: Sums
+    steps: Steps
+
+    def advance(self, field: Field) -> Field:
+        """The receptive field after the layer (``measure.advance``, its steps worked out)."""
+        steps = self.steps
+        if field is None or steps is None:
+            return None
+        if not steps:
+            return field
+        return tuple((r + a * j, j * s, pad + p * j)
+                     for (r, j, pad), (a, s, p) in zip(field, steps, strict=True))
+
+
+# How a layer moves a receptive field, per axis: (k̂ − 1, s, p) turns (r, j, P) into
+# (r + (k̂ − 1)·j, j·s, P + p·j); () leaves it as it is; None: it covers the whole input.
+Steps = tuple[tuple[int, int | Fraction, int | Fraction], ...] | None
+
+
+def _steps(x: Shape, effect: Effect) -> Steps:
+    if len(effect.output.spatial) != len(x.spatial):
+        return None
+    steps = tuple((step.kernel - 1, step.stride, step.pad) for step in effect.rf)
+    return () if all(step == (0, 1, 0) for step in steps) else steps
 
 
 # How a block or merge moves a receptive field, per axis: (A, B, C) turns the field
@@ -238,8 +261,12 @@ class Analysis:
     def tallied_rows(self) -> Iterator[tuple[Row, tuple[Any, ...]]]:
         """The rows in order, each with its tallies."""
         yield self.input_row, tuple(t.own(self.input_row) for t in self.memo.tallies)
-        x = self.model.input
-        yield from _Rows(self).sequence(self.model.layers, x, start_field(x), 0)
+        yield from _Rows(self).walk(self.model)
+
+    def outputs(self) -> Iterator[tuple[int, int]]:
+        """Per row in order: the elements it adds to memory, and its output's."""
+        yield self.input_row.activations, self.input_row.output_shape.size
+        yield from _Outputs(self).walk(self.model)
 
     # --- the first walk: sums and problems --------------------------------------------------
 
@@ -302,7 +329,8 @@ class Analysis:
             row = row_of(node.layer, x, effect, "", None)
             known = self.memo.measured[key] = Measured(node.layer, effect, row, Sums(
                 row.params, row.biases, row.non_trainable_params, row.macs, row.activations,
-                1, row.size_status, tuple(t.own(row) for t in self.memo.tallies)))
+                1, row.size_status, tuple(t.own(row) for t in self.memo.tallies)),
+                _steps(x, effect))
         return known
 
     def layer(self, node: LayerNode, x: Shape, field: Field
@@ -311,7 +339,7 @@ class Analysis:
         if measured is None:
             return None
         effect = measured.effect
-        after = advance(field, x, effect)
+        after = measured.advance(field)
         status = measured.sums.status
         if status is not Status.EXACT and (status is not Status.HARMLESS or self.strict):
             self.judge_sizes(node, _own_row(node, measured, field_values(after), 0,
@@ -395,18 +423,15 @@ def _own_row(node: LayerNode, measured: Measured, field: tuple[ReceptiveField, .
     row = measured.row
     notes = row.notes
     status = row.size_status
-    if status is not Status.EXACT and (status is not Status.HARMLESS or strict) and \
-            _waived(node, status):
-        waiver = node.waiver
-        assert waiver is not None
+    waiver = node.waiver
+    if waiver is not None and status is not Status.EXACT and \
+            (status is not Status.HARMLESS or strict) and _waived(node, status):
         notes = (*notes, f"allowed: {waiver.status}" +
                  (f" ({waiver.reason})" if waiver.reason else ""))
-    return Row(name=node.name, kind=row.kind, depth=depth, input_shape=row.input_shape,
-               output_shape=row.output_shape, params=row.params, biases=row.biases,
-               non_trainable_params=row.non_trainable_params, macs=row.macs,
-               activations=row.activations, size_status=status, sizes=row.sizes,
-               receptive_field=field, notes=notes, line=node.at.line,
-               col=node.at.col, act=row.act)
+    # by position, in Row's order: this is made once per row of every report
+    return Row(node.name, row.kind, depth, row.input_shape, row.output_shape, row.params,
+               row.biases, row.non_trainable_params, row.macs, row.activations, status,
+               row.sizes, field, notes, node.at.line, node.at.col, 0, row.act, 0)
 
 
 def _header(name: str, kind: str, x: Shape, out: Shape, sums: Sums,
@@ -421,8 +446,8 @@ def _header(name: str, kind: str, x: Shape, out: Shape, sums: Sums,
                rows_below=sums.rows - 1, branches=branches)
 
 
-# the rows with their tallies, one at a time; then where the walk ended (None: it stopped)
-_Walking = Generator[tuple[Row, tuple[Any, ...]], None, tuple[Shape, Field] | None]
+# the second walk gives its items in batches; then where it ended (None: it stopped)
+_Walking = Generator[list[Any], None, tuple[Shape, Field] | None]
 
 
 class _Rows:
@@ -430,13 +455,25 @@ class _Rows:
 
     A block's or merge's row comes before those below it, with the sums the first walk
     worked out; where the first walk stopped at a layer that cannot take its input, so does
-    this one (that layer has no row, nor have the blocks and merges around it).
+    this one (that layer has no row, nor have the blocks and merges around it). Rows come in
+    batches of at most ``BATCH``: a generator per level of nesting is resumed per batch, not
+    per row.
     """
+
+    BATCH = 256
 
     def __init__(self, analysis: Analysis) -> None:
         self.memo = analysis.memo
         self.strict = analysis.strict
         self.last: tuple[Field, tuple[ReceptiveField, ...]] = (None, ())
+        self.batch: list[Any] = []
+
+    def walk(self, model: Model) -> Iterator[Any]:
+        """The items of the model's rows after the input's, one at a time."""
+        x = model.input
+        for batch in self.sequence(model.layers, x, start_field(x), 0):
+            yield from batch
+        yield from self.batch
 
     def field_values(self, field: Field) -> tuple[ReceptiveField, ...]:
         """The field as the row shows it; consecutive rows often share one (a convolution,
@@ -447,32 +484,45 @@ class _Rows:
             self.last = (field, values)
         return values
 
+    def layer_item(self, node: LayerNode, measured: Measured, after: Field, depth: int
+                   ) -> Any:
+        return (_own_row(node, measured, self.field_values(after), depth, self.strict),
+                measured.sums.tallies)
+
+    def header_item(self, node: Group | Merge, done: Done, x: Shape, field: Field,
+                    depth: int) -> Any:
+        sums = done.sums
+        kind, branches = (node.block, 0) if isinstance(node, Group) else \
+            (node.op, len(node.branches))
+        return (_header(node.name, kind, x, done.output, sums,
+                        self.field_values(done.field_after(field)), node.at, depth,
+                        branches=branches), sums.tallies)
+
     def sequence(self, nodes: tuple[ModelNode, ...], x: Shape, field: Field, depth: int
                  ) -> _Walking:
+        measured_of = self.memo.measured.get
         for node in nodes:
-            result = yield from self.node(node, x, field, depth)
+            if isinstance(node, LayerNode):
+                measured = measured_of((id(node.layer), x))
+                if measured is None:  # the first walk stopped here
+                    return None
+                after = measured.advance(field)
+                self.batch.append(self.layer_item(node, measured, after, depth))
+                if len(self.batch) >= self.BATCH:
+                    yield self.batch
+                    self.batch = []
+                x, field = measured.effect.output, after
+                continue
+            result = yield from self.block(node, x, field, depth)
             if result is None:
                 return None
             x, field = result
         return x, field
 
-    def node(self, node: ModelNode, x: Shape, field: Field, depth: int) -> _Walking:
-        if isinstance(node, LayerNode):
-            measured = self.memo.measured.get((id(node.layer), x))
-            if measured is None:  # the first walk stopped here
-                return None
-            after = advance(field, x, measured.effect)
-            yield (_own_row(node, measured, self.field_values(after), depth, self.strict),
-                   measured.sums.tallies)
-            return measured.effect.output, after
+    def block(self, node: Group | Merge, x: Shape, field: Field, depth: int) -> _Walking:
         done = self.memo.done.get((self.memo.key(node), x, field is None))
         if done is not None:  # else it was not worked out: the walk stops below it
-            sums = done.sums
-            kind, branches = (node.block, 0) if isinstance(node, Group) else \
-                (node.op, len(node.branches))
-            yield _header(node.name, kind, x, done.output, sums,
-                          self.field_values(done.field_after(field)), node.at, depth,
-                          branches=branches), sums.tallies
+            self.batch.append(self.header_item(node, done, x, field, depth))
         if isinstance(node, Group):
             result = yield from self.sequence(node.children, x, field, depth + 1)
             return result
@@ -483,6 +533,19 @@ class _Rows:
         if done is None:
             return None
         return done.output, done.field_after(field)
+
+
+class _Outputs(_Rows):
+    """The second walk without the rows: per row, the elements it adds to memory and the
+    size of its output (all the inference peak needs)."""
+
+    def layer_item(self, node: LayerNode, measured: Measured, after: Field, depth: int
+                   ) -> Any:
+        return measured.row.activations, measured.row.output_shape.size
+
+    def header_item(self, node: Group | Merge, done: Done, x: Shape, field: Field,
+                    depth: int) -> Any:
+        return done.sums.activations, done.output.size
 
 
 def analyze(model: Model, settings: Settings | None = None, strict: bool = False,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from math import prod
 
 _SHAPE = re.compile(r"\s*\d+(\s*[x×]\s*\d+)*\s*")
@@ -15,6 +16,13 @@ class Shape:
 
     spatial: tuple[int, ...]
     channels: int
+
+    @cached_property
+    def _hash(self) -> int:
+        return hash((self.spatial, self.channels))
+
+    def __hash__(self) -> int:  # worked out once: an analysis looks shapes up per layer
+        return self._hash
 
     @property
     def size(self) -> int:
