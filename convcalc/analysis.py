@@ -248,11 +248,28 @@ class Analysis:
             self.found += claims_problems(model, self.totals, self.settings, budget)
         self.problems = tuple(sorted(set(self.found)))
 
-    def report(self) -> Report:
-        """The whole report, every row in it."""
-        return Report(name=self.model.name, source=self.model.source, path=self.model.path,
-                      input_shape=self.model.input, rows=tuple(self.rows()),
-                      totals=self.totals, settings=self.settings, problems=self.problems)
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    @property
+    def source(self) -> str:
+        return self.model.source
+
+    @property
+    def path(self) -> str:
+        return self.model.path
+
+    @property
+    def input_shape(self) -> Shape:
+        return self.model.input
+
+    def report(self, rows: tuple[Row, ...] | None = None) -> Report:
+        """The whole report, with every row (``rows``, when they are made already)."""
+        return Report(name=self.name, source=self.source, path=self.path,
+                      input_shape=self.input_shape,
+                      rows=tuple(self.rows()) if rows is None else rows, totals=self.totals,
+                      settings=self.settings, problems=self.problems)
 
     def rows(self) -> Iterator[Row]:
         """The rows in order, each made as it is asked for."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from convcalc.model import Group, LayerNode, Merge, Model
 from convcalc.model import Node as ModelNode
-from convcalc.report import DTYPE_BYTES, Report, Row
+from convcalc.report import DTYPE_BYTES, Summary
 
 OPTIMIZER_STATES = {"sgd": 0, "momentum": 1, "adam": 2}  # copies of the parameters kept
 
@@ -26,43 +26,44 @@ DEFINITIONS = {
 }
 
 
-def inference_peak(model: Model, report: Report) -> int:
+def inference_peak(model: Model, report: Summary) -> int:
     """The most activation elements (per example) alive at once during inference.
 
     Walks the model in execution order with the report's rows: a layer's input and output
     are alive together (an in-place layer makes no new tensor); a merge keeps its input
     and every finished branch's output alive until the merged output exists.
     """
-    rows = iter(report.rows[1:])
-    peak, _, _ = _sequence(model.layers, rows, report.input_shape.size, 0, True)
+    rows = report.outputs()  # (elements added, output elements) per row
+    _, size = next(rows)  # the input's
+    peak, _, _ = _sequence(model.layers, rows, size, 0, True)
     return peak
 
 
-def _sequence(nodes: tuple[ModelNode, ...], rows: Iterator[Row], current: int, held: int,
-              owned: bool) -> tuple[int, int, bool]:
+def _sequence(nodes: tuple[ModelNode, ...], rows: Iterator[tuple[int, int]], current: int,
+              held: int, owned: bool) -> tuple[int, int, bool]:
     """(peak, current size, whether the current tensor is this sequence's own)."""
     peak = held + (current if owned else 0)
     for node in nodes:
         row = next(rows, None)
         if row is None:  # the analysis stopped at an error: count what was computed
             break
+        added, new = row
         if isinstance(node, LayerNode):
-            if row.activations == 0:  # in place, or a view: no new tensor
+            if added == 0:  # in place, or a view: no new tensor
                 continue
-            new = row.output_shape.size
             peak = max(peak, held + (current if owned else 0) + new)
             current, owned = new, True
         elif isinstance(node, Group):
             inner, current, owned = _sequence(node.children, rows, current, held, owned)
             peak = max(peak, inner)
         else:
-            inner, current = _merge(node, rows, current, held, owned, row)
+            inner, current = _merge(node, rows, current, held, owned, new)
             peak, owned = max(peak, inner), True
     return peak, current, owned
 
 
-def _merge(node: Merge, rows: Iterator[Row], current: int, held: int, owned: bool,
-           row: Row) -> tuple[int, int]:
+def _merge(node: Merge, rows: Iterator[tuple[int, int]], current: int, held: int,
+           owned: bool, merged: int) -> tuple[int, int]:
     """(peak, merged size): the input and the finished branches stay alive to the end."""
     base = held + (current if owned else 0)
     finished = 0
@@ -72,7 +73,6 @@ def _merge(node: Merge, rows: Iterator[Row], current: int, held: int, owned: boo
         peak = max(peak, inner)
         if branch_owned:  # an identity branch's output is the input, already counted
             finished += out
-    merged = row.output_shape.size
     return max(peak, base + finished + merged), merged
 
 
@@ -94,7 +94,7 @@ class Training:
                 + self.buffers)
 
 
-def training(report: Report, optimizer: str, mixed: bool = False,
+def training(report: Summary, optimizer: str, mixed: bool = False,
              batch: int | None = None) -> Training:
     """Training memory: saved activations + parameters + gradients + optimizer state.
 
@@ -116,7 +116,7 @@ def training(report: Report, optimizer: str, mixed: bool = False,
         buffers=totals.non_trainable_params * weight)
 
 
-def inference(report: Report, peak: int, batch: int | None = None) -> int:
+def inference(report: Summary, peak: int, batch: int | None = None) -> int:
     """Inference memory (bytes): the activation peak at the batch, parameters and buffers."""
     settings, totals = report.settings, report.totals
     batch = settings.batch if batch is None else batch
@@ -152,7 +152,7 @@ class Memory:
     fit: Fit | None
 
 
-def memory(model: Model, report: Report, optimizer: str | None = None, mixed: bool = False,
+def memory(model: Model, report: Summary, optimizer: str | None = None, mixed: bool = False,
            fit_budget: int | None = None) -> Memory:
     """Forward, inference and (with an optimizer) training memory, and the batch that fits.
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Protocol
 
 from convcalc.arith import Fix, Status
 from convcalc.layers.base import Formula
@@ -148,6 +150,33 @@ class Report:
     totals: Totals
     settings: Settings
     problems: tuple[Problem, ...]
+
+    def outputs(self) -> Iterator[tuple[int, int]]:
+        """Per row: the elements it adds to memory, and its output's."""
+        return ((row.activations, row.output_shape.size) for row in self.rows)
+
+
+class Summary(Protocol):
+    """What a whole report and an analysis that gives its rows one at a time both have."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def input_shape(self) -> Shape: ...
+    @property
+    def totals(self) -> Totals: ...
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def problems(self) -> tuple[Problem, ...]: ...
+
+    def outputs(self) -> Iterator[tuple[int, int]]:
+        """Per row in order, the input's first: the elements it adds to memory, and its
+        output's (all the inference peak needs)."""
 
 
 def covers_input(row: Row, input_shape: Shape) -> bool:

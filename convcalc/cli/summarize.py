@@ -56,9 +56,8 @@ def summarize(
     Exits 1 when the spec has problems (printed after what could be computed), 2 when it
     cannot be read.
     """
-    from convcalc.analysis import analyze
-    from convcalc.counting import PRESETS, custom
-    from convcalc.counting import count as count_ops
+    from convcalc.analysis import Analysis, Tally
+    from convcalc.counting import PRESETS, Counted, custom
     from convcalc.memory import memory as memory_models
     from convcalc.report import Settings
     from convcalc.shape import Shape
@@ -81,29 +80,36 @@ def summarize(
             model = dataclasses.replace(model, input=Shape.parse(input_shape))
         except ValueError as exc:
             fail(f"--input: {exc}")
-    report = analyze(model, Settings(batch, dtype.value), known=loaded.problems)
-    counted = count_ops(report, convention)
-    memory = memory_models(model, report, optimizer.value if optimizer else None, mixed, budget)
+    # Rows are made as they are written: JSON and CSV keep none of them.
+    analysis = Analysis(model, Settings(batch, dtype.value), known=loaded.problems,
+                        tallies=(Tally(convention.own),))
+    memory = memory_models(model, analysis, optimizer.value if optimizer else None, mixed,
+                           budget)
+    (ops,) = analysis.tallied
     if fmt is SummaryFormat.json:
-        from convcalc.render.json_ import summary
+        from convcalc.render.json_ import summary_chunks
 
-        print(summary(report, memory, counted))
+        rows = ((row, tallies[0]) for row, tallies in analysis.tallied_rows())
+        sys.stdout.writelines(summary_chunks(analysis, rows, memory, (convention, ops)))
+        sys.stdout.write("\n")
     elif fmt is SummaryFormat.csv:
-        from convcalc.render.tabular import to_csv
+        from convcalc.render.tabular import csv_chunks
 
-        sys.stdout.write(to_csv(report, depth))
-    elif fmt is SummaryFormat.markdown:
-        from convcalc.render.tabular import to_markdown
-
-        sys.stdout.write(to_markdown(report, depth))
+        sys.stdout.writelines(csv_chunks(analysis, analysis.rows(), depth))
     else:
-        from convcalc.render.grid import wants_colour
-        from convcalc.render.summary import draw
+        pairs = list(analysis.tallied_rows())
+        report = analysis.report(tuple(row for row, _ in pairs))
+        counted = Counted(convention, tuple(tallies[0] for _, tallies in pairs), ops)
+        if fmt is SummaryFormat.markdown:
+            from convcalc.render.tabular import to_markdown
 
-        sys.stdout.write(draw(report, depth, wants_colour(), memory, counted, receptive))
+            sys.stdout.write(to_markdown(report, depth))
+        else:
+            from convcalc.render.grid import wants_colour
+            from convcalc.render.summary import draw
+
+            sys.stdout.write(draw(report, depth, wants_colour(), memory, counted, receptive))
     if fmt is not SummaryFormat.json:
-        print_problems(report.problems)
-    if any(p.level == ERROR for p in report.problems):
+        print_problems(analysis.problems)
+    if any(p.level == ERROR for p in analysis.problems):
         raise typer.Exit(EXIT_PROBLEMS)
-
-

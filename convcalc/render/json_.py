@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from enum import Enum
 from fractions import Fraction
 from typing import Any
 
 from convcalc.arith import format_fraction
-from convcalc.counting import Counted
+from convcalc.counting import Convention, Counted
 from convcalc.memory import DEFINITIONS, Memory
 from convcalc.problem import Problem
 from convcalc.report import (
     CONVENTIONS,
     AxisSize,
     LayerReport,
+    ReceptiveField,
     Report,
     Row,
     Settings,
+    Summary,
     covers_input,
 )
 from convcalc.shape import Shape
@@ -27,6 +30,8 @@ SCHEMA_VERSION = 1
 
 def plain(value: Any) -> Any:
     """Shapes as lists, integral fractions as ints, others as ``"29/2"``."""
+    if type(value) is int:  # the usual value, and isinstance(…, Fraction) is slow
+        return value
     if isinstance(value, Shape):
         return list(value.dims)
     if isinstance(value, Fraction):
@@ -79,7 +84,7 @@ def layer_report(report: LayerReport) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False)
 
 
-def totals_json(report: Report) -> dict[str, Any]:
+def totals_json(report: Summary) -> dict[str, Any]:
     totals, settings = report.totals, report.settings
     return {
         "params": totals.params, "trainable_params": totals.params,
@@ -120,42 +125,94 @@ def memory_json(memory: Memory) -> dict[str, Any]:
 
 
 def summary(report: Report, memory: Memory | None = None, counted: Counted | None = None) -> str:
-    layers = [row_json(row, report.settings) for row in report.rows]
-    for row, layer in zip(report.rows, layers, strict=True):
-        layer["covers_input"] = covers_input(row, report.input_shape)
-    if counted is not None:
-        for layer, ops in zip(layers, counted.per_row, strict=True):
-            layer["ops"] = ops
-    document = {
-        "schema_version": SCHEMA_VERSION, "name": report.name, "source": report.source,
-        "path": report.path, "input_shape": plain(report.input_shape),
-        "settings": settings_json(report.settings),
-        "layers": layers,
-        "totals": totals_json(report),
-        "problems": [problem_json(p) for p in report.problems],
-    }
-    if counted is not None:
-        document["counting"] = {"convention": counted.convention.name,
-                                "description": counted.convention.description,
-                                "ops": counted.total}
-    if memory is not None:
-        document["memory"] = memory_json(memory)
-    return _one_layer_a_line(document)
+    ops = counted.per_row if counted is not None else (None,) * len(report.rows)
+    counting = (counted.convention, counted.total) if counted is not None else None
+    return "".join(summary_chunks(report, zip(report.rows, ops, strict=True), memory,
+                                  counting))
 
 
-def _one_layer_a_line(document: dict[str, Any]) -> str:
-    """The document indented by two spaces, each of its layers on one line of its own.
+def summary_chunks(report: Summary, rows: Iterable[tuple[Row, int | None]],
+                   memory: Memory | None = None, counting: tuple[Convention, int] | None = None
+                   ) -> Iterator[str]:
+    """The summary document in pieces, each layer's as its row comes (``rows`` may be made
+    one at a time: nothing here keeps them). Each row comes with its operations under the
+    counting convention, or None without one.
 
-    Easy to read and to diff, and fast: ``json`` writes indented output with its
-    pure-Python encoder, ten times slower than the C one that writes each compact line.
-    (Re-indenting by replacing newlines is safe: JSON strings hold no raw newline.)
+    The document is indented by two spaces, each of its layers on one line of its own: easy
+    to read and to diff, and fast: ``json`` writes indented output with its pure-Python
+    encoder, ten times slower than the C one that writes each compact line. (Re-indenting
+    by replacing newlines is safe: JSON strings hold no raw newline.)
     """
     encode = json.JSONEncoder(ensure_ascii=False).encode
-    entries = []
-    for key, value in document.items():
-        if key == "layers" and value:
-            text = "[\n" + ",\n".join(f"    {encode(layer)}" for layer in value) + "\n  ]"
-        else:
-            text = json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n  ")
-        entries.append(f"  {encode(key)}: {text}")
-    return "{\n" + ",\n".join(entries) + "\n}"
+    settings, input_shape = report.settings, report.input_shape
+
+    def entry(key: str, value: Any) -> str:
+        text = json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n  ")
+        return f"  {encode(key)}: {text}"
+
+    head = {"schema_version": SCHEMA_VERSION, "name": report.name, "source": report.source,
+            "path": report.path, "input_shape": plain(input_shape),
+            "settings": settings_json(settings)}
+    yield "{\n" + ",\n".join(entry(key, value) for key, value in head.items())
+    lines = _LayerLines(settings, input_shape)
+    opening = ',\n  "layers": [\n    '
+    for row, ops in rows:
+        yield opening + lines.line(row, ops)
+        opening = ",\n    "
+    yield "\n  ]" if opening == ",\n    " else ',\n  "layers": []'
+    tail: dict[str, Any] = {"totals": totals_json(report),
+                            "problems": [problem_json(p) for p in report.problems]}
+    if counting is not None:
+        convention, total = counting
+        tail["counting"] = {"convention": convention.name,
+                            "description": convention.description, "ops": total}
+    if memory is not None:
+        tail["memory"] = memory_json(memory)
+    yield "".join(",\n" + entry(key, value) for key, value in tail.items()) + "\n}"
+
+
+class _LayerLines:
+    """Each row's line of the summary's layers: what ``json`` writes for its ``row_json``
+    with ``covers_input`` and ``ops`` added, joined from parts written once for all the
+    rows that share them (the copies of a layer on one input, consecutive rows with one
+    receptive field). A large model's summary is mostly such copies."""
+
+    def __init__(self, settings: Settings, input_shape: Shape) -> None:
+        self.settings, self.input_shape = settings, input_shape
+        self.encode = json.JSONEncoder(ensure_ascii=False).encode
+        # the numbers of a row, by what they are made from; the value keeps the row's sizes
+        # alive, and so their identity
+        self.numbers: dict[tuple[Any, ...], tuple[tuple[AxisSize, ...], str, str]] = {}
+        self.field: tuple[tuple[ReceptiveField, ...] | None, str, bool] = (None, "", False)
+
+    def line(self, row: Row, ops: int | None) -> str:
+        key = (row.kind, row.input_shape, row.output_shape, row.params, row.biases,
+               row.non_trainable_params, row.macs, row.activations, row.size_status,
+               id(row.sizes))
+        known = self.numbers.get(key)
+        if known is None:
+            whole = row_json(row, self.settings)
+            numbers = {name: value for name, value in whole.items() if name not in _OWN}
+            known = self.numbers[key] = (row.sizes, self.encode(row.kind),
+                                         self.encode(numbers)[1:-1])
+        _, kind, numbers_text = known
+        if row.receptive_field is not self.field[0]:
+            fields = [{"axis": f.axis, "size": plain(f.size), "stride": plain(f.stride),
+                       "pad": plain(f.pad)} for f in row.receptive_field]
+            # as covers_input, which looks at the kind only for the input's row
+            covers = all(f.size >= size for f, size in
+                         zip(row.receptive_field, self.input_shape.spatial, strict=False))
+            self.field = (row.receptive_field, self.encode(fields), covers)
+        _, field, covers = self.field
+        if row.kind == "input":
+            covers = covers_input(row, self.input_shape)
+        own = "" if ops is None else f", \"ops\": {ops}"
+        return (f'{{"name": {self.encode(row.name)}, "kind": {kind}, "depth": {row.depth}, '
+                f'{numbers_text}, "receptive_field": {field}, "notes": '
+                f'{self.encode(list(row.notes))}, "line": {row.line}, "col": {row.col}, '
+                f'"rows_below": {row.rows_below}, "covers_input": '
+                f'{"true" if covers else "false"}{own}}}')
+
+
+# the keys of a row's JSON that are each copy's own, not its numbers'
+_OWN = ("name", "kind", "depth", "receptive_field", "notes", "line", "col", "rows_below")

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Iterator
 
 from convcalc.arith import format_fraction
-from convcalc.report import CONVENTIONS, Report, Row
+from convcalc.report import CONVENTIONS, Report, Row, Summary
 
 COLUMNS = ("name", "kind", "depth", "input_shape", "output_shape", "params", "weights", "biases",
            "non_trainable_params", "macs", "flops", "activations", "activation_bytes",
            "size_status", "receptive_field", "line")
 
 
-def _values(row: Row, report: Report) -> list[str]:
+def _values(row: Row, report: Summary) -> list[str]:
     settings = report.settings
     field = " / ".join(f"{format_fraction(f.size)}@{format_fraction(f.stride)}"
                        for f in row.receptive_field)
@@ -26,13 +27,26 @@ def _values(row: Row, report: Report) -> list[str]:
 
 def to_csv(report: Report, depth: int | None = None) -> str:
     """One row per layer; counts are plain integers, shapes HxWxC, units in the names."""
+    return "".join(csv_chunks(report, report.rows, depth))
+
+
+def csv_chunks(report: Summary, rows: Iterable[Row], depth: int | None = None,
+               lines: int = 256) -> Iterator[str]:
+    """``to_csv`` in pieces of up to ``lines`` lines, as ``rows`` come (one at a time)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
-    for row in report.rows:
+    count = 1
+    for row in rows:
         if depth is None or row.depth <= depth:
             writer.writerow(_values(row, report))
-    return out.getvalue()
+            count += 1
+            if count >= lines:
+                yield out.getvalue()
+                out.seek(0)
+                out.truncate()
+                count = 0
+    yield out.getvalue()
 
 
 def to_markdown(report: Report, depth: int | None = None) -> str:
