@@ -116,7 +116,8 @@ def test_reading_blocks_once_changes_no_answer(size: int, calls: list[str]) -> N
     text = BLOCKS.format(size=size) + "".join(calls)
     shared = outcome(text)
     with mock.patch("convcalc.language.blocks.memo_key", lambda *_: None), \
-            mock.patch("convcalc.language.builder.memo_key", lambda *_: None):
+            mock.patch("convcalc.language.builder.memo_key", lambda *_: None), \
+            mock.patch("convcalc.language.builder.Builder.item_made", lambda *_: None):
         assert outcome(text) == shared
 
 

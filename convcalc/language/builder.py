@@ -301,8 +301,8 @@ class Builder(BlockReader):
                              f"{self.did_you_mean(text)}")
                 return []
             kind, base = parsed
-        return [node for node in [self.layer(kind, at, value, base, modifiers, scope)]
-                if node is not None]
+        made = self.layer(kind, at, value, base, modifiers, scope)
+        return [] if made is None else [made]
 
     def did_you_mean(self, text: str) -> str:
         """A hint for a misspelt name, shorthand (``cnov3-64``) included."""
@@ -319,7 +319,7 @@ class Builder(BlockReader):
               scope: Scope) -> LayerNode | None:
         # A block's body serves every call with the same arguments: its items are the same
         # located values each time, and make the same layer.
-        made = self.items_made.get((at, value)) if self.expanding else None
+        made = self.item_made(at, value)
         if made is None:
             made = self.make(kind, at, value, base)
             if made is None:
@@ -337,11 +337,17 @@ class Builder(BlockReader):
         waiver = self.waiver(own.get("allow"), own.get("reason"), at) if own else None
         return LayerNode(layer, registry_name, name, spot, places, waiver)
 
+    def item_made(self, at: Scalar, value: Node | None
+                  ) -> tuple[Any, Where, Mapping[str, Where], dict[str, Node]] | None:
+        """What an item of a block's body made when an earlier call read it."""
+        return self.items_made.get((at, value)) if self.expanding else None
+
     def make(self, kind: type[Any], at: Scalar, value: Node | None, base: dict[str, object]
              ) -> tuple[Any, Where, Mapping[str, Where], dict[str, Node]] | None:
         """The layer an item makes, where it and its keys were written, and its own keys
         (name, allow, reason); None when it has problems (reported)."""
         registry_name = NAME_OF[kind]
+        path = self.path
         raw: dict[str, object] = {}
         # Where each key was written; a key missing here was written at the layer itself.
         places: dict[str, Where] = {}
@@ -358,7 +364,7 @@ class Builder(BlockReader):
                     written[key_name] = node
                 else:
                     raw[key_name] = node.value if isinstance(node, Scalar) else plain(node)
-                    places[key_name] = self.where(node)
+                    places[key_name] = Where(path, node.line, node.col)
         elif isinstance(value, Scalar) and value.value is not None:
             if kind.count_field is None:
                 self.problem(value, "wrong-type", f"{registry_name} takes a mapping of keys")
@@ -386,7 +392,7 @@ class Builder(BlockReader):
             self.problem(spot, error.code, f"{registry_name}: {error.message}{hint}")
         if layer is None:
             return None
-        return layer, self.where(at), places or NO_PLACES, written
+        return layer, Where(path, at.line, at.col), places or NO_PLACES, written
 
     def waiver(self, allow: Node | None, reason: Node | None, at: Scalar) -> Waiver | None:
         if allow is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -27,7 +27,6 @@ except AttributeError:  # pragma: no cover - pure-Python PyYAML
     _Loader = yaml.SafeLoader
 
 _STR = "tag:yaml.org,2002:str"
-_TEXT = object()  # a cached resolution: the scalar stays the text it is
 
 
 @dataclass(frozen=True, eq=False, slots=True)
@@ -78,19 +77,6 @@ class YamlError(Exception):
         self.code, self.message, self.line, self.col = code, message, line, col
 
 
-@dataclass(slots=True)
-class _Open:
-    """A collection being built while its events stream in."""
-
-    mapping: bool  # else a sequence
-    anchor: str | None
-    line: int
-    col: int
-    start: int  # values built before it (aliases expanded): its size when it closes
-    parent: list[Node]  # where it goes when it closes
-    items: list[Node] = field(default_factory=list)
-
-
 @dataclass
 class Duplicate:
     """A key given twice in one mapping: the first value is kept."""
@@ -118,7 +104,7 @@ class _Builder:
         self.resolved: dict[tuple[object, object, str], object] = {}
 
     def resolve(self, event: yaml.ScalarEvent, line: int, col: int) -> object:
-        """The value of a scalar event, or ``_TEXT`` when it stays its text."""
+        """The value of a scalar event: a number, a boolean, None, or its text."""
         tag = event.tag
         implicit = tag is None or tag == "!"
         if implicit:
@@ -130,7 +116,7 @@ class _Builder:
                 not _DECIMAL.fullmatch(event.value)):
             # YAML 1.1 reads 0x3 as 3 and 1:30 as 90: a spec means the sizes 0x3 and 1:30.
             # A merge key (<<) stays the text it is: the spec language has no merges.
-            return _TEXT
+            return event.value
         construct = self.constructor.yaml_constructors.get(tag)
         if construct is None:
             raise YamlError("yaml-tag", f"unsupported YAML tag {tag}", line, col)
@@ -151,16 +137,14 @@ class _Builder:
                             "(aliases repeating aliases?)", line, col)
         return found
 
-    def mapping(self, opened: _Open) -> Map:
-        items = opened.items
+    def mapping(self, items: list[Node], line: int, col: int) -> Map:
         keys = items[0::2]
         texts = [key for key in keys if type(key) is Scalar and type(key.value) is str]
-        if len(texts) == len(keys) and (len(keys) == 1 or
-                                        len({key.value for key in texts}) == len(keys)):
+        if len(texts) == len(keys) and len({key.value for key in texts}) == len(keys):
             entries = tuple(zip(texts, items[1::2], strict=True))  # distinct text keys
         else:
             entries = self.entries(keys, items[1::2])
-        return Map(entries, opened.line, opened.col)
+        return Map(entries, line, col)
 
     def entries(self, keys: list[Node], values: list[Node]) -> tuple[tuple[Scalar, Node], ...]:
         """A mapping's entries with its keys as text; a key given twice is kept once."""
@@ -198,7 +182,9 @@ def parse(text: str) -> tuple[Node | None, list[Duplicate]]:
     """
     builder = _Builder()
     resolved = builder.resolved
-    stack: list[_Open] = []
+    # the collections being built: (mapping?, anchor, line, col, values before it, where it
+    # goes when it closes, its items so far)
+    stack: list[tuple[bool, str | None, int, int, int, list[Node], list[Node]]] = []
     roots: list[Node] = []
     top = roots  # where the next finished value goes
     values = 0  # values so far, aliases expanded: an anchored collection's size
@@ -213,9 +199,9 @@ def parse(text: str) -> tuple[Node | None, list[Duplicate]]:
                 line, col = mark.line + 1, mark.column + 1
                 key = (event.tag, event.implicit, event.value)
                 value = resolved.get(key, builder)
-                if value is builder:
+                if value is builder:  # once per distinct scalar: its text is shared too
                     value = resolved[key] = builder.resolve(event, line, col)
-                node = Scalar(event.value if value is _TEXT else value, line, col)
+                node = Scalar(value, line, col)
                 values += 1
                 if event.anchor:
                     builder.anchors[event.anchor] = (node, 1)
@@ -229,15 +215,15 @@ def parse(text: str) -> tuple[Node | None, list[Duplicate]]:
                 if event.tag is not None and event.tag != "!" and event.tag != tags[mapping]:
                     raise YamlError("yaml-tag", f"unsupported YAML tag {event.tag}", line, col)
                 values += 1
-                stack.append(_Open(mapping, event.anchor, line, col, values, top))
-                top = stack[-1].items
+                items: list[Node] = []
+                stack.append((mapping, event.anchor, line, col, values, top, items))
+                top = items
             elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
-                opened = stack.pop()
-                node = builder.mapping(opened) if opened.mapping else \
-                    Seq(tuple(opened.items), opened.line, opened.col)
-                if opened.anchor:
-                    builder.anchors[opened.anchor] = (node, values - opened.start + 1)
-                top = opened.parent
+                mapping, anchor, line, col, start, top, items = stack.pop()
+                node = builder.mapping(items, line, col) if mapping else \
+                    Seq(tuple(items), line, col)
+                if anchor:
+                    builder.anchors[anchor] = (node, values - start + 1)
                 top.append(node)
             elif kind is yaml.AliasEvent:
                 node, size = builder.alias(event.anchor, *_at(event.start_mark))
