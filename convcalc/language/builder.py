@@ -234,6 +234,8 @@ class Builder(BlockReader):
             return []
         (key, value), = heads
         repeat = self.repeat(modifiers.get("repeat"))
+        if repeat == 0:  # zero copies: a stage of `repeat: $(n - 1)` when n is 1
+            return []
         before = self.layer_count
         built = self.head(str(key.value), key, value, modifiers, scope)
         # Every copy is as large as the first: refuse an explosion before building it.
@@ -247,8 +249,9 @@ class Builder(BlockReader):
         if node is None:
             return 1
         value = plain(node)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            self.problem(node, "wrong-type", f"repeat must be a positive integer, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            self.problem(node, "wrong-type", f"repeat must be a whole number, 0 or more, got "
+                         f"{value!r}")
             return 1
         if value > MAX_REPEAT:
             self.problem(node, "too-large", f"repeat {value:,} is above the limit of "
