@@ -47,3 +47,87 @@ def test_repeat_zero_makes_no_copy() -> None:
 
 def test_a_negative_repeat_is_an_error() -> None:
     assert codes(STAGE.replace("N", "0")) == [(12, 17, "wrong-type")]
+
+
+MBCONV = """
+input: 8x8x16
+blocks:
+  unit:
+    args: {expand: 64, out: 16, se: false, stride: 1, residual: true}
+    add:
+      - - layers: [conv1-$expand, bn, relu]
+          if: $(expand != 16)
+        - dwconv3-s$stride-p1
+        - mul: [[], [gap, conv1-$(make_divisible(expand // 4, 8)), relu, conv1-$expand, sigmoid]]
+          if: $se
+        - conv1-$out
+      - layers: []
+        if: $(residual and stride == 1)
+layers:
+  - unit: ARGS
+"""
+
+
+def kinds(text: str) -> list[str]:
+    return [row.kind for row in report(text).rows[1:]]
+
+
+def test_if_leaves_out_a_group_a_merge_and_a_merge_branch() -> None:
+    everything = kinds(MBCONV.replace("ARGS", "{se: true}"))
+    assert everything == ["unit", "add", "conv", "bn", "relu", "depthwise", "mul",
+                          "global-avgpool", "conv", "relu", "conv", "sigmoid", "conv"]
+    # no expansion, no squeeze-excitation, no residual: the add's one branch, in place
+    plain = kinds(MBCONV.replace("ARGS", "{expand: 16, stride: 2}"))
+    assert plain == ["unit", "depthwise", "conv"]
+
+
+def test_a_left_out_item_is_not_evaluated() -> None:
+    text = """
+input: 8x8x16
+blocks:
+  unit:
+    args: {r: 0}
+    layers:
+      - conv1-$(16 // r):
+        if: $(r > 0)
+      - relu
+layers: [unit, {unit: {r: 4}}]
+"""
+    assert kinds(text) == ["unit", "relu", "unit", "conv", "relu"]
+
+
+def test_if_on_a_layer_and_a_block_call_outside_blocks() -> None:
+    text = """
+input: 8x8x16
+blocks:
+  pair: [conv1-8, relu]
+layers:
+  - pair:
+    if: false
+  - bn:
+    if: true
+  - relu: {}
+    if: false
+    repeat: 3
+"""
+    assert kinds(text) == ["bn"]
+
+
+def test_a_condition_must_be_true_or_false() -> None:
+    text = """
+input: 8x8x16
+blocks:
+  unit:
+    args: {n: 2}
+    layers:
+      - relu:
+        if: $(n + 1)
+layers:
+  - unit
+  - bn:
+    if: maybe
+  - bn:
+    if: $(n > 1)
+"""
+    assert codes(text) == [(8, 13, "bad-condition"), (12, 9, "bad-condition"),
+                           (14, 9, "undefined-argument")]

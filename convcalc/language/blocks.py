@@ -245,6 +245,12 @@ class BlockReader(Reporter):
             return Seq(tuple(self.substitute(item, args) for item in node.items), node.line,
                        node.col, node.size)
         if isinstance(node, Map):
+            condition = node.get("if")
+            if condition is not None:  # an item left out is not filled in: its `if` is enough
+                decided = self.substitute(condition, args)
+                key = node.key("if")
+                if isinstance(decided, Scalar) and decided.value is False and key is not None:
+                    return Map(((key, decided),), node.line, node.col, node.size, {"if": decided})
             entries = tuple((self.substitute_text(key, args), self.substitute(value, args))
                             for key, value in node.entries)
             return Map(entries, node.line, node.col, node.size,
