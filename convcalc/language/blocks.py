@@ -11,16 +11,8 @@ import dataclasses
 from dataclasses import dataclass
 
 from convcalc.language.base import MERGES, RESERVED, BadCall, Scope, plain, suggest
-from convcalc.language.expressions import (
-    FUNCTIONS,
-    ExpressionError,
-    Reference,
-    brief,
-    evaluate,
-    names_in,
-    references,
-    show,
-)
+from convcalc.language.expressions import FUNCTIONS, ExpressionError, evaluate, show
+from convcalc.language.references import Reference, brief, names_in, references
 from convcalc.language.shapes import SHAPE_NAMES, ShapeTracker
 from convcalc.language.yamltree import Map, Node, Scalar, Seq
 from convcalc.layers import lookup
