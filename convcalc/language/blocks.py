@@ -32,6 +32,7 @@ class Block:
     body: Seq
     at: Where
     reads: tuple[str, ...] = ()  # names of its input's shape it uses (channels, height, …)
+    computes: bool = False  # some default is computed: `squeeze: $(channels // 4)`
 
 
 def memo_key(what: object, values: dict[str, object]) -> tuple[object, ...] | None:
@@ -120,7 +121,9 @@ class BlockReader(ShapeTracker):
         if not self.check_references(block.body, block.args, used):
             self.broken_blocks.add(block.name)
         reads = tuple(name for name in SHAPE_NAMES if name in used and name not in block.args)
-        return dataclasses.replace(block, reads=reads)
+        computes = any(isinstance(node, Scalar) and isinstance(node.value, str) and
+                       "$" in node.value for node in block.args.values())
+        return dataclasses.replace(block, reads=reads, computes=computes)
 
     def block_args(self, node: Node | None) -> dict[str, Node | None]:
         if node is None:
@@ -205,7 +208,9 @@ class BlockReader(ShapeTracker):
         self.path = block.at.path  # the body's positions are in the file that defines it
         self.expanding = outer or (block.name, called_at)
         try:
-            body = self.block_body(block, self.computed_defaults(block, bound))
+            if block.computes:
+                bound = self.computed_defaults(block, bound)
+            body = self.block_body(block, bound)
             children = self.items(body, scope.inner(name, block.name))
         except BadCall:
             return []

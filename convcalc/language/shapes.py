@@ -75,6 +75,8 @@ class ShapeTracker(Reporter):
 
     def join(self, op: str, outputs: list[Current], name: str, at: Where) -> None:
         """The shape after a merge of branches that ended in ``outputs``."""
+        if self.x is None:  # no shapes carried
+            return
         shapes = [x for x in outputs if isinstance(x, Shape)]
         if len(shapes) < len(outputs):
             self.x = next((x for x in outputs if not isinstance(x, Shape)), None)
