@@ -355,3 +355,12 @@ layers: [squeeze, LAST]
     assert flat is not None
     assert analyze(with_input(flat, Shape((8, 8), 24))).totals.output_shape.channels == \
         8 * 8 * 24 // 2
+
+
+def test_an_input_the_blocks_cannot_take_is_reported_with_exit_2(cli: Any,
+                                                                  tmp_path: Path) -> None:
+    spec = tmp_path / "squeeze.yaml"
+    spec.write_text(SQUEEZE)
+    run = cli("summarize", str(spec), "--input", "24x40")  # 1-D: no height to read
+    assert run.code == 2
+    assert f"{spec}:12:5: error [wrong-rank] block 'pool-all' reads height, width" in run.err
