@@ -364,3 +364,9 @@ def test_an_input_the_blocks_cannot_take_is_reported_with_exit_2(cli: Any,
     run = cli("summarize", str(spec), "--input", "24x40")  # 1-D: no height to read
     assert run.code == 2
     assert f"{spec}:12:5: error [wrong-rank] block 'pool-all' reads height, width" in run.err
+
+
+def test_a_default_may_not_read_an_argument_declared_after_it() -> None:
+    text = "input: 4x4x8\nblocks:\n  b:\n    args: {w: $channels, channels: 2}\n" \
+           "    layers: [conv1-$w]\nlayers: [b]\n"
+    assert codes(text) == [(4, 15, "undefined-argument")]
