@@ -4,10 +4,14 @@ conditions, the input's shape inside a block, channel splits."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from convcalc.analysis import analyze
 from convcalc.language import Loaded, load_text
@@ -370,3 +374,35 @@ def test_a_default_may_not_read_an_argument_declared_after_it() -> None:
     text = "input: 4x4x8\nblocks:\n  b:\n    args: {w: $channels, channels: 2}\n" \
            "    layers: [conv1-$w]\nlayers: [b]\n"
     assert codes(text) == [(4, 15, "undefined-argument")]
+
+
+# --- fuzzing the new constructs together -------------------------------------------------------
+
+WORDS = ["split", "parts", "if", "layers", "add", "concat", "mul", "repeat", "relu", "bn",
+         "conv1-$c", "conv1-$(channels // 2)", "conv3-$(max(c, 2), )", "$(channels > 4)",
+         "$(c // 0)", "$(height)", "$c", "$(c)", "$(true)", "layernorm", "drop-path",
+         "layer-scale", "b", "[]", "channels", "$(make_divisible(c, 0))", "$(c * 0.5)"]
+LEAVES = st.one_of(st.sampled_from(WORDS), st.integers(-2, 9), st.booleans(), st.none())
+BODIES = st.recursive(LEAVES, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(WORDS), inner, max_size=3)),
+    max_leaves=25)
+
+
+@settings(max_examples=int(os.environ.get("CONVCALC_FUZZ_EXAMPLES", "150")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(BODIES, st.sampled_from(["8x8x8", "12x6", "16", "4x4x4x4"]))
+def test_any_mix_of_the_new_constructs_loads_or_gives_problems(body: object,
+                                                               shape: str) -> None:
+    from convcalc.export import to_pytorch
+    from convcalc.render.summary import draw
+
+    text = f"input: {shape}\n" + yaml.safe_dump({
+        "blocks": {"b": {"args": {"c": 4}, "layers": body if isinstance(body, list) else [body]}},
+        "layers": ["b", {"b": {"c": 6}}, {"split": [[], ["b"]]}, {"layers": ["b"], "if": True}]})
+    loaded = load(text)
+    assert loaded.model is not None or loaded.problems
+    if loaded.model is not None:
+        result = analyze(loaded.model, known=loaded.problems)
+        draw(result)
+        if not any(p.level == "error" for p in result.problems):
+            to_pytorch(loaded.model, result)
