@@ -228,46 +228,44 @@ def _calls(items: Sequence[Item]) -> Iterator[Call]:
             yield from _calls(item.items)
 
 
+class _Unsayable(Exception):
+    """A body's value cannot be said with the arguments of the place it would move to."""
+
+
 def _compose(value: Any, given: dict[str, Any]) -> Any:
-    """A body's value with the call's arguments in place of its own (None: cannot say)."""
+    """A body's value with the call's arguments in place of its own."""
     if isinstance(value, Ref):
         outer = given[value.arg]
         if isinstance(outer, Ref):
-            scale = value.scale * outer.scale
             offset = value.scale * outer.offset + value.offset
-            return Ref(outer.arg, scale, int(offset)) if offset.denominator == 1 else None
+            if offset.denominator != 1:
+                raise _Unsayable
+            return Ref(outer.arg, value.scale * outer.scale, int(offset))
         if isinstance(outer, Cond):
-            return outer if value.scale == 1 and value.offset == 0 else None
+            if value.scale != 1 or value.offset != 0:
+                raise _Unsayable
+            return outer
         return value.value(given)
     if isinstance(value, Cond):
         if value.differs is not None:
-            return None  # `channels` would be another layer's input once in place
+            raise _Unsayable  # `channels` would be another layer's input once in place
         assert value.arg is not None
         outer = given[value.arg]
         return Cond(outer.arg) if isinstance(outer, Ref) else outer
     return value
 
 
-class _Unsayable(Exception):
-    pass
-
-
 def _substitute(items: Sequence[Item], given: dict[str, Any]) -> tuple[Item, ...]:
-    def fill(value: Any) -> Any:
-        found = _compose(value, given)
-        if found is None:
-            raise _Unsayable
-        return found
-
     result: list[Item] = []
     for item in items:
-        changes: dict[str, Any] = {"repeat": fill(item.repeat), "when": fill(item.when)}
+        changes: dict[str, Any] = {"repeat": _compose(item.repeat, given),
+                                   "when": _compose(item.when, given)}
         if isinstance(item, Leaf):
-            changes["fields"] = tuple((k, fill(v)) for k, v in item.fields)
+            changes["fields"] = tuple((k, _compose(v, given)) for k, v in item.fields)
         elif isinstance(item, Fork):
             changes["branches"] = tuple(_substitute(b, given) for b in item.branches)
         elif isinstance(item, Call):
-            changes["args"] = tuple((k, fill(v)) for k, v in item.args)
+            changes["args"] = tuple((k, _compose(v, given)) for k, v in item.args)
         else:
             changes["items"] = _substitute(item.items, given)
         if changes["when"] is False or changes["repeat"] == 0:
@@ -297,14 +295,20 @@ def _replace_call(items: Sequence[Item], block: Block) -> tuple[Item, ...]:
     return tuple(result)
 
 
+def _small(block: Block) -> bool:
+    """A body of a few layers, which reads as well in place as in a block."""
+    return len(block.body) <= 3 and all(isinstance(item, Leaf) for item in block.body)
+
+
 def prune(blocks: list[Block], layers: tuple[Item, ...],
           in_place: bool) -> tuple[list[Block], tuple[Item, ...]]:
     """Blocks nothing calls are dropped; with ``in_place``, a block called from one place
-    only is written there (when its body can be said there)."""
+    only is written there when it runs once, or is small (and its body can be said there)."""
     changed = True
     while changed:
         changed = False
         sites = Counter(call.block for call in _calls(layers))
+        once = {call.block for call in _calls(layers) if call.repeat == 1}
         for block in blocks:
             sites.update(call.block for call in _calls(block.body))
         for block in blocks:
@@ -312,7 +316,7 @@ def prune(blocks: list[Block], layers: tuple[Item, ...],
                 blocks = [b for b in blocks if b is not block]
                 changed = True
                 break
-            if in_place and sites[block.name] == 1:
+            if in_place and sites[block.name] == 1 and (block.name in once or _small(block)):
                 try:
                     new_layers = _replace_call(layers, block)
                     new_blocks = [dataclasses.replace(b, body=_replace_call(b.body, block))

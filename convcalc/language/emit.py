@@ -284,9 +284,10 @@ class Emitter:
         return lines + self.sequence("layers", block.body, 4)
 
     def sequence(self, key: str, items: tuple[Item, ...], indent: int) -> list[str]:
-        """``key: [a, b]`` when it is short, else ``key:`` and one item a line."""
+        """``key: [a, b]`` when it is short (never the spec's own list), else ``key:`` and
+        one item a line."""
         pad = " " * indent
-        flow = self.flow(items)
+        flow = self.flow(items) if indent else None
         if flow is not None and indent + len(key) + 2 + len(flow) <= WIDTH:
             return [f"{pad}{key}: {flow}"]
         lines = [f"{pad}{key}:"]
@@ -301,10 +302,17 @@ class Emitter:
         return "[" + ", ".join(text for text in texts if text is not None) + "]"
 
     def inline(self, item: Item) -> str | None:
-        """An item as one flow value (``conv3-64``, ``c: {out: 64}``), if it has no
-        modifiers."""
-        if item.repeat != 1 or item.when is not True or isinstance(item, Fork | Run):
+        """An item as one flow value: ``conv3-64``, ``c: {out: 64}``, and with modifiers
+        ``{layers: [relu], repeat: 2}``; a merge is never one."""
+        if isinstance(item, Fork):
             return None
+        if isinstance(item, Run) or item.repeat != 1 or item.when is not True:
+            inner = item.items if isinstance(item, Run) else (
+                dataclasses.replace(item, repeat=1, when=True),)
+            flow = self.flow(inner)
+            if flow is None:
+                return None
+            return flow_map([("layers", flow), *self.modifiers(item)])
         head, keys = self.head(item)
         return f"{head}: {flow_map(keys)}" if keys else head
 
@@ -322,20 +330,20 @@ class Emitter:
             keys.append(("name", text_scalar(item.name)))
         return head, keys
 
-    def modifiers(self, item: Item) -> list[str]:
+    def modifiers(self, item: Item) -> list[tuple[str, str]]:
         found = []
         if isinstance(item, Fork) and item.name is not None:
-            found.append(f"name: {text_scalar(item.name)}")
+            found.append(("name", text_scalar(item.name)))
         if item.repeat != 1:
-            found.append(f"repeat: {value_text(item.repeat)}")
+            found.append(("repeat", value_text(item.repeat)))
         if item.when is not True:
-            found.append(f"if: {value_text(item.when)}")
+            found.append(("if", value_text(item.when)))
         return found
 
     def item(self, item: Item, indent: int) -> list[str]:
         """An item of a block-style list: ``- `` at ``indent``, its keys below it."""
         pad = " " * indent
-        modifiers = [f"{pad}  {text}" for text in self.modifiers(item)]
+        modifiers = [f"{pad}  {key}: {text}" for key, text in self.modifiers(item)]
         if isinstance(item, Run):
             body = self.sequence("layers", item.items, indent + 2)
             if modifiers:

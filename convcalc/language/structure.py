@@ -177,13 +177,12 @@ class Naming:
         """The name to write for a node named ``full`` (None: the generated one), and the
         name the reader gives it."""
         number = self.counters.get(stem, 0) + 1
-        generated = f"{self.real}{stem}{number}"
         local = full[len(self.real):] if full.startswith(self.real) else \
             full[len(self.logical):] if full.startswith(self.logical) else full
-        if full != generated and (self.keep or informative(local, stem)):
+        if local != f"{stem}{number}" and (self.keep or informative(local, stem)):
             return local, self.real + local
         self.counters[stem] = number
-        return None, generated
+        return None, f"{self.real}{stem}{number}"
 
     def inner(self, real: str, logical: str) -> Naming:
         return Naming(real, logical, self.keep)

@@ -43,13 +43,16 @@ def write_spec(model: Model, names: Names = "keep", notes: Sequence[str] = ()) -
     ``notes`` become comment lines at the top. The model's ``expect`` claims are written as
     its ``expect``.
     """
-    text = _structured(model, names, notes)
-    if _same(model, text, names):
+    text = compose_spec(model, names, notes)
+    if same_model(model, text, names):
         return text
-    return _structured(model, names, notes, plain=True)  # pragma: no cover - a writer bug
+    return compose_spec(model, names, notes, plain=True)  # pragma: no cover - a writer bug
 
 
-def _structured(model: Model, names: Names, notes: Sequence[str], plain: bool = False) -> str:
+def compose_spec(model: Model, names: Names = "keep", notes: Sequence[str] = (),
+                 plain: bool = False) -> str:
+    """The spec text of ``model``, unchecked (:func:`write_spec` checks it); ``plain``
+    writes every layer in place, with no blocks."""
     flat = flatten(model.layers)
     trees = parts(flat)
     keep = names == "keep"
@@ -130,7 +133,7 @@ def _signature(model: Model, names: bool) -> list[tuple[Any, ...]]:
     return found
 
 
-def _same(model: Model, text: str, names: Names) -> bool:
+def same_model(model: Model, text: str, names: Names) -> bool:
     """Whether ``text`` reads back to ``model``'s layers (and names, when they are kept)."""
     from convcalc.language import load_text
 
