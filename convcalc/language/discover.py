@@ -125,7 +125,8 @@ class Discovery:
         self.defaults: dict[str, dict[str, Any]] = {}
 
     def run(self, x: Shape) -> None:
-        annotate(self.trees, x, {})
+        if self.features.channels:
+            annotate(self.trees, x, {})
         found = list(all_parts(self.trees))
         classes: dict[tuple[Any, ...], int] = {}
         for part in found:

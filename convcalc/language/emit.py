@@ -35,6 +35,7 @@ WIDTH = 96  # flow lists longer than this are written one item a line
 _PLAIN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-/+]*")
 _OPTIONS = (("stride", "s"), ("dilation", "d"), ("groups", "g"), ("multiplier", "m"))
 _PAD_WORDS = ("same", "valid", "full")
+_DIGITS = re.compile(r"\d+")
 
 
 # --- scalars --------------------------------------------------------------------------------
@@ -139,10 +140,8 @@ def _layer_parts(leaf: Leaf, base: dict[str, Any], show: Show,
                  short: bool) -> tuple[str, list[tuple[str, str]]]:
     """The item key (shorthand or kind) and the keys written after it."""
     cls = KINDS[leaf.kind]
-    required = {f.name for f in kind_fields(cls)
-                if f.default is dataclasses.MISSING}
     needed = {key: value for key, value in leaf.fields
-              if key in required or isinstance(value, Ref) or base.get(key) != value}
+              if key not in base or isinstance(value, Ref) or base[key] != value}
     keys: list[tuple[str, str]] = []
     if not short:
         return leaf.kind, [(key, show(value)) for key, value in needed.items()]
@@ -197,6 +196,7 @@ class LayerWriter:
         self.defaults = defaults
         self.bases: dict[str, dict[str, Any]] = {}
         self.checked: dict[tuple[object, ...], bool] = {}
+        self.written: dict[Leaf, tuple[str, list[tuple[str, str]]]] = {}
 
     def base(self, kind: str) -> dict[str, Any]:
         """A kind's field values when a layer says nothing: its own, then the spec's."""
@@ -210,17 +210,26 @@ class LayerWriter:
             str, list[tuple[str, str]]]:
         """The item key and keys of ``leaf``; ``instances`` are the concrete layers a block's
         layer stands for, each with the printer of its call's values."""
+        if not instances and leaf in self.written:
+            return self.written[leaf]
         base = self.base(leaf.kind)
         head, keys = _layer_parts(leaf, base, value_text, True)
-        checks = instances or [(leaf, value_text)]
-        if all(self.reads_back(concrete, *_layer_parts(leaf, base, show, True))
-               for concrete, show in checks):
-            return head, keys
-        return _layer_parts(leaf, base, value_text, False)
+        if instances:
+            short = all(self.reads_back(concrete, *_layer_parts(leaf, base, show, True))
+                        for concrete, show in instances)
+        else:
+            short = self.reads_back(leaf, head, keys)
+        found = (head, keys) if short else _layer_parts(leaf, base, value_text, False)
+        if not instances:
+            self.written[leaf] = found
+        return found
 
     def reads_back(self, leaf: Leaf, head: str, keys: list[tuple[str, str]]) -> bool:
-        """``_reads_back``, once per distinct text: a model repeats its layers."""
-        key = (leaf.kind, leaf.fields, head, tuple(keys))
+        """``_reads_back``, once per form of text: the numbers in a shorthand or a key do not
+        change how it reads (``conv3-64-s2`` reads as ``conv3-128-s2`` does), and a model
+        repeats its forms (the whole text is read back once more in the end)."""
+        key = (leaf.kind, _DIGITS.sub("9", head), tuple((k, _DIGITS.sub("9", text))
+                                                      for k, text in keys))
         if key not in self.checked:
             self.checked[key] = _reads_back(leaf, head, keys,
                                             self.defaults.get(leaf.kind, {}))
@@ -321,8 +330,9 @@ class Emitter:
             keys = [(name, value_text(value)) for name, value in item.args]
             head = item.block
         else:
-            head, keys = self.layers.parts(item, [(_concrete(item, args), _showing(args))
+            head, found = self.layers.parts(item, [(_concrete(item, args), _showing(args))
                                                   for args in self.calls])
+            keys = list(found)  # the writer's list is shared by equal layers
             if item.waiver is not None:
                 keys += [("allow", text_scalar(item.waiver[0])),
                          ("reason", text_scalar(item.waiver[1]))]

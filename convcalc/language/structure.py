@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
+from typing import Any
 
 from convcalc.language.written import Call, Fork, Item, Leaf, Run, kind_fields
 from convcalc.model import Group, LayerNode, Merge
@@ -191,41 +192,51 @@ class Naming:
 # --- items ----------------------------------------------------------------------------------
 
 
-def fields_of(node: LayerNode) -> tuple[tuple[str, object], ...]:
-    return tuple((f.name, getattr(node.layer, f.name))
-                 for f in kind_fields(type(node.layer)))
+_KEYS: dict[Any, tuple[tuple[str, object], ...]] = {}
+
+
+def fields_of(layer: Any) -> tuple[tuple[str, object], ...]:
+    """A layer's keys and values (layers are values: a model repeats a few many times)."""
+    found = _KEYS.get(layer)
+    if found is None:
+        found = tuple((f.name, getattr(layer, f.name)) for f in kind_fields(type(layer)))
+        if len(_KEYS) < 4096:
+            _KEYS[layer] = found
+    return found
 
 
 def leaf_of(node: LayerNode, naming: Naming) -> Leaf:
     name, _ = naming.name(node.name, node.kind)
     waiver = (node.waiver.status, node.waiver.reason) if node.waiver else None
-    return Leaf(node.kind, fields_of(node), name, waiver)
+    return Leaf(node.kind, fields_of(node.layer), name, waiver)
 
 
 def fold(items: Sequence[Item]) -> list[Item]:
     """Runs of equal consecutive items, or of equal consecutive groups of up to MAX_PERIOD
     items, written once with ``repeat``; the longest run wins, then the shortest unit."""
-    following: dict[Item, int] = {}
-    after = [0] * len(items)  # the next position holding an equal item; 0: none
-    for position in range(len(items) - 1, -1, -1):
-        after[position] = following.get(items[position], 0)
-        following[items[position]] = position
+    numbers: dict[Item, int] = {}
+    ids = [numbers.setdefault(item, len(numbers)) for item in items]  # cheap to compare
+    following: dict[int, int] = {}
+    after = [0] * len(ids)  # the next position holding an equal item; 0: none
+    for position in range(len(ids) - 1, -1, -1):
+        after[position] = following.get(ids[position], 0)
+        following[ids[position]] = position
     folded: list[Item] = []
     start = 0
-    while start < len(items):
+    while start < len(ids):
         best_cover, best_period = 0, 0
         other = after[start]
         while other and other - start <= MAX_PERIOD:
             period = other - start
             copies = 1
-            unit = items[start:other]
-            while items[start + copies * period:start + (copies + 1) * period] == unit:
+            unit = ids[start:other]
+            while ids[start + copies * period:start + (copies + 1) * period] == unit:
                 copies += 1
             if copies >= 2 and copies * period > best_cover:
                 best_cover, best_period = copies * period, period
             other = after[other]
-        while best_period and start + best_cover < len(items) and \
-                items[start + best_cover] == items[start]:
+        while best_period and start + best_cover < len(ids) and \
+                ids[start + best_cover] == ids[start]:
             # the run shifted by one is as long: write the first item alone, so that a run
             # of stages ends with its pooling ([conv, conv, pool] x 2, not [pool, conv, conv])
             folded.append(items[start])

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from convcalc.language.discover import Discovery, prune
 from convcalc.language.emit import Emitter
-from convcalc.language.structure import Naming, convert, flatten, leaves, parts
+from convcalc.language.structure import Naming, convert, fields_of, flatten, leaves, parts
 from convcalc.language.unify import Features
 from convcalc.language.written import Document, kind_fields
 from convcalc.model import LayerNode, Merge, Model
@@ -95,11 +95,14 @@ def shared_defaults(flat: Sequence[LayerNode | Merge]) -> tuple[
 
     values: dict[str, dict[str, set[Any]]] = {}
     counts: Counter[str] = Counter()
+    layers: dict[int, tuple[str, Any]] = {}  # by identity: the reader makes equal layers one
     for node in leaves(flat):
         counts[node.kind] += 1
-        own = values.setdefault(node.kind, {})
-        for f in kind_fields(type(node.layer)):
-            own.setdefault(f.name, set()).add(getattr(node.layer, f.name))
+        layers[id(node.layer)] = (node.kind, node.layer)
+    for kind, layer in layers.values():
+        own = values.setdefault(kind, {})
+        for key, value in fields_of(layer):
+            own.setdefault(key, set()).add(value)
     found = []
     for kind, fields in sorted(values.items()):
         cls = KINDS[kind]

@@ -11,14 +11,16 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from fractions import Fraction
-from functools import cache
 from typing import Any
 
+_FIELDS: dict[type[Any], tuple[dataclasses.Field[Any], ...]] = {}
 
-@cache
+
 def kind_fields(kind: type[Any]) -> tuple[dataclasses.Field[Any], ...]:
     """A layer kind's fields (its YAML keys), looked up once per kind."""
-    return dataclasses.fields(kind)
+    if kind not in _FIELDS:
+        _FIELDS[kind] = dataclasses.fields(kind)
+    return _FIELDS[kind]
 
 
 @dataclass(frozen=True)
