@@ -46,9 +46,11 @@ MAX_REPEAT = 10_000
 
 
 class Builder(BlockReader):
-    def __init__(self, path: str, opener: Opener | None = None) -> None:
+    def __init__(self, path: str, opener: Opener | None = None,
+                 input: Shape | None = None) -> None:
         super().__init__(path)
         self.opener = opener
+        self.given_input = input  # replaces the spec's own `input`
         self.included: set[str] = set()
         self.library = False  # the file has blocks only: it is included, not analysed
         self.defaults: dict[str, list[tuple[str, object, Where]]] = {}
@@ -73,6 +75,7 @@ class Builder(BlockReader):
             self.library = True
             return None
         shape = self.input(root)
+        self.x = shape
         self.read_defaults(root.get("defaults"))
         layers: list[ModelNode] = []
         body = root.get("layers")
@@ -102,8 +105,7 @@ class Builder(BlockReader):
             self.problem(root, "missing-input", "the spec has no `input` shape (e.g. "
                          "input: 224x224x3)")
             return None
-        shape = self.shape(node, "input")
-        return shape
+        return self.given_input or self.shape(node, "input")
 
     def shape(self, node: Node, what: str) -> Shape | None:
         value = plain(node)
@@ -296,14 +298,18 @@ class Builder(BlockReader):
                 self.items(branch, scope) if isinstance(branch, Seq) else self.item(branch, scope))]
         name = scope.name(plain(modifiers["name"]) if "name" in modifiers else None, op)
         branches = []
+        start, outputs = self.x, []
         for number, branch in enumerate(kept, 1):
             inner = scope.inner(f"{name}.b{number}")
+            self.x = start
             layers = self.items(branch, inner) if isinstance(branch, Seq) else \
                 self.item(branch, inner)
             branches.append(tuple(layers))
+            outputs.append(self.x)
         if not branches:
             self.problem(value, "bad-layer", f"{op} needs at least one branch")
             return []
+        self.join(op, outputs, name, self.where(at))
         return [Merge(op, tuple(branches), name, self.where(at))]
 
     def word(self, text: str, at: Scalar, value: Node | None, modifiers: dict[str, Node],
@@ -384,8 +390,10 @@ class Builder(BlockReader):
             raise TooLarge
         name_node = own.get("name")
         name = scope.name(plain(name_node) if name_node else None, registry_name)
-        return LayerNode(layer, registry_name, name, self.where(at), places,
+        made = LayerNode(layer, registry_name, name, self.where(at), places,
                          self.waiver(own.get("allow"), own.get("reason"), at))
+        self.advance(made)
+        return made
 
     def waiver(self, allow: Node | None, reason: Node | None, at: Scalar) -> Waiver | None:
         if allow is None:
