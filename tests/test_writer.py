@@ -169,9 +169,21 @@ def _groups(nodes: tuple[ModelNode, ...]) -> list[Group]:
 
 def test_torchvision_resnet50_without_names_reads_like_the_paper() -> None:
     text = assert_round_trip(torchvision_resnet(), "informative")
-    assert "- [conv1-$width, bn, relu, conv3-$width-s$stride-p1, bn, relu, conv1-$(width*4), " \
-           "bn]" in text
-    assert "if: $with_downsample" in text and "repeat: $n" in text
+    assert """
+  residual:
+    args: {width: 256, stride: 1}
+    layers:
+      - add:
+          - [conv1-$width, bn, relu, conv3-$width-s$stride-p1, bn, relu, conv1-$(width*4), bn]
+          - [{layers: [conv1-$(width*4)-s$stride, bn], if: $(channels != width*4)}]
+      - relu
+  layer:
+    args: {width: 64, stride: 2, n: 2}
+    layers:
+      - residual: {width: $width, stride: $stride}
+      - residual: {width: $width}
+        repeat: $n
+""" in text
     assert " name:" not in text  # torchvision's names say no more than kind and position
 
 

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from convcalc.language.structure import Branching, Naming, Part, Tree, convert
-from convcalc.language.unify import Features, Template, unify
+from convcalc.language.unify import Features, Template, head, unify
 from convcalc.language.written import Block, Call, Cond, Fork, Item, Leaf, Ref, Run
 from convcalc.layers.merge import MERGES
 from convcalc.model import LayerNode
@@ -113,6 +113,30 @@ def _texts(items: Sequence[Item]) -> Iterator[str]:
             yield from _texts(item.items)
 
 
+def _heads(body: Sequence[Item]) -> tuple[Any, ...]:
+    return tuple(head(item) for item in body)
+
+
+def _peeled(bodies: list[tuple[Item, ...]]) -> list[tuple[Item, ...]]:
+    """The bodies with a repeated item's first copy apart where that gives the items of
+    most bodies: a stage of three alike blocks reads as the first and two more, as the
+    stages whose first block differs do."""
+    common = Counter(_heads(body) for body in bodies).most_common(1)[0][0]
+    found = []
+    for body in bodies:
+        if _heads(body) != common:
+            for index, item in enumerate(body):
+                if type(item.repeat) is int and item.repeat >= 2:
+                    rest = dataclasses.replace(item, repeat=item.repeat - 1)
+                    peeled = (*body[:index], dataclasses.replace(item, repeat=1), rest,
+                              *body[index + 1:])
+                    if _heads(peeled) == common:
+                        body = peeled
+                        break
+        found.append(body)
+    return found
+
+
 class Discovery:
     """Finds the blocks of a model's parts; ``keep`` keeps every name."""
 
@@ -147,7 +171,7 @@ class Discovery:
 
     def settle(self, parts: list[Part]) -> None:
         """Make blocks of one class's parts: the whole class, else by shape, else by body."""
-        bodies = [self.body(part) for part in parts]
+        bodies = _peeled([self.body(part) for part in parts])
         if len(parts) >= 2 and self.make(parts, bodies):
             return
         by_shape: dict[tuple[Any, ...], list[int]] = {}
