@@ -171,17 +171,17 @@ def test_torchvision_resnet50_without_names_reads_like_the_paper() -> None:
     text = assert_round_trip(torchvision_resnet(), "informative")
     assert """
   residual:
-    args: {width: 256, stride: 1}
+    args: {filters: 256, stride: 1}
     layers:
       - add:
-          - [conv1-$width, bn, relu, conv3-$width-s$stride-p1, bn, relu, conv1-$(width*4), bn]
-          - [{layers: [conv1-$(width*4)-s$stride, bn], if: $(channels != width*4)}]
+          - [conv1-$filters, bn, relu, conv3-$filters-s$stride-p1, bn, relu, conv1-$(filters*4), bn]
+          - [{layers: [conv1-$(filters*4)-s$stride, bn], if: $(channels != filters*4)}]
       - relu
   layer:
-    args: {width: 64, stride: 2, n: 2}
+    args: {filters: 64, stride: 2, n: 2}
     layers:
-      - residual: {width: $width, stride: $stride}
-      - residual: {width: $width}
+      - residual: {filters: $filters, stride: $stride}
+      - residual: {filters: $filters}
         repeat: $n
 """ in text
     assert " name:" not in text  # torchvision's names say no more than kind and position

@@ -10,6 +10,7 @@ argument can take, so a shorthand with ``$mid`` in it is exact for every call.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Callable, Sequence
 from functools import cache
@@ -31,7 +32,8 @@ from convcalc.layers import KINDS, lookup
 from convcalc.layers.fields import construct
 from convcalc.shape import Shape
 
-WIDTH = 96  # flow lists longer than this are written one item a line
+WIDTH = 100  # a flow list wraps at this width
+MAX_WRAPPED = 3  # a flow list longer than this many lines is written one item a line
 _PLAIN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-/+]*")
 _OPTIONS = (("stride", "s"), ("dilation", "d"), ("groups", "g"), ("multiplier", "m"))
 _PAD_WORDS = ("same", "valid", "full")
@@ -89,6 +91,8 @@ def value_text(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and not math.isfinite(value):
+        return ".nan" if math.isnan(value) else ".inf" if value > 0 else "-.inf"
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, str):
@@ -296,19 +300,19 @@ class Emitter:
         """``key: [a, b]`` when it is short (never the spec's own list), else ``key:`` and
         one item a line."""
         pad = " " * indent
-        flow = self.flow(items) if indent else None
-        if flow is not None and indent + len(key) + 2 + len(flow) <= WIDTH:
-            return [f"{pad}{key}: {flow}"]
+        texts = self.flow(items) if indent else None
+        lines = wrapped(f"{pad}{key}: ", texts) if texts is not None else None
+        if lines is not None:
+            return lines
         lines = [f"{pad}{key}:"]
         for item in items:
             lines += self.item(item, indent + 2)
         return lines
 
-    def flow(self, items: tuple[Item, ...]) -> str | None:
+    def flow(self, items: tuple[Item, ...]) -> list[str] | None:
+        """The items as flow values, if each has one."""
         texts = [self.inline(item) for item in items]
-        if any(text is None for text in texts):
-            return None
-        return "[" + ", ".join(text for text in texts if text is not None) + "]"
+        return None if None in texts else [text for text in texts if text is not None]
 
     def inline(self, item: Item) -> str | None:
         """An item as one flow value: ``conv3-64``, ``c: {out: 64}``, and with modifiers
@@ -318,10 +322,10 @@ class Emitter:
         if isinstance(item, Run) or item.repeat != 1 or item.when is not True:
             inner = item.items if isinstance(item, Run) else (
                 dataclasses.replace(item, repeat=1, when=True),)
-            flow = self.flow(inner)
-            if flow is None:
+            texts = self.flow(inner)
+            if texts is None:
                 return None
-            return flow_map([("layers", flow), *self.modifiers(item)])
+            return flow_map([("layers", "[" + ", ".join(texts) + "]"), *self.modifiers(item)])
         head, keys = self.head(item)
         return f"{head}: {flow_map(keys)}" if keys else head
 
@@ -371,16 +375,37 @@ class Emitter:
     def fork(self, fork: Fork, indent: int) -> list[str]:
         pad = " " * indent
         flows = [self.flow(branch) for branch in fork.branches]
-        if all(flow is not None for flow in flows):
-            text = "[" + ", ".join(flow for flow in flows if flow is not None) + "]"
+        if all(texts is not None for texts in flows):
+            text = "[" + ", ".join("[" + ", ".join(texts) + "]" for texts in flows
+                                   if texts is not None) + "]"
             if indent + len(fork.op) + 4 + len(text) <= WIDTH:
                 return [f"{pad}- {fork.op}: {text}"]
         lines = [f"{pad}- {fork.op}:"]
-        for branch, flow in zip(fork.branches, flows, strict=True):
-            if flow is not None and indent + 6 + len(flow) <= WIDTH:
-                lines.append(f"{pad}    - {flow}")
+        for branch, texts in zip(fork.branches, flows, strict=True):
+            flow = wrapped(f"{pad}    - ", texts) if texts is not None else None
+            if flow is not None:
+                lines += flow
             else:
                 body = self.sequence("layers", branch, indent + 6)
                 lines.append(f"{pad}    - {body[0].strip()}")
                 lines += body[1:]
         return lines
+
+
+def wrapped(prefix: str, texts: list[str]) -> list[str] | None:
+    """``prefix[a, b, c]``, wrapped after a comma to stay within WIDTH (the next lines start
+    under the first item), or None when that takes more than MAX_WRAPPED lines."""
+    lines = [prefix + "["]
+    indent = " " * len(lines[0])
+    for number, text in enumerate(texts):
+        piece = text + ("]" if number == len(texts) - 1 else ",")
+        if len(lines[-1]) + 1 + len(piece) > WIDTH and lines[-1].strip() not in ("", "["):
+            lines.append(indent)
+        lines[-1] += ("" if lines[-1].endswith(("[", " ")) else " ") + piece
+    if not texts:
+        lines[-1] += "]"
+    if len(lines) > 1 and len(texts) < 4:  # a few long items read better one a line
+        return None
+    if len(lines) > MAX_WRAPPED or any(len(line) > WIDTH for line in lines):
+        return None
+    return lines

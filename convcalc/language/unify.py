@@ -234,9 +234,11 @@ def _describe(item: Item) -> str:
 
 # --- slots to arguments ---------------------------------------------------------------------
 
-_ROLE_NAMES = {"filters": "width", "units": "units", "n": "n"}
-_RESERVED = {"name", "repeat", "if", "allow", "reason", "layers", "args", "channels", "true",
-             "false", "null", "yes", "no", "on", "off"}
+# Words a block may not take as arguments: the item's own keys, YAML's words, and the input
+# shape a block reads (`channels`, `height`, `width`, …), which an argument would hide.
+_RESERVED = {"name", "repeat", "if", "allow", "reason", "layers", "args", "true", "false",
+             "null", "yes", "no", "on", "off", "channels", "height", "width", "length",
+             "depth"}
 
 
 @dataclass
@@ -296,7 +298,7 @@ class Arguments:
             relation = _affine(arg.vector, vector)
             if relation is not None:
                 return self._int_ref(Ref(arg.name, *relation), vector)
-        return self._int_ref(Ref(self._new(_ROLE_NAMES.get(role, role), vector)), vector)
+        return self._int_ref(Ref(self._new(role, vector)), vector)
 
     def condition(self, vector: tuple[Any, ...], what: str) -> Cond:
         for arg in self.args:

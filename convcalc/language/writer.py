@@ -29,8 +29,9 @@ from convcalc.model import LayerNode, Merge, Model
 Names = Literal["keep", "informative"]
 
 
-class WriteError(AssertionError):
-    """The structured text does not read back to the model (a bug of the writer)."""
+class WriteError(ValueError):
+    """The model has a value the spec language cannot write (the text would not read back
+    to it)."""
 
 
 def write_spec(model: Model, names: Names = "keep", notes: Sequence[str] = ()) -> str:
@@ -46,7 +47,11 @@ def write_spec(model: Model, names: Names = "keep", notes: Sequence[str] = ()) -
     text = compose_spec(model, names, notes)
     if same_model(model, text, names):
         return text
-    return compose_spec(model, names, notes, plain=True)  # pragma: no cover - a writer bug
+    text = compose_spec(model, names, notes, plain=True)  # pragma: no cover - a writer bug
+    if same_model(model, text, names):  # pragma: no cover
+        return text
+    raise WriteError(f"{model.name}: the spec language cannot say this model exactly "
+                     "(a layer's value has no written form)")
 
 
 def compose_spec(model: Model, names: Names = "keep", notes: Sequence[str] = (),
