@@ -187,6 +187,29 @@ def test_torchvision_resnet50_without_names_reads_like_the_paper() -> None:
     assert " name:" not in text  # torchvision's names say no more than kind and position
 
 
+def generated_names(nodes: tuple[Any, ...], counts: dict[str, int]) -> tuple[Any, ...]:
+    """Names as some ONNX files have them: ``Conv_12``, ``Add_3``, no modules."""
+    found = []
+    for node in nodes:
+        kind = node.op if isinstance(node, Merge) else node.kind
+        counts[kind] = counts.get(kind, -1) + 1
+        if isinstance(node, Merge):
+            node = dataclasses.replace(node, branches=tuple(
+                generated_names(branch, counts) for branch in node.branches))
+        found.append(dataclasses.replace(node, name=f"{kind.capitalize()}_{counts[kind]}"))
+    return tuple(found)
+
+
+def test_without_module_names_a_merge_and_its_activation_make_the_block() -> None:
+    model = torchvision_resnet()
+    model = dataclasses.replace(model, layers=generated_names(flatten(model.layers), {}))
+    text = assert_round_trip(model, "informative", exact_names=False)
+    back = read(text)
+    assert [block for block in {g.block for g in _groups(back.layers)}
+            if calls(back.layers, block) == 16] == ["residual"], text
+    assert len(text.splitlines()) <= 40
+
+
 def test_torchvision_resnet50_keeps_its_module_names() -> None:
     model = torchvision_resnet()
     back = read(assert_round_trip(model, "keep", exact_names=False))

@@ -76,6 +76,7 @@ class Part:
     shape_class: int = -1
     height: int = 1  # 1 + the height of the highest part inside it
     channels: int = 0  # the channels of its input (0: unknown)
+    unnamed: bool = False  # cut at a merge, not found in the names: its call has no name
 
 
 Tree = LayerNode | Branching | Part
@@ -109,26 +110,60 @@ def _home(node: LayerNode | Merge, prefix: str) -> str | None:
     return rest.split(".", 1)[0] if "." in rest else None
 
 
-def parts(nodes: Sequence[LayerNode | Merge], prefix: str = "") -> tuple[Tree, ...]:
-    """``nodes`` with each run under one name segment gathered into a :class:`Part`."""
+def parts(nodes: Sequence[LayerNode | Merge], prefix: str = "",
+          units: bool = False) -> tuple[Tree, ...]:
+    """``nodes`` with each run under one name segment gathered into a :class:`Part`.
+
+    With ``units``, a list whose names have no segments (``Conv_12``) is cut at its merges
+    instead: each merge with the activations after it is a part (ResNet's add and relu).
+    """
+    homes = [_home(node, prefix) for node in nodes]
+    if units and all(home is None for home in homes) and \
+            sum(isinstance(node, Merge) for node in nodes) >= 2:
+        return _units(nodes, prefix)
     trees: list[Tree] = []
-    for segment, run in groupby(nodes, key=lambda node: _home(node, prefix)):
-        members = list(run)
+    start = 0
+    for segment, run in groupby(homes):
+        count = len(list(run))
+        members = nodes[start:start + count]
+        start += count
         if segment is None:
-            trees += [_tree(node, prefix) for node in members]
+            trees += [_tree(node, prefix, units) for node in members]
         else:
             path = f"{prefix}{segment}."
-            trees.append(Part(segment, parts(members, path), path))
+            trees.append(Part(segment, parts(members, path, units), path))
     return tuple(trees)
 
 
-def _tree(node: LayerNode | Merge, prefix: str) -> Tree:
+# Layers that follow a merge and go with it: no weights, no change of shape.
+_TRAILING = {"relu", "relu6", "leaky-relu", "silu", "gelu", "sigmoid", "tanh", "hard-swish",
+             "hard-sigmoid", "dropout", "identity", "channel-shuffle"}
+
+
+def _units(nodes: Sequence[LayerNode | Merge], prefix: str) -> tuple[Tree, ...]:
+    trees: list[Tree] = []
+    start = 0
+    while start < len(nodes):
+        end = start + 1
+        if isinstance(nodes[start], Merge):
+            while end < len(nodes) and isinstance(nodes[end], LayerNode) and \
+                    nodes[end].kind in _TRAILING:  # type: ignore[union-attr]
+                end += 1
+            trees.append(Part("", tuple(_tree(node, prefix, True) for node in nodes[start:end]),
+                              prefix, unnamed=True))
+        else:
+            trees.append(_tree(nodes[start], prefix, True))
+        start = end
+    return tuple(trees)
+
+
+def _tree(node: LayerNode | Merge, prefix: str, units: bool) -> Tree:
     if isinstance(node, LayerNode):
         return node
     style = _spec_style(node)
     return Branching(node, tuple(
-        parts(branch, f"{node.name}.b{number}." if style else prefix)  # type: ignore[arg-type]
-        for number, branch in enumerate(node.branches, 1)), style)
+        parts(branch, f"{node.name}.b{number}." if style else prefix,  # type: ignore[arg-type]
+              units) for number, branch in enumerate(node.branches, 1)), style)
 
 
 # --- names ----------------------------------------------------------------------------------
@@ -268,7 +303,7 @@ def convert(trees: Sequence[Tree], naming: Naming) -> list[Item]:
         elif tree.block is None:
             items += convert(tree.children, naming)
         else:
-            name, _ = naming.name(tree.path[:-1], tree.block)
+            name, _ = naming.name("" if tree.unnamed else tree.path[:-1], tree.block)
             items.append(Call(tree.block, tree.args, name))
     return fold(items)
 

@@ -59,8 +59,8 @@ def compose_spec(model: Model, names: Names = "keep", notes: Sequence[str] = (),
     """The spec text of ``model``, unchecked (:func:`write_spec` checks it); ``plain``
     writes every layer in place, with no blocks."""
     flat = flatten(model.layers)
-    trees = parts(flat)
     keep = names == "keep"
+    trees = parts(flat, units=not keep)  # cutting at merges would rename the layers
     discovery = Discovery(trees, keep, language_features())
     if not plain:
         discovery.run(model.input)
