@@ -10,17 +10,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from convcalc.language.base import MERGES, MODIFIERS, BadCall, Scope, plain, suggest
-from convcalc.language.expressions import (
-    FUNCTIONS,
-    ExpressionError,
-    Reference,
-    brief,
-    evaluate,
-    names_in,
-    references,
-    show,
-)
+from convcalc.language.base import MERGES, RESERVED, BadCall, Scope, plain, suggest
+from convcalc.language.expressions import FUNCTIONS, ExpressionError, evaluate, show
+from convcalc.language.references import Reference, brief, names_in, references
 from convcalc.language.shapes import SHAPE_NAMES, ShapeTracker
 from convcalc.language.yamltree import Map, Node, Scalar, Seq
 from convcalc.layers import lookup
@@ -75,7 +67,7 @@ class BlockReader(ShapeTracker):
         assert isinstance(node, Map)
         for key, value in node.entries:
             name = str(key.value)
-            if lookup(name) is not None or name in MERGES or name in MODIFIERS:
+            if lookup(name) is not None or name in RESERVED:
                 self.problem(key, "bad-block", f"block name {name!r} is taken by a layer kind "
                              "or keyword")
                 continue
