@@ -40,8 +40,8 @@ def rows(model: Model, names: bool) -> list[tuple[Any, ...]]:
     assert not [p for p in report.problems if p.level == "error"], report.problems
     return [(row.name if names else "", row.kind, row.input_shape, row.output_shape,
              row.params, row.non_trainable_params, row.macs, row.activations)
-            for row in report.rows if row.kind in KINDS or row.kind in MERGES or
-            row.kind == "input"]
+            for row in report.rows if row.kind in KINDS or row.kind == "input" or
+            (row.kind in MERGES and row.branches)]  # not a block's row (a block may be `split`)
 
 
 def totals(model: Model) -> tuple[Any, ...]:
@@ -73,6 +73,25 @@ def assert_round_trip(model: Model, names: Names, exact_names: bool = True) -> s
 def test_every_bundled_spec_reads_back_to_the_same_rows(path: Path, names: Names) -> None:
     model = load_file(path).model
     assert model is not None
+    assert_round_trip(model, names)
+
+
+def readme_specs() -> list[str]:
+    """The README's examples that are whole specs (ShuffleNet's split, MobileNetV3's
+    conditions, …)."""
+    import re
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"^```yaml\n(.*?)^```", readme, re.M | re.S)
+    loaded = [load_text(block, "readme.yaml") for block in blocks]
+    return [block for block, spec in zip(blocks, loaded, strict=True) if spec.model is not None
+            and spec.ok and not any(p.level == "error" for p in analyze(spec.model).problems)]
+
+
+@pytest.mark.parametrize("names", MODES)
+@pytest.mark.parametrize("spec", readme_specs(), ids=lambda s: s.splitlines()[0][:40])
+def test_every_readme_example_reads_back_to_the_same_rows(spec: str, names: Names) -> None:
+    model = read(spec)
     assert_round_trip(model, names)
 
 
@@ -300,7 +319,8 @@ def test_informative_names() -> None:
 
 @st.composite
 def random_specs(draw: st.DrawFn) -> str:
-    """Chains, merges (add, concat, mul), runs and blocks called with varying widths."""
+    """Chains, merges (add, concat, mul, split), runs and blocks called with varying
+    widths."""
     start = channels = draw(st.sampled_from([2, 3, 4, 8]))
     widths = st.sampled_from([2, 4, 6, 8, 16])
     blocks = ("blocks:\n"
@@ -314,7 +334,7 @@ def random_specs(draw: st.DrawFn) -> str:
     size = 32
     for _ in range(draw(st.integers(1, 14))):
         choice = draw(st.sampled_from(["conv", "bn", "relu", "pool", "res", "unit", "inc",
-                                       "add", "se", "run", "named"]))
+                                       "add", "se", "split", "run", "named"]))
         if choice == "conv":
             width, k = draw(widths), draw(st.sampled_from([1, 3]))
             lines.append(f"  - conv{k}-{width}-p{k // 2}")
@@ -336,6 +356,14 @@ def random_specs(draw: st.DrawFn) -> str:
             channels += a + b
         elif choice == "add":
             lines.append(f"  - add: [[conv3-{channels}-p1, bn], [conv1-{channels}], []]")
+        elif choice == "split" and channels % 2 == 0:
+            half = channels // 2
+            lines.append(f"  - split: [[], [conv1-{half}, bn, relu, conv3-{half}-p1]]")
+        elif choice == "split":
+            width = draw(widths)
+            lines.append(f"  - split: [[conv1-{width}], [conv3-4-p1]]\n"
+                         f"    parts: [1, {channels - 1}]")
+            channels = width + 4
         elif choice == "se":
             lines.append(f"  - mul: [[], [gap, conv1-{draw(widths)}, relu, conv1-{channels}, "
                          "sigmoid]]")

@@ -25,10 +25,11 @@ from convcalc.model import LayerNode
 from convcalc.problem import LayerError
 from convcalc.shape import Shape
 
-_TAKEN = {"layers", "args", "if", "repeat", "name", "allow", "reason", "add", "concat", "mul",
-          "blocks", "defaults", "input", "expect", "budget", "include", "source"}
+_TAKEN = {"layers", "args", "if", "repeat", "name", "allow", "reason", "parts", "add",
+          "concat", "mul", "split", "blocks", "defaults", "input", "expect", "budget",
+          "include", "source"}
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*[A-Za-z]|[A-Za-z]")
-_BY_MERGE = {"add": "residual", "concat": "branches", "mul": "gate"}
+_BY_MERGE = {"add": "residual", "concat": "branches", "mul": "gate", "split": "split-unit"}
 
 
 def all_parts(trees: Sequence[Tree]) -> Iterator[Part]:
@@ -58,8 +59,9 @@ def annotate(trees: Sequence[Tree], x: Shape | None,
                     return None
             x = seen[key]
         elif isinstance(tree, Branching):
-            outputs = [annotate(branch, x, seen) for branch in tree.branches]
             try:
+                outputs = [annotate(branch, inner, seen) for branch, inner in
+                           zip(tree.branches, tree.merge.inputs(x), strict=True)]
                 x = MERGES[tree.merge.op]([o for o in outputs if o is not None]) \
                     if None not in outputs else None
             except LayerError:
@@ -76,7 +78,7 @@ def _coarse(part: Part) -> tuple[Any, ...]:
         if isinstance(child, LayerNode):
             mark: Any = ("layer", child.kind)
         elif isinstance(child, Branching):
-            mark = ("merge", child.merge.op, len(child.branches))
+            mark = ("merge", child.merge.op, len(child.branches), child.merge.parts)
         else:
             mark = ("part", child.shape_class)
         if not found or found[-1] != mark:
@@ -91,7 +93,8 @@ def _shape(items: Sequence[Item]) -> tuple[Any, ...]:
         if isinstance(item, Leaf):
             found.append(("layer", item.kind, item.name))
         elif isinstance(item, Fork):
-            found.append(("merge", item.op, item.name, tuple(_shape(b) for b in item.branches)))
+            found.append(("merge", item.op, item.name, item.parts,
+                          tuple(_shape(b) for b in item.branches)))
         elif isinstance(item, Call):
             found.append(("call", item.block, item.name))
         else:
@@ -222,7 +225,7 @@ class Discovery:
             stem = stem.lower().replace("_", "-")
         if not self.usable(stem):
             fork = next((item for item in template.body if isinstance(item, Fork)), None)
-            stem = _BY_MERGE[fork.op] if fork else "block"
+            stem = _BY_MERGE.get(fork.op, "block") if fork else "block"
         taken = {block.name for block in self.blocks}
         name, letter = stem, ord("b")
         while name in taken or not self.usable(name):

@@ -346,6 +346,8 @@ class Emitter:
 
     def modifiers(self, item: Item) -> list[tuple[str, str]]:
         found = []
+        if isinstance(item, Fork) and item.parts is not None:
+            found.append(("parts", "[" + ", ".join(map(str, item.parts)) + "]"))
         if isinstance(item, Fork) and item.name is not None:
             found.append(("name", text_scalar(item.name)))
         if item.repeat != 1:

@@ -315,4 +315,4 @@ def fork_of(tree: Branching, naming: Naming) -> Fork:
     for number, branch in enumerate(tree.branches, 1):
         logical = f"{merge.name}.b{number}." if tree.spec_style else naming.logical
         branches.append(tuple(convert(branch, naming.inner(f"{read}.b{number}.", logical))))
-    return Fork(merge.op, tuple(branches), name)
+    return Fork(merge.op, tuple(branches), name, parts=merge.parts)

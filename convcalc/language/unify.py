@@ -182,10 +182,12 @@ class Unifier:
         if isinstance(first, Leaf):
             made = self.leaf(first, parts)
         elif isinstance(first, Fork):
+            if len({item.parts for item in parts if isinstance(item, Fork)}) > 1:
+                raise Mismatch  # a split's parts are not an argument (yet)
             made = Fork(first.op, tuple(
                 self.sequence([item.branches[number] if isinstance(item, Fork) else None
                                for item in parts]) for number in range(len(first.branches))),
-                self.name([_name(item) for item in parts]))
+                self.name([_name(item) for item in parts]), parts=first.parts)
         elif isinstance(first, Call):
             made = self.call(first, parts)
         else:

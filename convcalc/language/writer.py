@@ -131,7 +131,8 @@ def _signature(model: Model, names: bool) -> list[tuple[Any, ...]]:
                               node.waiver.status if node.waiver else None,
                               node.waiver.reason if node.waiver else None))
             else:
-                found.append((node.name if names else "", node.op, len(node.branches)))
+                found.append((node.name if names else "", node.op, len(node.branches),
+                              node.parts))
                 for branch in node.branches:
                     found.append(("branch",))
                     walk(branch)  # type: ignore[arg-type]

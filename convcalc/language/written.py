@@ -91,13 +91,15 @@ class Leaf:
 
 @dataclass(frozen=True)
 class Fork:
-    """A merge: branches that read the same input; an empty branch is the identity."""
+    """A merge: branches that read the same input (a split: a part of its channels each);
+    an empty branch is the identity."""
 
     op: str
     branches: tuple[tuple[Item, ...], ...]
     name: str | None = None
     repeat: Value = 1
     when: Value = True
+    parts: tuple[int, ...] | None = None  # a split's channels per branch; None: equal
 
 
 @dataclass(frozen=True)
