@@ -283,8 +283,9 @@ def test_hostile_names_are_quoted_and_read_back_unchanged(names: Names) -> None:
     model = Model(name='m"\n: x', source="file: a #b\n- c", path="hostile.onnx",
                   input=read("input: 4x4x2\nlayers: [relu]\n").input, input_at=at,
                   layers=nodes, expect=(Claim("params", 0, at),))
-    text = write_spec(model, names)
+    text = write_spec(model, names, notes=("imported from\nname: evil\r.onnx\x85\u2028", ""))
     back = read(text)
+    assert text.startswith("# imported from\\nname: evil\\r.onnx\\x85\\u2028\n#\n")
     assert back.name == model.name and back.source == model.source
     read_back = [node.name for node in flatten(back.layers)]
     if names == "keep":

@@ -38,6 +38,7 @@ _PLAIN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-/+]*")
 _OPTIONS = (("stride", "s"), ("dilation", "d"), ("groups", "g"), ("multiplier", "m"))
 _PAD_WORDS = ("same", "valid", "full")
 _DIGITS = re.compile(r"\d+")
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 # --- scalars --------------------------------------------------------------------------------
@@ -65,6 +66,8 @@ def quoted(text: str) -> str:
     for char in text:
         if char in '"\\':
             out.append("\\" + char)
+        elif char in _SHORT_ESCAPES:
+            out.append(_SHORT_ESCAPES[char])
         elif _printable(char):
             out.append(char)
         elif ord(char) <= 0xFF:
@@ -268,7 +271,8 @@ class Emitter:
 
     def text(self) -> str:
         doc = self.document
-        lines = [f"# {note}" if note else "#" for note in doc.notes]
+        # a note is the caller's text (a file name may hold anything): escaped, one line
+        lines = [f"# {quoted(note)[1:-1]}".rstrip() for note in doc.notes]
         lines.append(f"name: {text_scalar(doc.name)}")
         if doc.source:
             lines.append(f"source: {text_scalar(doc.source)}")
