@@ -311,3 +311,47 @@ layers:
 """)
     assert kinds_found == ["split", "concat", "conv", "conv", "split", "concat", "conv", "conv",
                            "split", "conv", "parts", "relu"]
+
+
+def test_a_default_may_compute_from_the_shape_and_earlier_arguments() -> None:
+    text = """
+input: 8x8x64
+blocks:
+  squeeze:
+    args: {ratio: 4, width: $(make_divisible(channels // ratio, 8)), out: $channels}
+    mul: [[], [gap, conv1-$width, relu, conv1-$out, sigmoid]]
+layers:
+  - squeeze
+  - squeeze: {ratio: 2}
+  - squeeze: {width: 3}
+"""
+    widths = [row.output_shape.channels for row in report(text).rows
+              if row.name.endswith(".b2.conv1")]
+    assert widths == [16, 32, 3]
+    assert codes(text.replace("ratio: 4, width", "width").replace("), out", "), ratio: 4, out")
+                 ) == [(5, 19, "undefined-argument")]  # ratio is declared after its use
+
+
+def test_a_model_that_read_only_channels_keeps_its_layers_for_other_sizes() -> None:
+    from convcalc.model import with_input
+    from convcalc.shape import Shape
+
+    text = """
+input: 16x16x24
+blocks:
+  squeeze:
+    mul: [[], [gap, conv1-$(channels // 4), relu, conv1-$channels, sigmoid]]
+  head: [fc-$(channels // 2)]
+layers: [squeeze, LAST]
+"""
+    model = load(text.replace("LAST", "conv1-8")).model
+    assert model is not None and model.rebuild is not None
+    assert with_input(model, Shape((40, 40), 24)).layers is model.layers
+    wider = with_input(model, Shape((40, 40), 32))  # other channels: built again
+    assert [row.output_shape.channels for row in analyze(wider).rows
+            if row.name == "squeeze1.mul1.b2.conv1"] == [8]
+    # a block reading a flat vector's channels (its size) is built again for other sizes
+    flat = load(text.replace("LAST", "flatten, head")).model
+    assert flat is not None
+    assert analyze(with_input(flat, Shape((8, 8), 24))).totals.output_shape.channels == \
+        8 * 8 * 24 // 2
