@@ -280,6 +280,22 @@ def test_shorthand_where_exact_long_form_otherwise_and_shared_defaults() -> None
     assert "- leaky-relu: {slope: 0.2}" in text and "- maxpool3-s2-ceil" in text
 
 
+def test_arguments_relate_by_a_multiple_or_a_shift() -> None:
+    """Module parts (b1, b2, b3) differing in widths become one block; a width that is
+    another's plus 8 or a quarter of it is written as an expression of it."""
+    body = "".join(f"  - conv3-{w}-p1: {{name: b{i}.conv1}}\n"
+                   f"  - conv1-{w + 8}: {{name: b{i}.conv2}}\n"
+                   f"  - conv1-{w // 4}: {{name: b{i}.conv3}}\n"
+                   f"  - relu: {{name: b{i}.act}}\n"
+                   for i, w in enumerate((16, 32, 64, 64), 1))
+    model = read("input: 8x8x3\nlayers:\n" + body)
+    text = assert_round_trip(model, "informative")
+    assert "layers: [conv3-$filters-p1, conv1-$(filters+8), conv1-$(filters/4), relu]" in text
+    assert "- b: {filters: 16}\n  - b: {filters: 32}\n  - repeat: 2\n    layers: [b]" in text
+    keep = assert_round_trip(model, "keep")  # the reader names the calls b1, b2, …
+    assert "- b: {filters: 16}\n" in keep and "relu: {name: act}" in keep
+
+
 # --- hostile names ------------------------------------------------------------------------
 
 HOSTILE = ['a"b', "a'b", "c: d", "x #y", "new\nline", "- item", "[x]", "{a: 1}", "&anchor",
