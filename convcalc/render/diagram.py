@@ -246,9 +246,12 @@ class _Layout:
         main = inner.main + 2 * pad + along
         if style.horizontal:  # room for the heading
             main = max(main, 6.2 * len(heading) + 8)
-        else:
+        else:  # the frame is as wide as its content: shorten the name, keep the shape
             room = int((inner.before + inner.after + 2 * pad) / 6.2)
-            heading = heading if len(heading) <= room else heading[:room - 1] + "…"
+            if len(heading) > room:
+                shape = f" → {item.row.output_shape}"
+                keep = max(room - len(shape), 4)
+                heading = (name if len(name) <= keep else name[:keep - 1] + "…") + shape
 
         def draw(m: float, c: float) -> list[str]:
             x, y = style.xy(m, c - inner.before - pad - across)
