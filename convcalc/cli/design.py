@@ -105,6 +105,10 @@ def sweep(
 def compare(
     first: Annotated[str, typer.Argument(help="Spec A: a file or a bundled name.")],
     second: Annotated[str, typer.Argument(help="Spec B: a file or a bundled name.")],
+    fmt: Annotated[str, typer.Option("--format", help="text, or html (a page with both "
+                                     "specs' charts side by side).")] = "text",
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Write the html page "
+                                               "to this file.")] = None,
 ) -> None:
     """Two specs (or two versions of one) side by side: totals and the layers that differ.
 
@@ -114,11 +118,19 @@ def compare(
     from convcalc.design import compare as diff
     from convcalc.render.design import comparison
 
-    reports = []
+    if fmt not in ("text", "html") or (output is not None and fmt != "html"):
+        fail("--format is text or html; --output writes the html page")
+    reports, models = [], []
     for spec in (first, second):
         loaded = load(spec)
         assert loaded.model is not None
+        models.append(loaded.model)
         reports.append(analyze(loaded.model, known=loaded.problems))
+    if fmt == "html":
+        from convcalc.cli.pictures import comparison_page
+
+        comparison_page(models, reports, output)
+        return
     sys.stdout.write(comparison(reports[0], reports[1], diff(reports[0], reports[1])))
 
 

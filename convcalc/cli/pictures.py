@@ -6,15 +6,19 @@ SVG is written directly; a ``.png`` name is rasterised with cairosvg, the option
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from convcalc.cli.common import fail
 
 if TYPE_CHECKING:
+    from convcalc.counting import Counted
     from convcalc.footprint import Axis, Position
     from convcalc.layers.base import Layer
-    from convcalc.report import LayerReport
+    from convcalc.memory import Memory
+    from convcalc.model import Model
+    from convcalc.report import LayerReport, Report
     from convcalc.shape import Shape
 
 MAX_CELLS = 64  # per drawn axis, padding included: beyond it a cell is too small to see
@@ -108,3 +112,31 @@ def _positions(axes: tuple[Axis, ...], text: str | None, animate: bool) -> list[
     if len(chosen) > most:
         fail(f"--positions: at most {most} positions")
     return list(dict.fromkeys(chosen))
+
+
+def summary_page(model: Model, report: Report, memory: Memory, counted: Counted,
+                 output: str | None) -> None:
+    """``summarize --format html``: the report page, to a file or stdout."""
+    from convcalc.memory import liveness
+    from convcalc.render.html import Extra, summary
+
+    page = summary(report, Extra(memory, counted, liveness(model, report)))
+    _emit(page, output)
+
+
+def comparison_page(models: list[Model], reports: list[Report], output: str | None) -> None:
+    """``compare A B --format html``: two specs' totals and charts side by side."""
+    from convcalc.design import compare
+    from convcalc.memory import liveness, memory
+    from convcalc.render.html import Extra, comparison
+
+    extras = [Extra(memory(model, report), None, liveness(model, report))
+              for model, report in zip(models, reports, strict=True)]
+    _emit(comparison(reports, extras, compare(reports[0], reports[1])), output)
+
+
+def _emit(text: str, output: str | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        write(output, text)
