@@ -113,10 +113,10 @@ def receptive_field(report: Report) -> str:
     axes = [field.axis for field in report.rows[0].receptive_field]
     # Axes that grow alike are one line ("H, W"); a non-square network gets one each.
     lines: dict[tuple[int | Fraction, ...], list[int]] = {}
-    for axis in range(len(axes)):
-        sizes_of = tuple(row.receptive_field[axis].size if len(row.receptive_field) > axis
-                         else 0 for _, row in layers)
-        lines.setdefault(sizes_of, []).append(axis)
+    for position in range(len(axes)):
+        sizes_of = tuple(row.receptive_field[position].size
+                         if len(row.receptive_field) > position else 0 for _, row in layers)
+        lines.setdefault(sizes_of, []).append(position)
     body = []
     for line, (values, members) in enumerate(lines.items()):
         name = ", ".join(axes[a] for a in members)
