@@ -47,7 +47,7 @@ def _frame(name: str, label: str, top: str, bottom: str, body: list[str]) -> str
         *body, "</svg>"])
 
 
-def columns(name: str, values: Sequence[Column], unit: str) -> str:
+def columns(name: str, values: Sequence[Column], unit: str, anchor: str = "row-") -> str:
     """A column per row, heights in proportion to the largest value."""
     largest = max((c.value for c in values), default=0)
     span = WIDTH - _LEFT - _RIGHT
@@ -58,7 +58,7 @@ def columns(name: str, values: Sequence[Column], unit: str) -> str:
         if not column.value:
             continue
         height = max(plot * column.value / largest, 0.5)
-        body.append(f'<a href="#row-{column.row}"><rect class="bar" '
+        body.append(f'<a href="#{anchor}{column.row}"><rect class="bar" '
                     f'x="{number(_LEFT + index * step)}" y="{number(_TOP + plot - height)}" '
                     f'width="{number(max(step * 0.85, 0.5))}" height="{number(height)}">'
                     f"<title>{xml(column.tip)}</title></rect></a>")
@@ -66,7 +66,8 @@ def columns(name: str, values: Sequence[Column], unit: str) -> str:
                   "0", body)
 
 
-def liveness(steps: Sequence[Step], report: Report, peak_text: str) -> str:
+def liveness(steps: Sequence[Step], report: Report, peak_text: str,
+             anchor: str = "row-") -> str:
     """The activations alive at each step, as a step line, with its peak marked."""
     largest = max(step.alive for step in steps)
     span = WIDTH - _LEFT - _RIGHT
@@ -84,7 +85,8 @@ def liveness(steps: Sequence[Step], report: Report, peak_text: str) -> str:
     peak = steps[top]
     row = report.rows[peak.row]
     body = [f'<polyline class="curve" points="{" ".join(points)}"/>',
-            f'<a href="#row-{peak.row}"><circle class="peak" cx="{number(_LEFT + (top + .5) * dx)}"'
+            f'<a href="#{anchor}{peak.row}"><circle class="peak" '
+            f'cx="{number(_LEFT + (top + .5) * dx)}"'
             f' cy="{number(y(peak.alive))}" r="4"><title>{xml(f"peak at {row.name}: {peak_text}")}'
             "</title></circle></a>"]
     if len(steps) <= 2_000:  # a tooltip per step; beyond that the page would mostly be tips
@@ -96,7 +98,7 @@ def liveness(steps: Sequence[Step], report: Report, peak_text: str) -> str:
                   "0", body)
 
 
-def receptive_field(report: Report) -> str:
+def receptive_field(report: Report, anchor: str = "row-") -> str:
     """Each axis' receptive-field size along the layers, up to where it covers the input
     (a dashed line at the input's size)."""
     layers = [(index, row) for index, row in enumerate(report.rows) if not row.rows_below]
@@ -125,7 +127,7 @@ def receptive_field(report: Report) -> str:
             f"{number(_LEFT + (i + .5) * dx)},{number(y(float(size)))}" for i, size in points)
             + f'"><title>receptive field, {name}</title></polyline>')
         if len(points) <= 2_000:  # a tooltip per layer; beyond that the page is mostly tips
-            body += [f'<a href="#row-{layers[i][0]}"><circle class="dot rf{line}" '
+            body += [f'<a href="#{anchor}{layers[i][0]}"><circle class="dot rf{line}" '
                      f'cx="{number(_LEFT + (i + .5) * dx)}" cy="{number(y(float(size)))}" r="2">'
                      f"<title>{xml(layers[i][1].name)}: {name} {format_fraction(size)}</title>"
                      "</circle></a>" for i, size in points]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -56,12 +57,30 @@ def _policy() -> str:
     return CSP.format(hash=digest)
 
 
+_UNSAFE = re.compile(r"[<>&]|[^\n\x20-\x7e]")
+
+
+def _escape_json(match: re.Match[str]) -> str:
+    char = match.group()
+    if char not in "<>&" and char.isprintable():
+        return char
+    code = ord(char)
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000  # a UTF-16 surrogate pair, as JSON spells characters beyond the BMP
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+def _inert(data: str) -> str:
+    """JSON text that cannot end its script element or hide in an editor: ``<``, ``>``,
+    ``&`` and every invisible character as ``\\u`` escapes (the JSON is unchanged)."""
+    return _UNSAFE.sub(_escape_json, data)
+
+
 def page(title: str, body: list[str], data: str | None = None) -> str:
     """A whole document; ``data`` (JSON) is carried as an inert block for programs."""
     block = [] if data is None else [
-        '<script type="application/json" id="convcalc-json">'
-        + data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-        + "</script>"]
+        f'<script type="application/json" id="convcalc-json">{_inert(data)}</script>']
     return "\n".join([
         "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
         f'<meta http-equiv="Content-Security-Policy" content="{_policy()}">',
@@ -73,8 +92,9 @@ def page(title: str, body: list[str], data: str | None = None) -> str:
         "exact value; click it for its row.</footer>", "</body>", "</html>", ""])
 
 
-def _n(value: int) -> str:
-    return f'<td class="n" data-value="{value}">{value:,}</td>'
+def _n(value: int, key: str = "") -> str:
+    named = f' data-key="{key}"' if key else ""
+    return f'<td class="n"{named} data-value="{value}">{value:,}</td>'
 
 
 @dataclass(frozen=True)
@@ -129,8 +149,8 @@ def _totals(report: Report, extra: Extra) -> list[str]:
         if memory.training is not None:
             rows.append(line("memory.training.total_bytes", "training memory",
                              memory.training.total, f"bytes with {memory.training.optimizer}"))
-    rows.append(f'<tr><th>output</th><td class="n" data-key="totals.output_shape">'
-                f"{totals.output_shape}</td><td></td></tr>")
+    rows.append(f'<tr><th>output</th><td class="n" data-key="totals.output_shape" '
+                f'data-value="{totals.output_shape}">{totals.output_shape}</td><td></td></tr>')
     return ['<table class="totals">', *rows, "</table>"]
 
 
@@ -165,7 +185,7 @@ def _problems(report: Report, rows_of: dict[int, int]) -> list[str]:
     return ["<ul>", *items, "</ul>"]
 
 
-def _cells(row: Row, report: Report, index: int, problem: int | None) -> str:
+def _cells(row: Row, report: Report, index: int, problem: int | None, anchor: str) -> str:
     fields = row.receptive_field
     field = ("x".join(dict.fromkeys(format_fraction(f.size) for f in fields))
              if fields else ("whole" if row.kind != "input" else ""))
@@ -176,25 +196,25 @@ def _cells(row: Row, report: Report, index: int, problem: int | None) -> str:
     css = [row.size_status.value] if row.size_status is not Status.EXACT else []
     css += ["block"] if row.rows_below else []
     indent = "&#160;&#160;" * row.depth
-    return (f'<tr id="row-{index}" class="{" ".join(css)}" data-depth="{row.depth}">'
+    return (f'<tr id="{anchor}{index}" class="{" ".join(css)}" data-depth="{row.depth}">'
             f"<td>{indent}{xml(row.name)}</td><td>{xml(row.kind)}</td>"
             f'<td class="n">{row.output_shape}</td>{_n(row.activations)}{_n(row.params)}'
             f'{_n(row.macs)}<td class="n">{share}</td><td>{size}</td>'
             f'<td class="n">{xml(field)}</td></tr>')
 
 
-def _layers(report: Report, rows_of: dict[int, int]) -> list[str]:
+def _layers(report: Report, rows_of: dict[int, int], anchor: str = "row-") -> list[str]:
     problem_at = {row: number for number, row in sorted(rows_of.items(), reverse=True)}
     head = ("<tr><th>layer</th><th>kind</th><th class=\"n\">output</th>"
             "<th class=\"n\">activations</th><th class=\"n\">params</th><th class=\"n\">MACs</th>"
             "<th class=\"n\">share of MACs</th><th>size</th><th class=\"n\">receptive field</th>"
             "</tr>")
     return ['<table class="layers">', f"<thead>{head}</thead>", "<tbody>",
-            *(_cells(row, report, index, problem_at.get(index))
+            *(_cells(row, report, index, problem_at.get(index), anchor)
               for index, row in enumerate(report.rows)), "</tbody>", "</table>"]
 
 
-def _charts(report: Report, extra: Extra) -> list[str]:
+def _charts(report: Report, extra: Extra, anchor: str = "row-") -> list[str]:
     """The per-layer columns, the liveness curve and the receptive field's growth."""
     settings = report.settings
     layers = [(i, row) for i, row in enumerate(report.rows) if not row.rows_below and i]
@@ -205,7 +225,7 @@ def _charts(report: Report, extra: Extra) -> list[str]:
     def column(key: str, unit: str) -> str:
         return charts.columns(key, [charts.Column(i, getattr(row, key),
                                                   f"{row.name}: {getattr(row, key):,} {unit}")
-                                    for i, row in layers], unit)
+                                    for i, row in layers], unit, anchor)
 
     parts = [*figure("MACs per layer", column("macs", "MACs")),
              *figure("Parameters per layer", column("params", "params")),
@@ -216,10 +236,10 @@ def _charts(report: Report, extra: Extra) -> list[str]:
         text = (f"{peak:,} elements = {format_bytes(settings.bytes_of(peak))} at batch "
                 f"{settings.batch}, {settings.dtype}")
         parts += figure(f"Inference liveness: the activations alive at each step (peak {text})",
-                        charts.liveness(extra.steps, report, text))
+                        charts.liveness(extra.steps, report, text, anchor))
     if report.input_shape.spatial:
         parts += figure("Receptive field along the network (dashed: the input's size)",
-                        charts.receptive_field(report))
+                        charts.receptive_field(report, anchor))
     return parts
 
 
@@ -262,18 +282,25 @@ def comparison(reports: Sequence[Report], extras: Sequence[Extra],
     rows = []
     for key, label in keys:
         a, b = getattr(first.totals, key), getattr(second.totals, key)
-        rows.append(f"<tr><th>{label}</th>{_n(a)}{_n(b)}<td class=\"n\">{b - a:+,}</td></tr>")
+        rows.append(f"<tr><th>{label}</th>{_n(a, f'a.{key}')}{_n(b, f'b.{key}')}"
+                    f'<td class="n">{b - a:+,}</td></tr>')
     head = (f"<tr><th></th><th class=\"n\">{xml(first.name)}</th><th class=\"n\">"
             f"{xml(second.name)}</th><th class=\"n\">B − A</th></tr>")
-    columns = ['<div class="pair">']
-    for report, extra in zip(reports, extras, strict=True):
-        columns += ["<div>", f"<h3>{xml(report.name)}</h3>", *_charts(report, extra), "</div>"]
+    columns, tables = ['<div class="pair">'], []
+    for side, report, extra in zip("ab", reports, extras, strict=True):
+        anchor = f"{side}-row-"
+        columns += ["<div>", f"<h3>{xml(report.name)}</h3>", *_charts(report, extra, anchor),
+                    "</div>"]
+        tables += ["<details>", f"<summary>{side.upper()}: {xml(report.name)} "
+                   f"({len(report.rows):,} rows)</summary>",
+                   *_layers(report, {}, anchor), "</details>"]
     body = [f"<h1>{xml(first.name)} versus {xml(second.name)}</h1>",
             f'<p class="sub">A: <code>{xml(first.path)}</code>; B: <code>{xml(second.path)}'
             "</code></p>", "<h2>Totals</h2>", '<table class="totals">', head, *rows, "</table>",
             "<h2>Charts</h2>", *columns, "</div>", f"<h2>Layers that differ ({len(changes)})</h2>",
             '<table class="layers"><tr><th>layer</th><th>change</th><th>A</th><th>B</th></tr>',
-            *map(_change, changes), "</table>", "<h2>Conventions</h2>",
+            *map(_change, changes), "</table>", "<h2>Layers</h2>", *tables,
+            "<h2>Conventions</h2>",
             *_conventions(None)]
     data = json.dumps({"a": json.loads(summary_json(first)), "b": json.loads(summary_json(second))},
                       ensure_ascii=False)
