@@ -79,30 +79,29 @@ def test_the_report_in_chromium(cli: Cli, tmp_path: Path, driver: tuple[Any, boo
     assert run.code == 0, run.err
     assert javascript_runs(chrome) == javascript
     chrome.get_log("browser")  # start the page's log empty
-    driver = chrome
-    driver.get(path.as_uri())
-    assert driver.title.startswith(document["name"])
-    errors = [entry for entry in driver.get_log("browser")
+    chrome.get(path.as_uri())
+    assert chrome.title.startswith(document["name"])
+    errors = [entry for entry in chrome.get_log("browser")
               if entry.get("level") in ("SEVERE", "WARNING")]
     assert errors == [], errors
-    found = driver.find_elements(By.CSS_SELECTOR, "svg.chart")
+    found = chrome.find_elements(By.CSS_SELECTOR, "svg.chart")
     assert len(found) == 5
     for chart in found:
         assert chart.size["width"] > 100 and chart.size["height"] > 20, chart.size
-    bars = [bar for bar in driver.find_elements(By.CSS_SELECTOR, "svg.chart rect.bar")[:40]
+    bars = [bar for bar in chrome.find_elements(By.CSS_SELECTOR, "svg.chart rect.bar")[:40]
             if bar.size["height"] > 0]
     assert bars, "no column has a height"
     shown = {cell.get_attribute("data-key"): cell.text
-             for cell in driver.find_elements(By.CSS_SELECTOR, "[data-key]")}
+             for cell in chrome.find_elements(By.CSS_SELECTOR, "[data-key]")}
     totals, memory = document["totals"], document["memory"]
     for key in ("params", "macs", "flops", "activations", "non_trainable_params"):
         assert shown[f"totals.{key}"] == f"{totals[key]:,}", key
     assert shown["memory.inference_peak_activations"] == \
         f"{memory['inference_peak_activations']:,}"
     assert shown["totals.output_shape"] == "x".join(map(str, totals["output_shape"]))
-    rows = driver.find_elements(By.CSS_SELECTOR, "table.layers tbody tr")
+    rows = chrome.find_elements(By.CSS_SELECTOR, "table.layers tbody tr")
     assert len(rows) == len(document["layers"])
-    footer = driver.find_element(By.TAG_NAME, "footer").text
+    footer = chrome.find_element(By.TAG_NAME, "footer").text
     assert "no script" in footer  # the page says it needs none
 
 
