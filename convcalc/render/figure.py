@@ -201,7 +201,8 @@ def draw(report: LayerReport, axes: tuple[Axis, ...], positions: Sequence[Positi
         parts += grid.animation(_MARGIN, top, positions)
         columns, rows = 1, 1
     else:
-        columns = isqrt(len(positions) - 1) + 1  # a square-ish block of panels
+        count = len(positions)  # up to three in a row, more in a square-ish block
+        columns = count if count <= 3 else isqrt(count - 1) + 1
         rows = -(-len(positions) // columns)
         for index, position in enumerate(positions):
             row, column = divmod(index, columns)
