@@ -141,3 +141,11 @@ def test_ten_thousand_layers_draw_in_under_five_seconds(tmp_path: Path, style: s
     assert elapsed < 5, f"{elapsed:.1f} s"
     root = parse((tmp_path / "big.svg").read_text(encoding="utf-8"), render=False)
     assert len(boxes(root)) == 1 + 10_002 // 6  # the input and one box per block
+
+
+def test_png_without_cairosvg_is_one_line(cli: Cli, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "cairosvg", None)  # as if the png extra were missing
+    run = cli("draw", "lenet5", "-o", str(tmp_path / "net.png"))
+    assert run.code == 2 and "convcalc[png]" in run.err
+    assert len(run.err.strip().splitlines()) == 1 and not (tmp_path / "net.png").exists()

@@ -18,6 +18,11 @@ class SolveKind(str, Enum):
     conv_transpose = "conv-transpose"
 
 
+class CompareFormat(str, Enum):
+    text = "text"
+    html = "html"
+
+
 
 
 def solve(
@@ -105,8 +110,9 @@ def sweep(
 def compare(
     first: Annotated[str, typer.Argument(help="Spec A: a file or a bundled name.")],
     second: Annotated[str, typer.Argument(help="Spec B: a file or a bundled name.")],
-    fmt: Annotated[str, typer.Option("--format", help="text, or html (a page with both "
-                                     "specs' charts side by side).")] = "text",
+    fmt: Annotated[CompareFormat, typer.Option("--format", help="text, or html (a page with "
+                                               "both specs' charts side by side).")] =
+        CompareFormat.text,
     output: Annotated[str | None, typer.Option("--output", "-o", help="Write the html page "
                                                "to this file.")] = None,
 ) -> None:
@@ -118,15 +124,15 @@ def compare(
     from convcalc.design import compare as diff
     from convcalc.render.design import comparison
 
-    if fmt not in ("text", "html") or (output is not None and fmt != "html"):
-        fail("--format is text or html; --output writes the html page")
+    if output is not None and fmt is not CompareFormat.html:
+        fail("--output writes the html page (--format html)")
     reports, models = [], []
     for spec in (first, second):
         loaded = load(spec)
         assert loaded.model is not None
         models.append(loaded.model)
         reports.append(analyze(loaded.model, known=loaded.problems))
-    if fmt == "html":
+    if fmt is CompareFormat.html:
         from convcalc.cli.pictures import comparison_page
 
         comparison_page(models, reports, output)
