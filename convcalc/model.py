@@ -88,3 +88,4 @@ class Model:
     layers: tuple[Node, ...]
     expect: tuple[Claim, ...] = ()
     budget: tuple[Claim, ...] = ()
+    torchvision: str = ""  # the torchvision model it reproduces, e.g. "resnet50"
