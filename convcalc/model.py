@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import dataclasses
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from convcalc.layers.base import Layer
@@ -89,3 +90,17 @@ class Model:
     expect: tuple[Claim, ...] = ()
     budget: tuple[Claim, ...] = ()
     torchvision: str = ""  # the torchvision model it reproduces, e.g. "resnet50"
+    # Set when building read the input's shape (a block used `channels` or `height`): another
+    # input needs another build, not just another input. It gives the model built for a
+    # shape, or raises SpecError with the problems of that build.
+    rebuild: Callable[[Shape], Model] | None = field(default=None, compare=False, repr=False)
+
+
+def with_input(model: Model, shape: Shape) -> Model:
+    """The model for another input: built again if its layers depend on the input's shape.
+
+    Raises :class:`~convcalc.problem.SpecError` when it cannot be built for ``shape``.
+    """
+    if model.rebuild is not None:
+        return model.rebuild(shape)
+    return dataclasses.replace(model, input=shape)

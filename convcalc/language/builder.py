@@ -23,6 +23,7 @@ from convcalc.language.base import (
     suggest,
 )
 from convcalc.language.blocks import BlockReader, memo_key
+from convcalc.language.expressions import show
 from convcalc.language.shorthand import read_shorthand, shorthand_hint
 from convcalc.language.yamltree import Map, Node, Scalar, Seq
 from convcalc.layers import ALIASES, KINDS, NAME_OF, lookup
@@ -45,9 +46,11 @@ MAX_REPEAT = 10_000
 
 
 class Builder(BlockReader):
-    def __init__(self, path: str, opener: Opener | None = None) -> None:
+    def __init__(self, path: str, opener: Opener | None = None,
+                 input: Shape | None = None) -> None:
         super().__init__(path)
         self.opener = opener
+        self.given_input = input  # replaces the spec's own `input`
         self.included: set[str] = set()
         self.library = False  # the file has blocks only: it is included, not analysed
         self.defaults: dict[str, list[tuple[str, object, Where]]] = {}
@@ -72,6 +75,7 @@ class Builder(BlockReader):
             self.library = True
             return None
         shape = self.input(root)
+        self.x = shape
         self.read_defaults(root.get("defaults"))
         layers: list[ModelNode] = []
         body = root.get("layers")
@@ -114,8 +118,7 @@ class Builder(BlockReader):
             self.problem(root, "missing-input", "the spec has no `input` shape (e.g. "
                          "input: 224x224x3)")
             return None
-        shape = self.shape(node, "input")
-        return shape
+        return self.given_input or self.shape(node, "input")
 
     def shape(self, node: Node, what: str) -> Shape | None:
         value = plain(node)
@@ -239,6 +242,8 @@ class Builder(BlockReader):
                          "with `repeat`, or a merge (`add:`, `concat:`)")
             return []
         modifiers = {str(k.value): v for k, v in node.entries if k.value in MODIFIERS}
+        if "if" in modifiers and not self.holds(modifiers["if"]):
+            return []  # left out: its keys are not even read
         heads = [(k, v) for k, v in node.entries if k.value not in MODIFIERS]
         if len(heads) != 1:
             found = ", ".join(str(k.value) for k, _ in heads) or "none"
@@ -247,6 +252,8 @@ class Builder(BlockReader):
             return []
         (key, value), = heads
         repeat = self.repeat(modifiers.get("repeat"))
+        if repeat == 0:  # zero copies: a stage of `repeat: $(n - 1)` when n is 1
+            return []
         before = self.layer_count
         built = self.head(str(key.value), key, value, modifiers, scope)
         # Every copy is as large as the first: refuse an explosion before building it.
@@ -256,12 +263,26 @@ class Builder(BlockReader):
             built += self.head(str(key.value), key, value, modifiers, scope)
         return built
 
+    def holds(self, condition: Node) -> bool:
+        """Whether an item's ``if`` holds: ``true``/``false``, or a ``$(…)`` that gave one."""
+        value = plain(condition)
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and "$" in value:
+            self.problem(condition, "undefined-argument", f"{value!r} uses an argument outside "
+                         "a block")
+        else:
+            self.problem(condition, "bad-condition", f"if needs true or false, such as "
+                         f"$(stride == 1); got {show(value)}")
+        return False
+
     def repeat(self, node: Node | None) -> int:
         if node is None:
             return 1
         value = plain(node)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            self.problem(node, "wrong-type", f"repeat must be a positive integer, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            self.problem(node, "wrong-type", f"repeat must be a whole number, 0 or more, got "
+                         f"{value!r}")
             return 1
         if value > MAX_REPEAT:
             self.problem(node, "too-large", f"repeat {value:,} is above the limit of "
@@ -282,16 +303,26 @@ class Builder(BlockReader):
         if not self.expect_type(value, Seq, f"the branches of {op}"):
             return []
         assert isinstance(value, Seq)
+        kept = [branch for branch in value.items if not isinstance(branch, Map) or
+                branch.get("if") is None or self.holds(branch.index["if"])]
+        if len(kept) < len(value.items) and len(kept) <= 1:
+            # A merge left with one branch is that branch, written in place; with none, nothing.
+            return [node for branch in kept for node in (
+                self.items(branch, scope) if isinstance(branch, Seq) else self.item(branch, scope))]
         name = scope.name(plain(modifiers["name"]) if "name" in modifiers else None, op)
         branches = []
-        for number, branch in enumerate(value.items, 1):
+        start, outputs = self.x, []
+        for number, branch in enumerate(kept, 1):
             inner = scope.inner(f"{name}.b{number}")
+            self.x = start
             layers = self.items(branch, inner) if isinstance(branch, Seq) else \
                 self.item(branch, inner)
             branches.append(tuple(layers))
+            outputs.append(self.x)
         if not branches:
             self.problem(value, "bad-layer", f"{op} needs at least one branch")
             return []
+        self.join(op, outputs, name, self.where(at))
         return [Merge(op, tuple(branches), name, self.where(at))]
 
     def word(self, text: str, at: Scalar, value: Node | None, modifiers: dict[str, Node],
@@ -372,8 +403,10 @@ class Builder(BlockReader):
             raise TooLarge
         name_node = own.get("name")
         name = scope.name(plain(name_node) if name_node else None, registry_name)
-        return LayerNode(layer, registry_name, name, self.where(at), places,
+        made = LayerNode(layer, registry_name, name, self.where(at), places,
                          self.waiver(own.get("allow"), own.get("reason"), at))
+        self.advance(made)
+        return made
 
     def waiver(self, allow: Node | None, reason: Node | None, at: Scalar) -> Waiver | None:
         if allow is None:
