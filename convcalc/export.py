@@ -121,15 +121,18 @@ class _Writer:
     def merge(self, node: Merge, x: str) -> None:
         row = next(self.rows)
         self.line(f"# {comment(row.name)}: {node.op} of {len(node.branches)} branches")
-        outputs = []
-        for branch in node.branches:
-            self.branches += 1
-            var = f"b{self.branches}"
-            self.line(f"{var} = {x}")
+        outputs = [f"b{self.branches + number}" for number in range(1, len(node.branches) + 1)]
+        self.branches += len(node.branches)
+        if node.op == "split":  # each branch reads its part of the channels
+            sizes = [part.channels for part in node.inputs(row.input_shape)]
+            unpacked = ", ".join(outputs) + ("," if len(outputs) == 1 else "")
+            self.line(f"{unpacked} = torch.split({x}, {sizes}, dim=1)")
+        else:
+            self.line(f"{' = '.join(outputs)} = {x}")
+        for branch, var in zip(node.branches, outputs, strict=True):
             self.sequence(branch, var)
-            outputs.append(var)
-        joined = {"concat": f"torch.cat([{', '.join(outputs)}], dim=1)",
-                  "add": " + ".join(outputs), "mul": " * ".join(outputs)}[node.op]
+        joined = " + ".join(outputs) if node.op == "add" else " * ".join(outputs) \
+            if node.op == "mul" else f"torch.cat([{', '.join(outputs)}], dim=1)"
         self.line(f"{x} = {joined}")
 
     def layer(self, node: LayerNode, row: Row, x: str) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from convcalc.layers.base import Layer
+from convcalc.layers.merge import split
 from convcalc.problem import Where
 from convcalc.shape import Shape
 
@@ -34,12 +35,21 @@ class LayerNode:
 
 @dataclass(frozen=True)
 class Merge:
-    """Branches that all read the same input, joined by ``op``."""
+    """Branches that all read the same input, joined by ``op``; or, for ``split``, each reads
+    a part of the input's channels (equal parts, or ``parts``) and their outputs are
+    concatenated."""
 
-    op: str  # "concat", "add" or "mul"
+    op: str  # "concat", "add", "mul" or "split"
     branches: tuple[tuple[Node, ...], ...]  # an empty branch is the identity
     name: str
     at: Where
+    parts: tuple[int, ...] | None = None  # a split's channels per branch; None: equal parts
+
+    def inputs(self, x: Shape) -> tuple[Shape, ...]:
+        """What each branch reads; raises LayerError when a split's parts do not fit ``x``."""
+        if self.op != "split":
+            return (x,) * len(self.branches)
+        return split(x, len(self.branches), self.parts)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from convcalc.analysis import analyze
 from convcalc.language import Loaded, load_text
 from convcalc.report import Report
@@ -230,3 +232,82 @@ def test_summarize_input_builds_the_model_again(cli: Any, tmp_path: Path) -> Non
     layers = json.loads(run.out)["layers"]
     assert [layer["output_shape"] for layer in layers if layer["name"] == "pool-all1.avgpool1"] \
         == [[1, 1, 96]]
+
+
+def test_a_split_gives_each_branch_its_part_of_the_channels() -> None:
+    rows = report("""
+input: 4x4x8
+layers:
+  - split: [[], [conv1-4]]
+  - split: [[conv1-2], [], [conv3-6-p1]]
+    parts: [1, 3, 4]
+""").rows
+    assert [(row.name, str(row.input_shape), str(row.output_shape), row.params) for row in rows
+            if row.depth == 1] == [("split1.b2.conv1", "4x4x4", "4x4x4", 4 * 4 + 4),
+                                   ("split2.b1.conv1", "4x4x1", "4x4x2", 1 * 2 + 2),
+                                   ("split2.b3.conv1", "4x4x4", "4x4x6", 9 * 4 * 6 + 6)]
+    assert [str(row.output_shape) for row in rows if row.kind == "split"] == ["4x4x8", "4x4x11"]
+
+
+def test_a_splits_memory_peak_holds_the_input_and_the_finished_parts() -> None:
+    from convcalc.memory import inference_peak
+
+    model = load("input: 4x4x8\nlayers: [split: [[], [conv1-4]]]\n").model
+    assert model is not None
+    # the input (128) stays alive; the branch's 64 are kept until the concatenation (128)
+    assert inference_peak(model, analyze(model)) == 128 + 64 + 128
+
+
+@pytest.mark.parametrize(("layers", "problem"), [
+    ("[split: [[], [conv1-4]]]", (3, 10, "bad-split")),  # 7 channels into 2 equal parts
+    ("[{split: [[], []], parts: [3, 3]}]", (3, 11, "bad-split")),  # 6 of 7
+    ("[{split: [[], []], parts: [7]}]", (3, 11, "bad-split")),  # 1 part, 2 branches
+])
+def test_parts_that_do_not_fit_the_channels_are_a_problem(layers: str,
+                                                          problem: tuple[int, int, str]) -> None:
+    loaded = load(f"input: 4x4x7\n\nlayers: {layers}\n")
+    assert loaded.model is not None
+    assert [(p.line, p.col, p.code) for p in analyze(loaded.model).problems] == [problem]
+
+
+def test_bad_split_keys_are_problems() -> None:
+    assert codes("input: 4x4x8\nlayers:\n  - split: [[], []]\n    parts: [four, 4]\n") == \
+        [(4, 12, "wrong-type")]
+    assert codes("input: 4x4x8\nlayers:\n  - concat: [[], []]\n    parts: [4, 4]\n") == \
+        [(4, 12, "unknown-key")]
+    assert codes("input: 4x4x8\nlayers:\n  - split: [[], {layers: [], if: true}]\n") == \
+        [(3, 17, "bad-layer")]
+
+
+def test_a_split_exports_to_torch_split_and_verifies() -> None:
+    from convcalc.verify import compare
+
+    model = load("""
+input: 6x6x12
+layers:
+  - split: [[], [conv1-6, bn, relu, dwconv3-p1, bn, conv1-6, bn, relu]]
+  - channel-shuffle: {groups: 2}
+  - split: [[conv1-2], [], [conv3-4-p1]]
+    parts: [2, 4, 6]
+""").model
+    assert model is not None
+    comparisons = compare(model, analyze(model), device="cpu")
+    assert len(comparisons) == 10 and all(c.agrees for c in comparisons)
+
+
+def test_a_block_named_like_a_newer_keyword_still_works() -> None:
+    # inception-v3.yaml named a block `split` before `split` was a keyword
+    kinds_found = kinds("""
+input: 4x4x8
+blocks:
+  split:
+    concat: [[conv1-4], [conv1-4]]
+  parts: [relu]
+layers:
+  - split
+  - split: {}
+  - split: [[], [conv1-4]]
+  - parts
+""")
+    assert kinds_found == ["split", "concat", "conv", "conv", "split", "concat", "conv", "conv",
+                           "split", "conv", "parts", "relu"]

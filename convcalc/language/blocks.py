@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from convcalc.language.base import MERGES, MODIFIERS, BadCall, Scope, plain, suggest
+from convcalc.language.base import MERGES, RESERVED, BadCall, Scope, plain, suggest
 from convcalc.language.expressions import (
     FUNCTIONS,
     ExpressionError,
@@ -75,7 +75,7 @@ class BlockReader(ShapeTracker):
         assert isinstance(node, Map)
         for key, value in node.entries:
             name = str(key.value)
-            if lookup(name) is not None or name in MERGES or name in MODIFIERS:
+            if lookup(name) is not None or name in RESERVED:
                 self.problem(key, "bad-block", f"block name {name!r} is taken by a layer kind "
                              "or keyword")
                 continue
