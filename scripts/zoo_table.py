@@ -33,6 +33,20 @@ def spec_lines(path: Path) -> int:
                if line.strip() and not line.lstrip().startswith("#"))
 
 
+def layer_lines(path: Path) -> int:
+    """The lines of its `layers:` list: what says the architecture, the rest being its header
+    (name, source, input, defaults, expect)."""
+    lines = path.read_text().splitlines()
+    start = lines.index("layers:") if "layers:" in lines else len(lines)
+    return sum(1 for line in lines[start + 1:]
+               if line.strip() and not line.lstrip().startswith("#"))
+
+
+def span(counts: list[int]) -> str:
+    low, high = min(counts), max(counts)
+    return str(low) if low == high else f"{low}–{high}"
+
+
 def family(name: str) -> str:
     """torchvision's module for the model: resnet holds ResNeXt and Wide ResNet too."""
     torchvision = import_module("torchvision")
@@ -72,17 +86,17 @@ def family_table(compared: list[Compared], paths: dict[str, Path]) -> list[str]:
     by_family: dict[str, list[Compared]] = defaultdict(list)
     for one in compared:
         by_family[family(one.live.name)].append(one)
-    lines = ["| family | models | specs | library | lines per variant | library lines | exact |",
-             "|---|---:|---|---|---:|---:|---:|"]
+    lines = ["| family | models | specs | library | lines per variant (of them layers) | "
+             "library lines | exact |", "|---|---:|---|---|---:|---:|---:|"]
     for name, members in sorted(by_family.items()):
         files = [paths[m.entry.name] for m in members]
         libraries = sorted({lib for f in files for lib in includes(f)})
-        counts = sorted(spec_lines(f) for f in files)
-        span = str(counts[0]) if counts[0] == counts[-1] else f"{counts[0]}–{counts[-1]}"
         library_lines = sum(spec_lines(paths[Path(lib).stem]) for lib in libraries)
         shown = " ".join(f"`{f.stem}`" for f in files)
         listed = " ".join(f"`{lib}`" for lib in libraries) or "—"
-        lines.append(f"| {name} | {len(members)} | {shown} | {listed} | {span} | "
+        whole, layers = span([spec_lines(f) for f in files]), span([layer_lines(f) for f in files])
+        lengths = f"{whole} ({layers})"
+        lines.append(f"| {name} | {len(members)} | {shown} | {listed} | {lengths} | "
                      f"{library_lines or '—'} | {sum(m.exact for m in members)}/{len(members)} |")
     return lines
 
