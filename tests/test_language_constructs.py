@@ -311,3 +311,22 @@ layers:
 """)
     assert kinds_found == ["split", "concat", "conv", "conv", "split", "concat", "conv", "conv",
                            "split", "conv", "parts", "relu"]
+
+
+def test_a_default_may_compute_from_the_shape_and_earlier_arguments() -> None:
+    text = """
+input: 8x8x64
+blocks:
+  squeeze:
+    args: {ratio: 4, width: $(make_divisible(channels // ratio, 8)), out: $channels}
+    mul: [[], [gap, conv1-$width, relu, conv1-$out, sigmoid]]
+layers:
+  - squeeze
+  - squeeze: {ratio: 2}
+  - squeeze: {width: 3}
+"""
+    widths = [row.output_shape.channels for row in report(text).rows
+              if row.name.endswith(".b2.conv1")]
+    assert widths == [16, 32, 3]
+    assert codes(text.replace("ratio: 4, width", "width").replace("), out", "), ratio: 4, out")
+                 ) == [(5, 19, "undefined-argument")]  # ratio is declared after its use

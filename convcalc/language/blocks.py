@@ -11,16 +11,8 @@ import dataclasses
 from dataclasses import dataclass
 
 from convcalc.language.base import MERGES, RESERVED, BadCall, Scope, plain, suggest
-from convcalc.language.expressions import (
-    FUNCTIONS,
-    ExpressionError,
-    Reference,
-    brief,
-    evaluate,
-    names_in,
-    references,
-    show,
-)
+from convcalc.language.expressions import FUNCTIONS, ExpressionError, evaluate, show
+from convcalc.language.references import Reference, brief, names_in, references
 from convcalc.language.shapes import SHAPE_NAMES, ShapeTracker
 from convcalc.language.yamltree import Map, Node, Scalar, Seq
 from convcalc.layers import lookup
@@ -120,6 +112,11 @@ class BlockReader(ShapeTracker):
     def checked(self, block: Block) -> Block:
         """The block with the shape names it reads; broken if its references are bad."""
         used: set[str] = set()
+        earlier: dict[str, Node | None] = {}  # a default may use the arguments before it
+        for name, default in block.args.items():
+            if default is not None and not self.check_references(default, earlier, used):
+                self.broken_blocks.add(block.name)
+            earlier[name] = default
         if not self.check_references(block.body, block.args, used):
             self.broken_blocks.add(block.name)
         reads = tuple(name for name in SHAPE_NAMES if name in used and name not in block.args)
@@ -208,7 +205,7 @@ class BlockReader(ShapeTracker):
         self.path = block.at.path  # the body's positions are in the file that defines it
         self.expanding = outer or (block.name, called_at)
         try:
-            body = self.block_body(block, bound)
+            body = self.block_body(block, self.computed_defaults(block, bound))
             children = self.items(body, scope.inner(name, block.name))
         except BadCall:
             return []
@@ -238,6 +235,18 @@ class BlockReader(ShapeTracker):
                 return None
             bound[name] = chosen
         return bound
+
+    def computed_defaults(self, block: Block, bound: dict[str, Node]) -> dict[str, Node]:
+        """The arguments with each default that computes (``squeeze: $(channels // 4)``)
+        filled in from the shape and the arguments before it."""
+        filled = {name: node for name, node in bound.items() if name not in block.args}
+        for name in block.args:
+            node = bound[name]
+            if node is block.args[name] and isinstance(node, Scalar) and \
+                    isinstance(node.value, str) and "$" in node.value:
+                node = self.substitute(node, filled)
+            filled[name] = node
+        return filled
 
     def block_body(self, block: Block, bound: dict[str, Node]) -> Seq:
         """The body with the arguments filled in; once per block and argument values."""
