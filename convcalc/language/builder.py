@@ -76,7 +76,9 @@ class Builder(MergeReader):
             self.library = True
             return None
         shape = self.input(root)
-        self.x = shape
+        # Shapes are carried only when some block reads one: other specs build as fast as
+        # before there were shapes to read.
+        self.x = shape if any(block.reads for block in self.blocks.values()) else None
         self.read_defaults(root.get("defaults"))
         layers: list[ModelNode] = []
         body = root.get("layers")
