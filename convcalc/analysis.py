@@ -168,7 +168,8 @@ class Memo:
             if isinstance(node, Group):
                 shape: object = (node.block, self.sequence_key(node.children))
             else:
-                shape = (node.op, tuple(self.sequence_key(branch) for branch in node.branches))
+                shape = (node.op, node.parts,
+                         tuple(self.sequence_key(branch) for branch in node.branches))
             known = self.keys[id(node)] = self.structures.setdefault(shape,
                                                                      len(self.structures))
         return known
@@ -384,8 +385,13 @@ class Analysis:
     def merge(self, node: Merge, x: Shape, field: Field) -> Done | None:
         outputs: list[tuple[Shape, Field]] = []
         adding = _Adding(self.zero)
-        for branch in node.branches:
-            result = self.sequence(branch, x, field)
+        try:
+            inputs = node.inputs(x)
+        except LayerError as exc:
+            self.problem(node.at, exc.code, f"{node.name}: {exc.message}")
+            return None
+        for branch, start in zip(node.branches, inputs, strict=True):
+            result = self.sequence(branch, start, field)
             if result is None:
                 return None
             shape, after, inner = result
@@ -543,8 +549,12 @@ class _Rows:
         if isinstance(node, Group):
             result = yield from self.sequence(node.children, x, field, depth + 1)
             return result
-        for branch in node.branches:
-            result = yield from self.sequence(branch, x, field, depth + 1)
+        try:
+            inputs = node.inputs(x)
+        except LayerError:  # reported by the first walk, which stopped here
+            return None
+        for branch, start in zip(node.branches, inputs, strict=True):
+            result = yield from self.sequence(branch, start, field, depth + 1)
             if result is None:
                 return None
         if done is None:

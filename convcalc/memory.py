@@ -26,54 +26,84 @@ DEFINITIONS = {
 }
 
 
-def inference_peak(model: Model, report: Summary) -> int:
-    """The most activation elements (per example) alive at once during inference.
+@dataclass(frozen=True)
+class Step:
+    """One point of the liveness curve: while a row runs, this many elements are alive."""
 
-    Walks the model in execution order with the report's rows: a layer's input and output
-    are alive together (an in-place layer makes no new tensor); a merge keeps its input
-    and every finished branch's output alive until the merged output exists.
+    row: int  # the row's index in report.rows
+    alive: int  # activation elements alive at once (per example)
+
+
+# told each step as it is found: (the row's index, elements alive)
+_Note = Callable[[int, int], None]
+
+
+def liveness(model: Model, report: Summary) -> tuple[Step, ...]:
+    """The activation elements alive at each step of inference, in execution order.
+
+    Walks the model in execution order with the report's rows: the input alone, then each
+    layer with its input and output alive together (an in-place layer makes no new tensor),
+    and each merge as it joins, its input and every finished branch's output still alive.
     """
-    rows = report.outputs()  # (elements added, output elements) per row
-    _, size = next(rows)  # the input's
-    peak, _, _ = _sequence(model.layers, rows, size, 0, True)
+    steps: list[Step] = []
+    _walk(model, report, lambda row, alive: steps.append(Step(row, alive)))
+    return tuple(steps)
+
+
+def inference_peak(model: Model, report: Summary) -> int:
+    """The most activation elements (per example) alive at once during inference: the
+    highest point of the liveness curve (walked without keeping it)."""
+    peak = 0
+
+    def note(_: int, alive: int) -> None:
+        nonlocal peak
+        peak = max(peak, alive)
+
+    _walk(model, report, note)
     return peak
 
 
-def _sequence(nodes: tuple[ModelNode, ...], rows: Iterator[tuple[int, int]], current: int,
-              held: int, owned: bool) -> tuple[int, int, bool]:
-    """(peak, current size, whether the current tensor is this sequence's own)."""
-    peak = held + (current if owned else 0)
+def _walk(model: Model, report: Summary, note: _Note) -> None:
+    rows = enumerate(report.outputs())  # (elements added, output elements) per row
+    _, (_, size) = next(rows)  # the input's
+    note(0, size)
+    _sequence(model.layers, rows, size, 0, True, note)
+
+
+def _sequence(nodes: tuple[ModelNode, ...], rows: Iterator[tuple[int, tuple[int, int]]],
+              current: int, held: int, owned: bool, note: _Note) -> tuple[int, bool]:
+    """(current size, whether the current tensor is this sequence's own); ``held`` elements
+    stay alive throughout."""
     for node in nodes:
-        row = next(rows, None)
+        index, row = next(rows, (0, None))
         if row is None:  # the analysis stopped at an error: count what was computed
             break
         added, new = row
         if isinstance(node, LayerNode):
             if added == 0:  # in place, or a view: no new tensor
+                note(index, held + (current if owned else 0))
                 continue
-            peak = max(peak, held + (current if owned else 0) + new)
+            note(index, held + (current if owned else 0) + new)
             current, owned = new, True
         elif isinstance(node, Group):
-            inner, current, owned = _sequence(node.children, rows, current, held, owned)
-            peak = max(peak, inner)
+            current, owned = _sequence(node.children, rows, current, held, owned, note)
         else:
-            inner, current = _merge(node, rows, current, held, owned, new)
-            peak, owned = max(peak, inner), True
-    return peak, current, owned
+            current = _merge(node, rows, current, held, owned, index, new, note)
+            owned = True
+    return current, owned
 
 
-def _merge(node: Merge, rows: Iterator[tuple[int, int]], current: int, held: int,
-           owned: bool, merged: int) -> tuple[int, int]:
-    """(peak, merged size): the input and the finished branches stay alive to the end."""
+def _merge(node: Merge, rows: Iterator[tuple[int, tuple[int, int]]], current: int, held: int,
+           owned: bool, index: int, merged: int, note: _Note) -> int:
+    """The merged size: the input and the finished branches stay alive to the end."""
     base = held + (current if owned else 0)
     finished = 0
-    peak = base
     for branch in node.branches:
-        inner, out, branch_owned = _sequence(branch, rows, current, base + finished, False)
-        peak = max(peak, inner)
+        out, branch_owned = _sequence(branch, rows, current, base + finished, False, note)
         if branch_owned:  # an identity branch's output is the input, already counted
             finished += out
-    return max(peak, base + finished + merged), merged
+    note(index, base + finished + merged)
+    return merged
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ class SummaryFormat(str, Enum):
     json = "json"
     csv = "csv"
     markdown = "markdown"
+    html = "html"
 
 
 def fail(message: str) -> NoReturn:
@@ -115,6 +116,22 @@ def numbers(text: str | None, option: str, default: tuple[int, ...],
         fail(f"{option}: expected up to {most:,} positive numbers, got {text!r}")
     return tuple(dict.fromkeys(values))
 
+
+
+def resized(model: Model, text: str) -> Model:
+    """The model for the input ``--input`` gives (built again if its blocks read the input's
+    shape), or the problems on stderr and exit 2."""
+    from convcalc.model import with_input
+    from convcalc.problem import SpecError
+    from convcalc.shape import Shape
+
+    try:
+        return with_input(model, Shape.parse(text))
+    except ValueError as exc:
+        fail(f"--input: {exc}")
+    except SpecError as exc:
+        print_problems(exc.problems)
+        raise typer.Exit(EXIT_USAGE) from None
 
 
 def resizable(spec: str) -> Model:

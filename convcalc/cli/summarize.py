@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from typing import Annotated
 
@@ -16,6 +15,7 @@ from convcalc.cli.common import (
     fail,
     load,
     print_problems,
+    resized,
 )
 from convcalc.problem import ERROR
 
@@ -28,8 +28,11 @@ def summarize(
         Dtype.float32,
     input_shape: Annotated[str | None, typer.Option("--input", help="Override the spec's "
                                                     "input shape, e.g. 320x320x3.")] = None,
-    fmt: Annotated[SummaryFormat, typer.Option("--format", help="table, json, csv or "
-                                               "markdown.")] = SummaryFormat.table,
+    fmt: Annotated[SummaryFormat, typer.Option("--format", help="table, json, csv, "
+                                               "markdown, or html (a self-contained page with "
+                                               "charts).")] = SummaryFormat.table,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Write the html page "
+                                               "to this file.")] = None,
     depth: Annotated[int | None, typer.Option("--depth", min=0, help="Show rows down to this "
                                               "nesting depth; deeper blocks and merges are "
                                               "collapsed into one row. Default: all.")] = None,
@@ -60,9 +63,10 @@ def summarize(
     from convcalc.counting import PRESETS, Counted, custom
     from convcalc.memory import memory as memory_models
     from convcalc.report import Settings
-    from convcalc.shape import Shape
     from convcalc.units import parse_quantity
 
+    if output is not None and fmt is not SummaryFormat.html:
+        fail("--output writes the html page (--format html); redirect other formats with >")
     if mixed and dtype.value not in ("float16", "bfloat16"):
         fail("--mixed needs --dtype float16 or bfloat16 (the compute precision)")
     try:
@@ -76,10 +80,7 @@ def summarize(
     model = loaded.model
     assert model is not None
     if input_shape is not None:
-        try:
-            model = dataclasses.replace(model, input=Shape.parse(input_shape))
-        except ValueError as exc:
-            fail(f"--input: {exc}")
+        model = resized(model, input_shape)
     # Rows are made as they are written: JSON and CSV keep none of them.
     analysis = Analysis(model, Settings(batch, dtype.value), known=loaded.problems,
                         tallies=(Tally(convention.own),))
@@ -100,7 +101,11 @@ def summarize(
         pairs = list(analysis.tallied_rows())
         report = analysis.report(tuple(row for row, _ in pairs))
         counted = Counted(convention, tuple(tallies[0] for _, tallies in pairs), ops)
-        if fmt is SummaryFormat.markdown:
+        if fmt is SummaryFormat.html:
+            from convcalc.cli.pictures import summary_page
+
+            summary_page(model, report, memory, counted, output)
+        elif fmt is SummaryFormat.markdown:
             from convcalc.render.tabular import to_markdown
 
             sys.stdout.write(to_markdown(report, depth))

@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from convcalc.language.references import COMMA, shield
+
 _DECIMAL = re.compile(r"[-+]?(0|[1-9][0-9_]*)")
 MAX_DEPTH = 64  # nesting of sequences and mappings
 # Values that aliases add (the "billion laughs" bound). The document itself is bounded by the
@@ -105,6 +107,8 @@ class _Builder:
 
     def resolve(self, event: yaml.ScalarEvent, line: int, col: int) -> object:
         """The value of a scalar event: a number, a boolean, None, or its text."""
+        if COMMA in event.value:  # a comma inside $(…), shielded from YAML's flow lists
+            event.value = event.value.replace(COMMA, ",")
         tag = event.tag
         implicit = tag is None or tag == "!"
         if implicit:
@@ -192,7 +196,7 @@ def parse(text: str) -> tuple[Node | None, list[Duplicate]]:
     tags = {True: "tag:yaml.org,2002:map", False: "tag:yaml.org,2002:seq"}
     node: Node
     try:
-        for event in _events(text):
+        for event in _events(shield(text)):
             kind = type(event)
             if kind is yaml.ScalarEvent:
                 mark = event.start_mark  # both parsers mark every event
