@@ -5,14 +5,16 @@ the input, and what changed between two specs. Numbers only; the renderers draw 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from convcalc.analysis import analyze
+from convcalc.analysis import Analysis, Memo, Tally, analyze
 from convcalc.arith import Status, Window, resolve_pad, span, transposed_output
-from convcalc.model import LayerNode, Model, layer_nodes, with_input
-from convcalc.problem import ERROR, SpecError
-from convcalc.report import Report, Row, Settings
+from convcalc.layers.merge import MERGES
+from convcalc.model import Group, LayerNode, Merge, Model, layer_nodes, with_input
+from convcalc.model import Node as ModelNode
+from convcalc.problem import ERROR, LayerError, SpecError
+from convcalc.report import Row, Settings, Summary
 from convcalc.shape import Shape
 
 # --- solve ------------------------------------------------------------------------------------
@@ -126,12 +128,20 @@ def _with_input(model: Model, size: int) -> Model:
 
 
 def check_size(model: Model, size: int) -> SizeCheck:
+    """How ``size`` fares through ``model``, from a whole analysis at that size."""
     try:
         resized = _with_input(model, size)
     except SpecError as exc:
-        errors = [p for p in exc.problems if p.level == ERROR]
-        return SizeCheck(size, False, False, False, "", errors[0].message if errors else
-                         str(exc))
+        return _unbuildable(size, exc)
+    return _check_resized(resized, size)
+
+
+def _unbuildable(size: int, exc: SpecError) -> SizeCheck:
+    errors = [p for p in exc.problems if p.level == ERROR]
+    return SizeCheck(size, False, False, False, "", errors[0].message if errors else str(exc))
+
+
+def _check_resized(resized: Model, size: int) -> SizeCheck:
     report = analyze(resized)
     errors = [p for p in report.problems if p.level == ERROR and p.code != "non-integer-size"]
     if errors:
@@ -143,6 +153,161 @@ def check_size(model: Model, size: int) -> SizeCheck:
     culprit = unsafe or uneven
     breaks = "" if culprit is None else f"{culprit.name} ({_why(culprit)})"
     return SizeCheck(size, exact, unsafe is None, uneven is None, breaks, "")
+
+
+def size_checks(model: Model, sizes: Iterable[int]) -> list[SizeCheck]:
+    """``check_size`` at each size, without a whole analysis per size: a walk that carries
+    only shapes and size verdicts, each layer's and each block's worked out once per input
+    and shared by every size (and every copy) that gives it that input.
+
+    A model whose layers change with its input's size (its blocks read the spatial sizes)
+    is built and analysed again at each size; and at a size the model cannot take,
+    ``check_size`` words the problem.
+    """
+    sizer = _Sizer(model)
+    checks = []
+    for size in sizes:
+        if model.rebuild is None:
+            checks.append(sizer.check(size))
+            continue
+        try:
+            resized = _with_input(model, size)
+        except SpecError as exc:
+            checks.append(_unbuildable(size, exc))
+            continue
+        checks.append(sizer.check(size) if resized.layers is model.layers else
+                      _check_resized(resized, size))
+    return checks
+
+
+Path = tuple[int, ...]  # a layer below a list: its index, then (in a merge) the branch's, ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    """How a layer, block or merge takes one input: its output, whether every layer divides
+    exactly, and the first layer (a path below it) that loses input, or whose stride does
+    not divide its input, with that layer's status and input."""
+
+    output: Shape
+    exact: bool
+    unsafe: tuple[Path, Status, Shape] | None
+    uneven: tuple[Path, Shape] | None
+
+
+class _Sizer:
+    """The verdicts of one model's layers, blocks and merges, by their input."""
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+        self.structures = Memo()  # the structure of each block and merge
+        self.verdicts: dict[tuple[object, Shape], _Verdict | None] = {}
+        self.runs: dict[int, tuple[tuple[int, ModelNode, object, int], ...]] = {}
+
+    def check(self, size: int) -> SizeCheck:
+        x = Shape((size,) * len(self.model.input.spatial), self.model.input.channels)
+        verdict = self.sequence(self.model.layers, x)
+        if verdict is None:  # the model cannot take this size: the analysis says why
+            return check_size(self.model, size)
+        breaks = ""
+        if verdict.unsafe is not None:
+            path, status, at = verdict.unsafe
+            breaks = f"{self.name(path)} ({status.value} at input {at})"
+        elif verdict.uneven is not None:
+            path, at = verdict.uneven
+            breaks = f"{self.name(path)} (input {at} is not a multiple of the stride)"
+        return SizeCheck(size, verdict.exact, verdict.unsafe is None, verdict.uneven is None,
+                         breaks, "")
+
+    def name(self, path: Path) -> str:
+        """The name of the layer at ``path`` below the model's list."""
+        nodes, steps = self.model.layers, iter(path)
+        while True:
+            node = nodes[next(steps)]
+            if isinstance(node, LayerNode):
+                return node.name
+            nodes = node.children if isinstance(node, Group) else node.branches[next(steps)]
+
+    def runs_of(self, nodes: tuple[ModelNode, ...]
+                ) -> tuple[tuple[int, ModelNode, object, int], ...]:
+        """The list as runs of alike nodes: (index, first node, structure, length). Copies
+        of a block in a row (``repeat``) are one run."""
+        known = self.runs.get(id(nodes))
+        if known is None:
+            found: list[tuple[int, ModelNode, object, int]] = []
+            for index, node in enumerate(nodes):
+                key = ("layer", id(node.layer)) if isinstance(node, LayerNode) else \
+                    ("block", self.structures.key(node))
+                if found and found[-1][2] == key:
+                    first, kept, _, count = found[-1]
+                    found[-1] = (first, kept, key, count + 1)
+                else:
+                    found.append((index, node, key, 1))
+            known = self.runs[id(nodes)] = tuple(found)  # the model keeps ``nodes``
+        return known
+
+    def sequence(self, nodes: tuple[ModelNode, ...], x: Shape) -> _Verdict | None:
+        exact, unsafe, uneven = True, None, None
+        for index, node, key, count in self.runs_of(nodes):
+            for copy in range(count):
+                verdict = self.node(node, key, x)
+                if verdict is None:
+                    return None
+                exact = exact and verdict.exact
+                if unsafe is None and verdict.unsafe is not None:
+                    path, status, at = verdict.unsafe
+                    unsafe = ((index + copy, *path), status, at)
+                if uneven is None and verdict.uneven is not None:
+                    path, at = verdict.uneven
+                    uneven = ((index + copy, *path), at)
+                if verdict.output == x:  # the next copies take what this one took
+                    x = verdict.output
+                    break
+                x = verdict.output
+        return _Verdict(x, exact, unsafe, uneven)
+
+    def node(self, node: ModelNode, key: object, x: Shape) -> _Verdict | None:
+        if (key, x) not in self.verdicts:  # None: it cannot take x
+            self.verdicts[key, x] = self.layer(node, x) if isinstance(node, LayerNode) else \
+                self.sequence(node.children, x) if isinstance(node, Group) else \
+                self.merge(node, x)
+        return self.verdicts[key, x]
+
+    def layer(self, node: LayerNode, x: Shape) -> _Verdict | None:
+        try:
+            effect = node.layer.apply(x)
+        except LayerError:
+            return None
+        status = effect.status
+        uneven = any(window.stride > 1 and size % window.stride != 0
+                     for window, size in zip(effect.windows, x.spatial, strict=False))
+        return _Verdict(effect.output, status is Status.EXACT,
+                        ((), status, x) if status.rank > Status.HARMLESS.rank else None,
+                        ((), x) if uneven else None)
+
+    def merge(self, node: Merge, x: Shape) -> _Verdict | None:
+        try:
+            inputs = node.inputs(x)
+        except LayerError:
+            return None
+        exact, unsafe, uneven, outputs = True, None, None, []
+        for number, (branch, start) in enumerate(zip(node.branches, inputs, strict=True)):
+            verdict = self.sequence(branch, start)
+            if verdict is None:
+                return None
+            outputs.append(verdict.output)
+            exact = exact and verdict.exact
+            if unsafe is None and verdict.unsafe is not None:
+                path, status, at = verdict.unsafe
+                unsafe = ((number, *path), status, at)
+            if uneven is None and verdict.uneven is not None:
+                path, at = verdict.uneven
+                uneven = ((number, *path), at)
+        try:
+            out = MERGES[node.op](outputs)
+        except LayerError:
+            return None
+        return _Verdict(out, exact, unsafe, uneven)
 
 
 def _uneven(row: Row) -> bool:
@@ -182,21 +347,38 @@ class Point:
     """A model's totals at one input size."""
 
     size: int
-    report: Report
+    report: Summary  # its totals and problems (its rows are not kept)
     conv_macs: int
     dense_macs: int
     dense_inputs: tuple[int, ...]  # what each dense layer reads
 
 
+def _leaf(row: Row) -> bool:
+    return not row.rows_below and row.kind != "input"
+
+
+# How many dense layers a model has: without any, a sweep needs only the totals (all MACs
+# are then the convolutions'); with some, it walks the rows for what each one reads.
+_DENSE = (Tally(lambda row: 1 if _leaf(row) and row.kind == "fc" else 0),)
+
+
 def sweep(model: Model, sizes: list[int], settings: Settings | None = None) -> list[Point]:
+    """The totals at each size. The sizes share the work of layers and blocks that get the
+    same input at several of them (all but the first layers, often)."""
+    memo = Memo(tallies=_DENSE)
     points = []
     for size in sizes:
-        report = analyze(_with_input(model, size), settings)
-        layers = [row for row in report.rows if not row.rows_below]
+        resized = _with_input(model, size)
+        shared = memo if resized.layers is model.layers else Memo(tallies=_DENSE)
+        analysis = Analysis(resized, settings, tallies=_DENSE, memo=shared)
+        if analysis.tallied == (0,) and analysis.complete:
+            points.append(Point(size, analysis, analysis.totals.macs, 0, ()))
+            continue
+        layers = [row for row in analysis.rows() if _leaf(row)]  # as far as the walk went
         dense = [row for row in layers if row.kind == "fc"]
-        points.append(Point(size, report, sum(r.macs for r in layers if r.kind != "fc"),
-                            sum(r.macs for r in dense),
-                            tuple(r.input_shape.size for r in dense)))
+        points.append(Point(size, analysis, sum(row.macs for row in layers if row.kind != "fc"),
+                            sum(row.macs for row in dense),
+                            tuple(row.input_shape.size for row in dense)))
     return points
 
 
@@ -223,18 +405,29 @@ class Change:
     after: Row | None
 
 
-def compare(first: Report, second: Report) -> list[Change]:
-    """Layers added, removed, or with another shape, parameter count or MAC count."""
-    before = {row.name: row for row in first.rows if not row.rows_below}
-    after = {row.name: row for row in second.rows if not row.rows_below}
-    changes = []
-    for name in dict.fromkeys([*before, *after]):
-        old, new = before.get(name), after.get(name)
+def compare(first: Iterable[Row], second: Iterable[Row]) -> list[Change]:
+    """Layers added, removed, or with another shape, parameter count or MAC count, matched
+    by name (the last of a name counts): the rows of two reports. The second's may come one
+    at a time: of it, only the layers that differ are kept."""
+
+    def facts(row: Row) -> tuple[object, ...]:
+        return row.kind, row.output_shape, row.params, row.macs
+
+    before = {row.name: row for row in first if not row.rows_below}
+    after: dict[str, Row | None] = {}  # a layer of both: its row if it differs, else None
+    added: dict[str, Row] = {}
+    for new in second:
+        if new.rows_below:
+            continue
+        old = before.get(new.name)
         if old is None:
-            changes.append(Change(name, "added", None, new))
-        elif new is None:
+            added[new.name] = new
+        else:
+            after[new.name] = new if facts(new) != facts(old) else None
+    changes = []
+    for name, old in before.items():
+        if name not in after:
             changes.append(Change(name, "removed", old, None))
-        elif (old.kind, old.output_shape, old.params, old.macs) != \
-                (new.kind, new.output_shape, new.params, new.macs):
-            changes.append(Change(name, "changed", old, new))
-    return changes
+        elif after[name] is not None:
+            changes.append(Change(name, "changed", old, after[name]))
+    return changes + [Change(name, "added", None, new) for name, new in added.items()]

@@ -136,7 +136,15 @@ def resized(model: Model, text: str) -> Model:
 
 def resizable(spec: str) -> Model:
     """A clean model with a spatial input, whose size `sizes` and `sweep` vary."""
-    model, _ = clean_report(load(spec))
+    from convcalc.analysis import Analysis
+
+    loaded = load(spec)
+    model = loaded.model
+    assert model is not None
+    problems = Analysis(model, known=loaded.problems).problems  # no rows are made
+    if any(p.level == ERROR for p in problems):
+        print_problems(problems)
+        raise typer.Exit(EXIT_PROBLEMS)
     if not model.input.spatial:
         fail(f"{spec} takes a flat input: it has no spatial size to vary")
     return model

@@ -86,12 +86,12 @@ def sizes(
 
     Example: convcalc sizes resnet50 --range 32:1024
     """
-    from convcalc.design import check_size
+    from convcalc.design import size_checks
     from convcalc.render.design import sizes as render
 
     model = resizable(spec)
     chosen = numbers(span, "--range", (), most=5_000)
-    checks = [check_size(model, size) for size in chosen]
+    checks = size_checks(model, chosen)
     sys.stdout.write(render(model.name, min(chosen), max(chosen), checks))
 
 
@@ -135,24 +135,25 @@ def compare(
 
     Example: convcalc compare inception-naive inception-module
     """
-    from convcalc.analysis import analyze
+    from convcalc.analysis import Analysis
     from convcalc.design import compare as diff
     from convcalc.render.design import comparison
 
     if output is not None and fmt is not CompareFormat.html:
         fail("--output writes the html page (--format html)")
-    reports, models = [], []
+    analyses, models = [], []
     for spec in (first, second):
         loaded = load(spec)
         assert loaded.model is not None
         models.append(loaded.model)
-        reports.append(analyze(loaded.model, known=loaded.problems))
+        analyses.append(Analysis(loaded.model, known=loaded.problems))
     if fmt is CompareFormat.html:
         from convcalc.cli.pictures import comparison_page
 
-        comparison_page(models, reports, output)
+        comparison_page(models, [analysis.report() for analysis in analyses], output)
         return
-    sys.stdout.write(comparison(reports[0], reports[1], diff(reports[0], reports[1])))
+    a, b = analyses
+    sys.stdout.write(comparison(a, b, diff(a.rows(), b.rows())))
 
 
 def explain(

@@ -132,7 +132,7 @@ def comparison_page(models: list[Model], reports: list[Report], output: str | No
 
     extras = [Extra(memory(model, report), None, liveness(model, report))
               for model, report in zip(models, reports, strict=True)]
-    _emit(comparison(reports, extras, compare(reports[0], reports[1])), output)
+    _emit(comparison(reports, extras, compare(reports[0].rows, reports[1].rows)), output)
 
 
 def _emit(text: str, output: str | None) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from typing import ClassVar, Protocol
 
 from convcalc.arith import Status, Window, format_fraction, resolve_pad, span, worst
@@ -128,13 +129,21 @@ def slide(x: Shape, k: Ints, stride: Ints, pad: Pads, dilation: Ints = (1,),
     ks, ss = per_axis(k, ndim, "k"), per_axis(stride, ndim, "stride")
     ds = per_axis(dilation, ndim, "dilation")
     pads = resolve_pads(pad, x.spatial, ks, ss, ds)
-    windows = tuple(Window(i, kk, s, p, d, ceil) for i, kk, s, p, d in
+    windows = tuple(_window(i, kk, s, p, d, ceil) for i, kk, s, p, d in
                     zip(x.spatial, ks, ss, pads, ds, strict=True))
     for name, w in zip(axis_names(ndim), windows, strict=True):
         if w.output < 1:
             raise LayerError("invalid-size", f"on {name} the kernel (effective size {w.span}) is "
                              f"larger than the padded input {w.size + sum(w.pad)}", "k")
     return windows
+
+
+@lru_cache(maxsize=4096)
+def _window(size: int, kernel: int, stride: int, pad: tuple[int, int], dilation: int,
+            ceil: bool) -> Window:
+    """One axis's window, shared: the layers of a network slide few distinct windows (every
+    3x3 stride-1 convolution on 56 is one), each worked out once (its values are cached)."""
+    return Window(size, kernel, stride, pad, dilation, ceil)
 
 
 def resolve_pads(pad: Pads, sizes: tuple[int, ...], ks: tuple[int, ...],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from convcalc.arith import Status
 from convcalc.design import Change, Point, SizeCheck, Solution, describe
 from convcalc.render.grid import table
-from convcalc.report import Report
+from convcalc.report import Summary
 from convcalc.units import format_bytes
 
 
@@ -104,7 +104,7 @@ def sweep(model_name: str, points: list[Point]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def comparison(first: Report, second: Report, changes: list[Change]) -> str:
+def comparison(first: Summary, second: Summary, changes: list[Change]) -> str:
     a, b = first.totals, second.totals
 
     def row(label: str, x: int, y: int) -> list[str]:
