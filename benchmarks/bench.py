@@ -10,6 +10,13 @@ Each case is run as a fresh process, interleaved with the others round by round 
 load on the machine affects all alike; the report gives medians and the ratio to the
 import floor. Generated specs (1,000 to 100,000 layers) are also timed in-process, with
 their peak memory (tracemalloc).
+
+Large specs (issue #14) are run end to end, a few times each, with their peak resident
+memory: 100,000 layers in the long form (`- conv: {filters: 8, k: 1}`), the 149-byte spec
+that expands to 250,000 layers (five blocks of five blocks of layers, repeated 9,999
+times), and `sizes resnet50` over the default range:
+
+    python benchmarks/bench.py --only long --large-runs 5
 """
 
 from __future__ import annotations
@@ -53,6 +60,81 @@ layers:
   - global-avgpool
   - fc-10
 """
+
+
+def long_form_spec(layers: int) -> str:
+    """``layers`` layers written in the long form, a few distinct widths: the form that costs
+    the most per layer to read (two mappings and five values a layer)."""
+    widths = (8, 16, 8, 32)
+    lines = ["name: long form", "input: 32x32x8", "layers:"]
+    lines += [f"  - conv: {{filters: {widths[i % 4]}, k: 1}}" for i in range(layers)]
+    return "\n".join(lines) + "\n"
+
+
+# 149 bytes, 249,975 layers: the most a spec may expand to, from blocks and `repeat`.
+AMPLIFIED_SPEC = """\
+input: 32x32x8
+blocks:
+  b: [conv1-8, conv1-8, conv1-8, conv1-8, conv1-8]
+  c: [b, b, b, b, b]
+layers:
+  - {c: null, repeat: 9999}
+"""
+
+
+def large_cases(folder: Path) -> dict[str, list[str]]:
+    """The large specs' commands (arguments after ``convcalc``)."""
+    long_10k, long_100k = folder / "long-10000.yaml", folder / "long-100000.yaml"
+    long_10k.write_text(long_form_spec(10_000))
+    long_100k.write_text(long_form_spec(100_000))
+    amplified = folder / "amplified.yaml"
+    amplified.write_text(AMPLIFIED_SPEC)
+    return {
+        "check, long form, 10,000 layers": ["check", str(long_10k)],
+        "check, long form, 100,000 layers": ["check", str(long_100k)],
+        "summarize, long form, 100,000 layers": ["summarize", str(long_100k)],
+        "summarize --format json, long form, 100,000": ["summarize", str(long_100k),
+                                                        "--format", "json"],
+        "check, amplified, 250,000 layers": ["check", str(amplified)],
+        "summarize --format json, amplified": ["summarize", str(amplified), "--format",
+                                               "json"],
+        "sweep --sizes 8:64:8, amplified": ["sweep", str(amplified), "--sizes", "8:64:8"],
+        "sizes, amplified": ["sizes", str(amplified)],
+        "sizes resnet50 --range 32:1024": ["sizes", "resnet50", "--range", "32:1024"],
+    }
+
+
+RESIDENT = """\
+import resource, sys
+sys.argv = ['convcalc', *sys.argv[1:]]
+from convcalc.cli import main
+try:
+    main()
+except SystemExit:
+    pass
+sys.stdout.flush()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+"""
+
+
+def time_large(cases: dict[str, list[str]], runs: int, cwd: str
+               ) -> dict[str, tuple[float, int]]:
+    """(median seconds, most resident MiB) of each command end to end; output discarded."""
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    resident: dict[str, int] = dict.fromkeys(cases, 0)
+    for _ in range(runs):
+        for name, arguments in cases.items():
+            start = time.perf_counter()
+            result = subprocess.run([PYTHON, "-c", RESIDENT, *arguments], cwd=cwd,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                    text=True, check=False)
+            times[name].append(time.perf_counter() - start)
+            lines = result.stderr.strip().splitlines()
+            if not lines or not lines[-1].isdigit() or "internal error" in result.stderr:
+                raise SystemExit(f"{name} failed: {result.stderr[-400:]}")
+            resident[name] = max(resident[name], int(lines[-1]) // 1024)
+    return {name: (statistics.median(values), resident[name])
+            for name, values in times.items()}
 
 
 def command_cases(folder: Path) -> dict[str, list[str]]:
@@ -167,6 +249,8 @@ def main() -> None:
     parser.add_argument("--only", help="run only the cases whose name contains this text")
     parser.add_argument("--sizes", default="1000,10000,100000",
                         help="generated spec sizes to time in-process ('' for none)")
+    parser.add_argument("--large-runs", type=int, default=5,
+                        help="runs of each large spec's command (0 for none)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         cases = command_cases(Path(folder))
@@ -184,6 +268,8 @@ def main() -> None:
         print("where `summarize resnet152` spends its time (in-process steps, medians):")
         for name, seconds in zip(PHASE_NAMES, phases("resnet152", args.runs), strict=True):
             print(f"  {name:<34} {seconds * 1000:7.1f} ms")
+    if args.large_runs:
+        large(args.large_runs, args.only)
     if not args.sizes:
         return
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -198,6 +284,23 @@ def main() -> None:
         load, analyse, peak = time_in_process(size)
         print(f"  {size:>7,} layers   load {load:6.3f} s   analyse {analyse:6.3f} s   "
               f"total {load + analyse:6.3f} s   peak {peak} MiB")
+
+
+def large(runs: int, only: str | None) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        cases = {name: arguments for name, arguments in large_cases(Path(folder)).items()
+                 if not only or only in name}
+        if not cases:
+            return
+        measured = time_large(cases, runs, folder)
+    print(f"large specs, end to end ({runs} runs each; median wall time, most resident "
+          "memory):")
+    for name, (seconds, mebibytes) in measured.items():
+        print(f"  {name:<46} {seconds:6.2f} s   {mebibytes:4} MiB")
+    small = measured.get("check, long form, 10,000 layers")
+    big = measured.get("check, long form, 100,000 layers")
+    if small and big:
+        print(f"  check, long form, from 10,000 to 100,000 layers: time ×{big[0] / small[0]:.1f}")
 
 
 if __name__ == "__main__":

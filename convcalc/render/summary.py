@@ -5,7 +5,7 @@ from __future__ import annotations
 from convcalc.arith import Status, format_fraction
 from convcalc.counting import MACS, Counted
 from convcalc.memory import DEFINITIONS, Memory
-from convcalc.render.grid import grid, paint, table
+from convcalc.render.grid import grid, paint
 from convcalc.render.text import conventions
 from convcalc.report import Report, Row, covers_input
 from convcalc.units import format_bytes
@@ -61,11 +61,11 @@ def receptive_cells(row: Row, report: Report) -> list[str]:
             _axes([format_fraction(f.pad) for f in fields])]
 
 
-def _cells(row: Row, name: str, total: int, collapsed: bool, ops: int | None) -> list[str]:
-    name = "  " * row.depth + name + (" …" if collapsed else "")
+def _cells(row: Row, total: int, ops: int | None) -> list[str]:
+    """The cells after the name's."""
     counted = [] if ops is None else [f"{ops:,}" if ops else "—"]
     share = row.macs if ops is None else ops
-    return [name, row.kind, str(row.output_shape), f"{row.activations:,}" if row.activations
+    return [row.kind, str(row.output_shape), f"{row.activations:,}" if row.activations
             else "—", f"{row.params:,}" if row.params else "—",
             f"{row.macs:,}" if row.macs else "—", *counted, bar(share, total), _size(row)]
 
@@ -86,16 +86,28 @@ def draw(report: Report, depth: int | None = None, colour: bool = False,
     if receptive:
         headers += ["RF", "RF stride", "RF pad"]
         right += [True, True, True]
-    names = _local_names([row for _, row in shown])
-    cells = [[*_cells(row, name, total, bool(row.rows_below) and row.depth == depth,
-                      counted.per_row[index] if extra and counted else None),
-              *(receptive_cells(row, report) if receptive else [])]
-             for (index, row), name in zip(shown, names, strict=True)]
-    lines = table(headers, cells, right, colour)
+    # The copies of a layer on one input have the same cells but the name's: each set of
+    # cells is made once, and padded once (a large model's table is mostly such copies).
+    names: list[str] = []
+    keys: list[tuple[object, ...]] = []
+    known: dict[tuple[object, ...], tuple[Row, list[str]]] = {}
+    for (index, row), name in zip(shown, _local_names([row for _, row in shown]), strict=True):
+        names.append("  " * row.depth + name + (" …" if row.rows_below and
+                                                 row.depth == depth else ""))
+        ops = counted.per_row[index] if extra and counted else None
+        key: tuple[object, ...] = (
+            row.kind, row.output_shape, row.activations, row.params, row.macs, ops,
+            row.size_status, id(row.sizes), id(row.receptive_field) if receptive else 0)
+        if key not in known:  # the row kept with its cells keeps the identities alive
+            known[key] = (row, [*_cells(row, total, ops),
+                                *(receptive_cells(row, report) if receptive else [])])
+        keys.append(key)
+    lines = _aligned(headers, names, keys, known, right)
     if colour:  # colour the size verdicts after alignment
         lines[2:] = [paint(line, _STATUS_COLOUR.get(row.size_status), True) if
                      row.size_status is not Status.EXACT else line
                      for line, (_, row) in zip(lines[2:], shown, strict=True)]
+    lines[0] = paint(lines[0], "bold", colour)
     facts = _totals(report, memory, counted if extra else None)
     title = f"{report.name} — input {report.input_shape}, batch {settings.batch}, " \
             f"{settings.dtype}; counting: {preset.name}" + \
@@ -104,6 +116,27 @@ def draw(report: Report, depth: int | None = None, colour: bool = False,
         paint(title, "bold", colour), "", *lines, "",
         *grid(facts, colours=("cyan",), colour=colour), "",
         paint(conventions(), "dim", colour)]) + "\n"
+
+
+def _aligned(headers: list[str], names: list[str], keys: list[tuple[object, ...]],
+             known: dict[tuple[object, ...], tuple[Row, list[str]]], right: list[bool],
+             gap: str = "  ") -> list[str]:
+    """``table``'s lines (a header, a rule, a row per name) with each set of cells after the
+    name padded once."""
+    cells = [cells for _, cells in known.values()]
+    widths = [max(len(text) for text in [headers[0], *names])] + \
+        [max(len(row[i]) for row in [headers[1:], *cells]) for i in range(len(headers) - 1)]
+
+    def padded(row: list[str]) -> str:
+        return gap.join(cell.rjust(width) if shift else cell.ljust(width)
+                        for cell, width, shift in zip(row, widths[1:], right[1:], strict=True))
+
+    rest = {key: padded(cells) for key, (_, cells) in known.items()}
+    header = (headers[0].ljust(widths[0]) + gap + padded(headers[1:])).rstrip()
+    lines = [(name.ljust(widths[0]) + gap + rest[key]).rstrip()
+             for name, key in zip(names, keys, strict=True)]
+    rule = "─" * max(len(line) for line in [header, *lines])
+    return [header, rule, *lines]
 
 
 def _totals(report: Report, memory: Memory | None,
