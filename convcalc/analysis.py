@@ -13,7 +13,7 @@ Only each copy's names, positions and fields are its own.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
@@ -50,14 +50,11 @@ def _grid_text(grid: tuple[tuple[int | Fraction, Fraction], ...]) -> str:
     return texts[0] if len(set(texts)) == 1 else "(" + "; ".join(texts) + ")"
 
 
-@dataclass(frozen=True)
-class Tally:
-    """A quantity summed over rows the way a report sums its numbers: each block's and
-    merge's row holds its own ``own(row)`` plus that of every row below it (operations under
-    a counting convention, say). ``own`` reads a row's kind, shapes and numbers only."""
-
-    own: Callable[[Row], Any]
-    zero: Any = 0
+# A number per row, summed as a report sums its numbers: each block's and merge's row holds
+# its own plus that of every row below it (operations under a counting convention, say).
+# It reads a row's kind, shapes and numbers only (a block's or merge's own row is made
+# without its name or receptive field).
+Tally = Callable[[Row], int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +69,7 @@ class Sums:
     activations: int
     rows: int
     status: Status
-    tallies: tuple[Any, ...]
+    tallies: tuple[int, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,18 +145,17 @@ def _carry(before: Field, after: Field) -> Carry:
                  for (r1, j1, p1), (r2, j2, p2) in zip(before, after, strict=True))
 
 
-@dataclass
 class Memo:
     """What one model's analyses share: measured layers, worked-out blocks and merges, and
     the structure of each. Analyses of one model at several input sizes (sweep, sizes) pass
     one memo; it must not outlive the model, whose objects it knows by identity."""
 
-    strict: bool = False
-    tallies: tuple[Tally, ...] = ()
-    measured: dict[tuple[int, Shape], Measured] = field(default_factory=dict)
-    done: dict[tuple[int, Shape, bool], Done] = field(default_factory=dict)
-    keys: dict[int, int] = field(default_factory=dict)  # a block's or merge's structure
-    structures: dict[object, int] = field(default_factory=dict)
+    def __init__(self, strict: bool = False, tallies: tuple[Tally, ...] = ()) -> None:
+        self.strict, self.tallies = strict, tallies
+        self.measured: dict[tuple[int, Shape], Measured] = {}
+        self.done: dict[tuple[int, Shape, bool], Done] = {}
+        self.keys: dict[int, int] = {}  # a block's or merge's structure, by its identity
+        self.structures: dict[object, int] = {}
 
     def key(self, node: Group | Merge) -> int:
         """A number per distinct structure: the copies of a block get the same one."""
@@ -188,7 +184,7 @@ class _Adding:
     __slots__ = ("activations", "biases", "macs", "non_trainable", "params", "rank", "rows",
                  "tallies")
 
-    def __init__(self, tallies: tuple[Any, ...]) -> None:
+    def __init__(self, tallies: tuple[int, ...]) -> None:
         self.params = self.biases = self.non_trainable = self.macs = self.activations = 0
         self.rows = self.rank = 0
         self.tallies = tallies
@@ -205,7 +201,7 @@ class _Adding:
             self.tallies = tuple(a + b for a, b in zip(self.tallies, sums.tallies, strict=True))
 
     def sums(self, own_activations: int = 0, own_rows: int = 0,
-             own_tallies: tuple[Any, ...] = ()) -> Sums:
+             own_tallies: tuple[int, ...] = ()) -> Sums:
         tallies = tuple(a + b for a, b in zip(self.tallies, own_tallies, strict=True)) \
             if own_tallies else self.tallies
         return Sums(self.params, self.biases, self.non_trainable, self.macs,
@@ -231,7 +227,7 @@ class Analysis:
         assert (self.memo.strict, self.memo.tallies) == (strict, tallies)
         self.strict = strict
         self.found: list[Problem] = list(known)
-        self.zero = tuple(t.zero for t in tallies)
+        self.zero = (0,) * len(tallies)
         x = model.input
         self.input_row = Row(
             name="input", kind="input", depth=0, input_shape=x, output_shape=x, params=0,
@@ -240,8 +236,8 @@ class Analysis:
             notes=(), line=model.input_at.line, col=model.input_at.col)
         self.last = x  # the output of the last row (of the model, once it is walked)
         self.complete, sums = self.top()
-        self.tallied = tuple(a + t.own(self.input_row)
-                             for a, t in zip(sums.tallies, tallies, strict=True))
+        self.tallied = tuple(a + own(self.input_row)
+                             for a, own in zip(sums.tallies, tallies, strict=True))
         self.totals = Totals(params=sums.params, biases=sums.biases,
                              non_trainable_params=sums.non_trainable, macs=sums.macs,
                              activations=x.size + sums.activations, output_shape=self.last)
@@ -276,9 +272,9 @@ class Analysis:
         """The rows in order, each made as it is asked for."""
         return (row for row, _ in self.tallied_rows())
 
-    def tallied_rows(self) -> Iterator[tuple[Row, tuple[Any, ...]]]:
+    def tallied_rows(self) -> Iterator[tuple[Row, tuple[int, ...]]]:
         """The rows in order, each with its tallies."""
-        yield self.input_row, tuple(t.own(self.input_row) for t in self.memo.tallies)
+        yield self.input_row, tuple(t(self.input_row) for t in self.memo.tallies)
         yield from _Rows(self).walk(self.model)
 
     def outputs(self) -> Iterator[tuple[int, int]]:
@@ -347,7 +343,7 @@ class Analysis:
             row = row_of(node.layer, x, effect, "", None)
             known = self.memo.measured[key] = Measured(node.layer, effect, row, Sums(
                 row.params, row.biases, row.non_trainable_params, row.macs, row.activations,
-                1, row.size_status, tuple(t.own(row) for t in self.memo.tallies)),
+                1, row.size_status, tuple(t(row) for t in self.memo.tallies)),
                 _steps(x, effect))
         return known
 
@@ -414,7 +410,7 @@ class Analysis:
             return below.sums(own_activations, 1)
         header = _header(name, kind, x, out, below.sums(own_activations, 1), (),
                          Where("", 0, 0), 0, branches)
-        return below.sums(own_activations, 1, tuple(t.own(header) for t in tallies))
+        return below.sums(own_activations, 1, tuple(t(header) for t in tallies))
 
     def merge_fields(self, node: Merge, outputs: list[tuple[Shape, Field]]) -> Field:
         """The largest field per axis; branches whose grids disagree are reported.

@@ -8,7 +8,7 @@ import dataclasses
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from convcalc.analysis import Analysis, Memo, Tally, analyze
+from convcalc.analysis import Analysis, Memo, analyze
 from convcalc.arith import Status, Window, resolve_pad, span, transposed_output
 from convcalc.layers.merge import MERGES
 from convcalc.model import Group, LayerNode, Merge, Model, layer_nodes, with_input
@@ -357,9 +357,13 @@ def _leaf(row: Row) -> bool:
     return not row.rows_below and row.kind != "input"
 
 
+def _dense_layer(row: Row) -> int:
+    return 1 if _leaf(row) and row.kind == "fc" else 0
+
+
 # How many dense layers a model has: without any, a sweep needs only the totals (all MACs
 # are then the convolutions'); with some, it walks the rows for what each one reads.
-_DENSE = (Tally(lambda row: 1 if _leaf(row) and row.kind == "fc" else 0),)
+_DENSE = (_dense_layer,)
 
 
 def sweep(model: Model, sizes: list[int], settings: Settings | None = None) -> list[Point]:

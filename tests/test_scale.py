@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convcalc.analysis import Analysis, Memo, Tally, analyze
+from convcalc.analysis import Analysis, Memo, analyze
 from convcalc.arith import Status
 from convcalc.counting import MACS, count
 from convcalc.design import Change, check_size, compare, size_checks, sweep
@@ -190,7 +190,7 @@ def test_streamed_json_is_the_document_of_the_whole_report() -> None:
         for row, layer, ops in zip(report.rows, layers, counted.per_row, strict=True):
             assert layer == {**row_json(row, report.settings),
                              "covers_input": covers_input(row, model.input), "ops": ops}
-        analysis = Analysis(model, tallies=(Tally(MACS.own),))
+        analysis = Analysis(model, tallies=(MACS.own,))
         streamed = "".join(summary_chunks(
             analysis, ((row, ops) for row, (ops,) in analysis.tallied_rows()),
             memory(model, analysis), (MACS, analysis.tallied[0])))
@@ -213,7 +213,7 @@ def streamed_peak(layers: int) -> int:
     model = model_of("input: 16x16x8\nlayers:\n" +
                      "".join(f"  - conv: {{filters: {8 * (1 + n % 3)}, k: 1}}\n"
                              for n in range(layers)))
-    analysis = Analysis(model, tallies=(Tally(MACS.own),))
+    analysis = Analysis(model, tallies=(MACS.own,))
     tracemalloc.start()
     written = 0
     for chunk in summary_chunks(analysis, ((row, ops) for row, (ops,) in

@@ -59,7 +59,7 @@ def summarize(
     Exits 1 when the spec has problems (printed after what could be computed), 2 when it
     cannot be read.
     """
-    from convcalc.analysis import Analysis, Tally
+    from convcalc.analysis import Analysis
     from convcalc.counting import PRESETS, Counted, custom
     from convcalc.memory import memory as memory_models
     from convcalc.report import Settings
@@ -83,7 +83,7 @@ def summarize(
         model = resized(model, input_shape)
     # Rows are made as they are written: JSON and CSV keep none of them.
     analysis = Analysis(model, Settings(batch, dtype.value), known=loaded.problems,
-                        tallies=(Tally(convention.own),))
+                        tallies=(convention.own,))
     memory = memory_models(model, analysis, optimizer.value if optimizer else None, mixed,
                            budget)
     (ops,) = analysis.tallied
