@@ -82,6 +82,7 @@ class Measured:
     row: Row
     sums: Sums
     steps: Steps
+    judged: bool  # its size is not exact: each copy is judged (by its status and waiver)
 
     def advance(self, field: Field) -> Field:
         """The receptive field after the layer (``measure.advance``, its steps worked out)."""
@@ -179,34 +180,46 @@ _RANK = {status: status.rank for status in Status}
 
 
 class _Adding:
-    """Sums being added up along a list of layers."""
+    """Sums being added up along a list of layers. A list repeats a few sums many times (its
+    copies of a layer or a block share theirs): each is counted, and multiplied out once."""
 
-    __slots__ = ("activations", "biases", "macs", "non_trainable", "params", "rank", "rows",
-                 "tallies")
+    __slots__ = ("counts", "parts", "zero")
 
-    def __init__(self, tallies: tuple[int, ...]) -> None:
-        self.params = self.biases = self.non_trainable = self.macs = self.activations = 0
-        self.rows = self.rank = 0
-        self.tallies = tallies
+    def __init__(self, zero: tuple[int, ...]) -> None:
+        self.zero = zero  # no tallies, or as many zeros as there are
+        self.counts: dict[int, int] = {}  # by the identity of the sums
+        self.parts: dict[int, Sums] = {}
 
     def add(self, sums: Sums) -> None:
-        self.params += sums.params
-        self.biases += sums.biases
-        self.non_trainable += sums.non_trainable
-        self.macs += sums.macs
-        self.activations += sums.activations
-        self.rows += sums.rows
-        self.rank = max(self.rank, _RANK[sums.status])
-        if self.tallies:
-            self.tallies = tuple(a + b for a, b in zip(self.tallies, sums.tallies, strict=True))
+        key = id(sums)
+        count = self.counts.get(key)
+        if count is None:
+            self.parts[key] = sums
+            self.counts[key] = 1
+        else:
+            self.counts[key] = count + 1
 
     def sums(self, own_activations: int = 0, own_rows: int = 0,
              own_tallies: tuple[int, ...] = ()) -> Sums:
-        tallies = tuple(a + b for a, b in zip(self.tallies, own_tallies, strict=True)) \
-            if own_tallies else self.tallies
-        return Sums(self.params, self.biases, self.non_trainable, self.macs,
-                    self.activations + own_activations, self.rows + own_rows,
-                    list(Status)[self.rank], tallies)
+        params = biases = non_trainable = macs = 0
+        activations, rows, rank = own_activations, own_rows, 0
+        tallies = list(own_tallies or self.zero)
+        for key, part in self.parts.items():
+            count = self.counts[key]
+            params += count * part.params
+            biases += count * part.biases
+            non_trainable += count * part.non_trainable
+            macs += count * part.macs
+            activations += count * part.activations
+            rows += count * part.rows
+            rank = max(rank, _RANK[part.status])
+            for index, value in enumerate(part.tallies):
+                tallies[index] += count * value
+        return Sums(params, biases, non_trainable, macs, activations, rows,
+                    _STATUSES[rank], tuple(tallies))
+
+
+_STATUSES = tuple(Status)
 
 
 class Analysis:
@@ -289,20 +302,45 @@ class Analysis:
 
     def top(self) -> tuple[bool, Sums]:
         """Walk the model's layers; the sums of those that were worked out."""
-        x, field, adding = self.model.input, start_field(self.model.input), _Adding(self.zero)
-        for node in self.model.layers:
+        adding = _Adding(self.zero)
+        result = self.walk(self.model.layers, self.model.input, start_field(self.model.input),
+                           adding)
+        if result is not None:
+            self.last = result[0]
+        return result is not None, adding.sums()
+
+    def sequence(self, nodes: tuple[ModelNode, ...], x: Shape, field: Field
+                 ) -> tuple[Shape, Field, _Adding] | None:
+        adding = _Adding(self.zero)
+        result = self.walk(nodes, x, field, adding)
+        return None if result is None else (*result, adding)
+
+    def walk(self, nodes: tuple[ModelNode, ...], x: Shape, field: Field, adding: _Adding
+             ) -> tuple[Shape, Field] | None:
+        """Walk a list, adding up what each node adds; None where a node cannot take its
+        input (reported). A list is mostly layers: theirs is the short way."""
+        measured_of = self.memo.measured.get
+        for node in nodes:
+            if isinstance(node, LayerNode):
+                measured = measured_of((id(node.layer), x)) or self.measure(node, x)
+                if measured is None:
+                    return None
+                after = measured.advance(field)
+                if measured.judged:
+                    self.judge(node, measured, after)
+                adding.add(measured.sums)
+                x, field = measured.effect.output, after
+                self.last = x
+                continue
             result = self.node(node, x, field)
             if result is None:
-                return False, adding.sums()
+                return None
             x, field, part = result
             adding.add(part)
-        self.last = x
-        return True, adding.sums()
+        return x, field
 
-    def node(self, node: ModelNode, x: Shape, field: Field
+    def node(self, node: Group | Merge, x: Shape, field: Field
              ) -> tuple[Shape, Field, Sums] | None:
-        if isinstance(node, LayerNode):
-            return self.layer(node, x, field)
         key = (self.memo.key(node), x, field is None)
         done = self.memo.done.get(key)
         if done is None or not done.clean:
@@ -317,17 +355,6 @@ class Analysis:
                                               len(self.found) == before, last)
         self.last = done.last
         return done.output, done.field_after(field), done.sums
-
-    def sequence(self, nodes: tuple[ModelNode, ...], x: Shape, field: Field
-                 ) -> tuple[Shape, Field, _Adding] | None:
-        adding = _Adding(self.zero)
-        for node in nodes:
-            result = self.node(node, x, field)
-            if result is None:
-                return None
-            x, field, part = result
-            adding.add(part)
-        return x, field, adding
 
     def measure(self, node: LayerNode, x: Shape) -> Measured | None:
         """A layer on its input, once per pair; None when it cannot take it (reported)."""
@@ -344,22 +371,14 @@ class Analysis:
             known = self.memo.measured[key] = Measured(node.layer, effect, row, Sums(
                 row.params, row.biases, row.non_trainable_params, row.macs, row.activations,
                 1, row.size_status, tuple(t(row) for t in self.memo.tallies)),
-                _steps(x, effect))
+                _steps(x, effect), row.size_status is not Status.EXACT)
         return known
 
-    def layer(self, node: LayerNode, x: Shape, field: Field
-              ) -> tuple[Shape, Field, Sums] | None:
-        measured = self.measure(node, x)
-        if measured is None:
-            return None
-        effect = measured.effect
-        after = measured.advance(field)
+    def judge(self, node: LayerNode, measured: Measured, after: Field) -> None:
         status = measured.sums.status
-        if status is not Status.EXACT and (status is not Status.HARMLESS or self.strict):
+        if status is not Status.HARMLESS or self.strict:
             self.judge_sizes(node, _own_row(node, measured, field_values(after), 0,
                                             self.strict))
-        self.last = effect.output
-        return effect.output, after, measured.sums
 
     def judge_sizes(self, node: LayerNode, row: Row) -> None:
         """Lossy sizes are errors, harmless ones too when strict, unless waived."""

@@ -142,6 +142,10 @@ class _Builder:
         return found
 
     def mapping(self, items: list[Node], line: int, col: int) -> Map:
+        if len(items) == 2:  # the usual mapping, `conv: {...}`: one text key
+            key = items[0]
+            if type(key) is Scalar and type(key.value) is str:
+                return Map(((key, items[1]),), line, col)
         keys = items[0::2]
         texts = [key for key in keys if type(key) is Scalar and type(key.value) is str]
         if len(texts) == len(keys) and len({key.value for key in texts}) == len(keys):

@@ -155,11 +155,17 @@ def summary_chunks(report: Summary, rows: Iterable[tuple[Row, int | None]],
             "settings": settings_json(settings)}
     yield "{\n" + ",\n".join(entry(key, value) for key, value in head.items())
     lines = _LayerLines(settings, input_shape)
-    opening = ',\n  "layers": [\n    '
+    opening, between = ',\n  "layers": [\n    ', ",\n    "
+    batch: list[str] = []  # written 256 layers at a time
     for row, ops in rows:
-        yield opening + lines.line(row, ops)
-        opening = ",\n    "
-    yield "\n  ]" if opening == ",\n    " else ',\n  "layers": []'
+        batch.append(lines.line(row, ops))
+        if len(batch) == 256:
+            yield opening + between.join(batch)
+            opening, batch = between, []
+    if batch:
+        yield opening + between.join(batch)
+        opening = between
+    yield "\n  ]" if opening == between else ',\n  "layers": []'
     tail: dict[str, Any] = {"totals": totals_json(report),
                             "problems": [problem_json(p) for p in report.problems]}
     if counting is not None:
