@@ -102,8 +102,9 @@ class _Builder:
         self.constructor = yaml.constructor.SafeConstructor()
         self.aliased = 0  # values that aliases added
         # A spec repeats its words and numbers (conv, filters, 64): each distinct scalar is
-        # resolved once. Keyed by (tag, implicit, text); bounded by the document.
-        self.resolved: dict[tuple[object, object, str], object] = {}
+        # resolved once. Keyed by its text when plain, else by (tag, implicit, text); bounded
+        # by the document.
+        self.resolved: dict[object, object] = {}
 
     def resolve(self, event: yaml.ScalarEvent, line: int, col: int) -> object:
         """The value of a scalar event: a number, a boolean, None, or its text."""
@@ -205,7 +206,9 @@ def parse(text: str) -> tuple[Node | None, list[Duplicate]]:
             if kind is yaml.ScalarEvent:
                 mark = event.start_mark  # both parsers mark every event
                 line, col = mark.line + 1, mark.column + 1
-                key = (event.tag, event.implicit, event.value)
+                # a plain scalar's value depends on its text alone (the usual scalar)
+                key = event.value if event.style is None and event.tag is None else \
+                    (event.tag, event.implicit, event.value)
                 value = resolved.get(key, builder)
                 if value is builder:  # once per distinct scalar: its text is shared too
                     value = resolved[key] = builder.resolve(event, line, col)
