@@ -207,6 +207,12 @@ def parse(text: str) -> tuple[Node | None, list[Duplicate]]:
     except yaml.MarkedYAMLError as exc:
         line, col = _at(exc.problem_mark or exc.context_mark)
         problem = exc.problem or exc.context or "invalid YAML"
+        if "nesting" in problem:
+            # The libyaml in recent PyYAML wheels (6.0.4 here) refuses flow collections
+            # nested past about 1,000 levels while it scans ahead, before the first event
+            # reaches the bound above; older ones do not. Either way it is deeper than ours.
+            raise YamlError("too-deep", f"nesting deeper than {MAX_DEPTH} levels", line,
+                            col) from None
         raise YamlError("yaml-syntax", f"YAML syntax: {problem}", line, col) from None
     except yaml.YAMLError as exc:
         raise YamlError("yaml-syntax", f"YAML: {exc}") from None
