@@ -13,7 +13,15 @@ from fractions import Fraction
 from convcalc.arith import Status, format_fraction
 from convcalc.layers.base import Effect, Layer
 from convcalc.layers.merge import MERGES
-from convcalc.measure import Field, advance, field_values, row_of, sizes_of, start_field
+from convcalc.measure import (
+    Field,
+    advance,
+    bounded,
+    field_values,
+    row_of,
+    sizes_of,
+    start_field,
+)
 from convcalc.model import Claim, Group, LayerNode, Merge, Model
 from convcalc.model import Node as ModelNode
 from convcalc.problem import ERROR, INFO, WARNING, LayerError, Problem, Where
@@ -74,16 +82,17 @@ class _Walk:
     def layer(self, node: LayerNode, x: Shape, field: Field,
               depth: int) -> tuple[Shape, Field] | None:
         known = self.measured.get((node.layer, x))
-        if known is None:
-            try:
+        try:
+            if known is None:
                 effect = node.layer.apply(x)
-            except LayerError as exc:
-                at = node.fields_at.get(exc.field, node.at) if exc.field else node.at
-                self.problem(at, exc.code, f"{node.name}: {exc.message} (input {x})")
-                return None
-            known = self.measured[node.layer, x] = effect, sizes_of(x, effect)
-        effect, sizes = known
-        after = advance(field, x, effect)
+                known = self.measured[node.layer, x] = effect, sizes_of(x, effect)
+            effect, sizes = known
+            after = advance(field, x, effect)
+            bounded(effect, after)
+        except LayerError as exc:
+            at = node.fields_at.get(exc.field, node.at) if exc.field else node.at
+            self.problem(at, exc.code, f"{node.name}: {exc.message} (input {x})")
+            return None
         row = row_of(node.layer, x, effect, node.name, after, depth, node.at, sizes)
         self.rows.append(self.judge_sizes(node, row))
         return effect.output, after

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from convcalc.analysis import analyze
-from convcalc.language import load_file
+from convcalc.language import is_dir, is_file, load_file
 from convcalc.model import Claim
 from convcalc.problem import ERROR, Problem, Where
 from convcalc.report import Settings
@@ -56,10 +56,10 @@ def discover(arguments: list[str]) -> tuple[list[Path], list[str]]:
     missing = []
     for argument in arguments:
         path = Path(argument)
-        if path.is_dir():
+        if is_dir(path):
             matches = sorted(p for p in path.rglob("*") if p.suffix in SPEC_SUFFIXES
                              and p.is_file())
-        elif path.is_file():
+        elif is_file(path):
             matches = [path]
         else:
             matches = sorted(Path(p) for p in glob.glob(argument, recursive=True)
@@ -79,16 +79,19 @@ def check(arguments: list[str], settings: Settings | None = None, strict: bool =
     problems: list[Problem] = []
     unreadable: list[str] = []
     for path in paths:
-        loaded = load_file(path)
-        if any(p.code in ("unreadable", "too-large") and p.line == 1 for p in loaded.problems) \
-                and loaded.model is None and not loaded.library:
-            unreadable.append(loaded.path)
-        if loaded.model is None:
-            problems += loaded.problems
-            continue
-        extra = budget.claims(loaded.path) if budget else ()
-        report = analyze(loaded.model, settings, strict, loaded.problems, extra)
-        problems += report.problems
+        try:
+            loaded = load_file(path)
+            if loaded.unreadable:
+                unreadable.append(loaded.path)
+            if loaded.model is None:
+                problems += loaded.problems
+                continue
+            extra = budget.claims(loaded.path) if budget else ()
+            problems += analyze(loaded.model, settings, strict, loaded.problems, extra).problems
+        except Exception as exc:  # a bug of convcalc's: this file's problem, not the run's end
+            problems.append(Problem(os.fspath(path), 1, 1, ERROR, "internal-error",
+                                    f"convcalc failed on this file ({type(exc).__name__}); "
+                                    "please report it"))
     unusable = tuple(f"{argument}: no such file, folder or matching spec"
                      for argument in missing) + tuple(f"{path}: cannot be read"
                                                       for path in unreadable)

@@ -9,9 +9,10 @@ from fractions import Fraction
 
 from convcalc.layers import NAME_OF
 from convcalc.layers.base import Effect, Layer, axis_names
-from convcalc.problem import Where
+from convcalc.problem import LayerError, Where
 from convcalc.report import AxisSize, LayerReport, ReceptiveField, Row, Settings
 from convcalc.shape import Shape
+from convcalc.units import LIMIT, MAX_DIGITS
 
 # Per spatial axis: (size r, jump j, effective padding P), ints until an upsampling makes
 # them fractions; None once the field is global.
@@ -30,6 +31,23 @@ def advance(field: Field, x: Shape, effect: Effect) -> Field:
         return field
     return tuple((r + (step.kernel - 1) * j, j * step.stride, pad + step.pad * j)
                  for (r, j, pad), step in zip(field, effect.rf, strict=True))
+
+
+def bounded(effect: Effect, field: Field) -> None:
+    """Refuse a layer whose numbers (sizes, counts, receptive field) reach 10^1000.
+
+    Numbers read are bounded (``units.MAX_DIGITS``), but layers multiply them: a chain of
+    upsamplings or strides would grow them past what can be printed or computed at once.
+    """
+    values = [effect.output.size, effect.params, effect.buffers, effect.macs]
+    for axis in field or ():
+        for value in axis:
+            values += [value.numerator, value.denominator] if isinstance(value, Fraction) \
+                else [value]
+    if any(abs(value) >= LIMIT for value in values):
+        raise LayerError("too-large", f"its sizes, counts or receptive field reach 10^"
+                         f"{MAX_DIGITS:,}: convcalc works with numbers of up to {MAX_DIGITS:,} "
+                         "digits")
 
 
 def field_values(field: Field) -> tuple[ReceptiveField, ...]:
@@ -71,7 +89,9 @@ def analyze_layer(layer: Layer, x: Shape, settings: Settings | None = None) -> L
     Raises :class:`~convcalc.problem.LayerError` when the layer cannot take ``x``.
     """
     effect = layer.apply(x)
-    row = row_of(layer, x, effect, NAME_OF[type(layer)], advance(start_field(x), x, effect))
+    field = advance(start_field(x), x, effect)
+    bounded(effect, field)
+    row = row_of(layer, x, effect, NAME_OF[type(layer)], field)
     return LayerReport(row, layer.explain(x), settings or Settings())
 
 

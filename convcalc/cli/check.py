@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from convcalc.cli.common import EXIT_PROBLEMS, EXIT_USAGE, CheckFormat, Dtype, quantity
+from convcalc.cli.common import EXIT_PROBLEMS, EXIT_USAGE, CheckFormat, Dtype, count, quantity
 from convcalc.problem import ERROR
 
 
@@ -26,8 +26,8 @@ def check(
     max_memory: Annotated[str | None, typer.Option("--max-memory", help="Budget of bytes: "
                                                    "activations at --batch plus parameters, "
                                                    "e.g. 2GiB.")] = None,
-    batch: Annotated[int, typer.Option("--batch", min=1, help="Batch size for --max-memory.")
-                     ] = 1,
+    batch: Annotated[int, typer.Option("--batch", parser=count("--batch"),
+                                       help="Batch size for --max-memory.")] = 1,
     dtype: Annotated[Dtype, typer.Option("--dtype", help="Element type for --max-memory.")] =
         Dtype.float32,
     fmt: Annotated[CheckFormat | None, typer.Option("--format", help="parsable (path:line:col: "

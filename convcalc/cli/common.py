@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from enum import Enum
 from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
 from convcalc.problem import ERROR, Problem
+from convcalc.units import shorten, whole_number
 
 if TYPE_CHECKING:
     from convcalc.language import Loaded
@@ -93,7 +95,7 @@ def clean_report(loaded: Loaded) -> tuple[Model, Report]:
 
 
 def numbers(text: str | None, option: str, default: tuple[int, ...],
-             most: int = 1_000) -> tuple[int, ...]:
+            most: int = 1_000) -> tuple[int, ...]:
     """``7``, ``3,5,7`` or a range ``1:11`` (with a step: ``112:448:112``), at most ``most``."""
     if text is None:
         return default
@@ -101,20 +103,39 @@ def numbers(text: str | None, option: str, default: tuple[int, ...],
     try:
         for part in text.split(","):
             if ":" in part:
-                bounds = [int(v) for v in part.split(":")]
+                bounds = [whole_number(v) for v in part.split(":")]
                 start, stop, step = (*bounds, 1) if len(bounds) == 2 else bounds
-                span = range(start, stop + 1, step)
-                if len(values) + len(span) > most:
-                    fail(f"{option}: at most {most:,} values, got {text!r}")
-                values += span
+                if step < 1:
+                    raise ValueError
+                # counted, not len(range(...)): that overflows past 2^63 values
+                if len(values) + max(0, (stop - start) // step + 1) > most:
+                    fail(f"{option}: at most {most:,} values, got {shorten(text)}")
+                values += range(start, stop + 1, step)
             else:
-                values.append(int(part))
+                values.append(whole_number(part))
     except (ValueError, TypeError):
-        fail(f"{option}: expected numbers like 7, 3,5,7 or 1:11, got {text!r}")
+        fail(f"{option}: expected numbers like 7, 3,5,7 or 1:11, got {shorten(text)}")
     if not values or min(values) < 1 or len(values) > most:
-        fail(f"{option}: expected up to {most:,} positive numbers, got {text!r}")
+        fail(f"{option}: expected up to {most:,} positive numbers, got {shorten(text)}")
     return tuple(dict.fromkeys(values))
 
+
+def count(option: str, minimum: int | None = 1) -> Callable[[str], int]:
+    """A typer parser of a whole number of at least ``minimum`` (if any), in ASCII digits.
+
+    click's own accepts what Python's int() does: ``３``, ``١`` and ``1_0`` too.
+    """
+
+    def parse(text: str | int) -> int:
+        try:
+            value = text if isinstance(text, int) else whole_number(text)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint=option) from None
+        if minimum is not None and value < minimum:
+            raise typer.BadParameter(f"{value} is below {minimum}", param_hint=option)
+        return value
+
+    return parse
 
 
 def resizable(spec: str) -> Model:
@@ -132,7 +153,7 @@ def load(spec: str) -> Loaded:
 
     path = resolve(spec)
     if path is None:
-        fail(f"{spec!r} is neither a file nor a bundled spec (bundled: "
+        fail(f"{shorten(spec, 80)} is neither a file nor a bundled spec (bundled: "
              f"{', '.join(sorted(bundled()))})")
     loaded = load_file(path)
     if loaded.library and not any(p.level == ERROR for p in loaded.problems):

@@ -9,7 +9,16 @@ from typing import Annotated
 
 import typer
 
-from convcalc.cli.common import EXIT_PROBLEMS, Dtype, clean_report, fail, load, numbers, resizable
+from convcalc.cli.common import (
+    EXIT_PROBLEMS,
+    Dtype,
+    clean_report,
+    count,
+    fail,
+    load,
+    numbers,
+    resizable,
+)
 
 
 class SolveKind(str, Enum):
@@ -21,8 +30,10 @@ class SolveKind(str, Enum):
 
 
 def solve(
-    size: Annotated[int, typer.Option("--in", min=1, help="Input size along one axis.")],
-    target: Annotated[int, typer.Option("--out", min=1, help="The output size wanted.")],
+    size: Annotated[int, typer.Option("--in", parser=count("--in"),
+                                      help="Input size along one axis.")],
+    target: Annotated[int, typer.Option("--out", parser=count("--out"),
+                                        help="The output size wanted.")],
     k: Annotated[str | None, typer.Option("--k", help="Kernel sizes to try: 7, 3,5,7 or "
                                           "1:11 (the default).")] = None,
     stride: Annotated[str | None, typer.Option("--stride", "-s", help="Strides to try "
@@ -84,7 +95,8 @@ def sweep(
     spec: Annotated[str, typer.Argument(help="A spec file or a bundled spec's name.")],
     sizes: Annotated[str, typer.Option("--sizes", help="Input sizes: 112,224,448 or a range "
                                        "112:448:112.")],
-    batch: Annotated[int, typer.Option("--batch", min=1, help="Batch size for memory.")] = 1,
+    batch: Annotated[int, typer.Option("--batch", parser=count("--batch"),
+                                       help="Batch size for memory.")] = 1,
     dtype: Annotated[Dtype, typer.Option("--dtype", help="Element type for bytes.")] =
         Dtype.float32,
 ) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from convcalc.cli.common import Dtype, LayerFormat, fail
+from convcalc.cli.common import Dtype, LayerFormat, count, fail
 
 _LAYER_OPTIONS = {"k": "--k", "stride": "--stride", "pad": "--pad", "dilation": "--dilation",
                   "groups": "--groups", "ceil": "--ceil", "output_padding": "--output-padding",
@@ -20,8 +20,9 @@ _LAYER_OPTIONS = {"k": "--k", "stride": "--stride", "pad": "--pad", "dilation": 
 def layer(
     shape: Annotated[str, typer.Option("--in", "-i", help="Input shape: HxWxC (2-D), LxC (1-D), "
                                        "DxHxWxC (3-D) or C (a vector, for fc).")],
-    filters: Annotated[int | None, typer.Option("--filters", "-f", help="Number of filters "
-                                                "(output channels), or units for fc.")] = None,
+    filters: Annotated[int | None, typer.Option("--filters", "-f", parser=count("--filters", None),
+                                                help="Number of filters (output channels), or "
+                                                "units for fc.")] = None,
     k: Annotated[str | None, typer.Option("--k", help="Kernel size: 5, or per axis 3x5.")] = None,
     stride: Annotated[str | None, typer.Option("--stride", "-s", help="Stride: 2 or per axis "
                                                "2x1. Pooling defaults to the kernel size.")] = None,
@@ -29,8 +30,8 @@ def layer(
                                             "before,after 0,1, or same / valid / full.")] = None,
     dilation: Annotated[str | None, typer.Option("--dilation", "-d", help="Dilation: 2 or per "
                                                  "axis.")] = None,
-    groups: Annotated[int | None, typer.Option("--groups", "-g", help="Groups of a grouped "
-                                               "convolution.")] = None,
+    groups: Annotated[int | None, typer.Option("--groups", "-g", parser=count("--groups", None),
+                                               help="Groups of a grouped convolution.")] = None,
     kind: Annotated[str, typer.Option("--kind", help="conv, conv-transpose, depthwise, "
                                       "separable, local, maxpool, avgpool, global-avgpool, "
                                       "global-maxpool, adaptive-avgpool, adaptive-maxpool, fc.")
@@ -41,7 +42,8 @@ def layer(
     out_size: Annotated[str | None, typer.Option("--out-size", help="Output size of adaptive "
                                                  "pooling: 7 or 7x7.")] = None,
     no_bias: Annotated[bool, typer.Option("--no-bias", help="The layer has no bias.")] = False,
-    batch: Annotated[int, typer.Option("--batch", min=1, help="Batch size for memory.")] = 1,
+    batch: Annotated[int, typer.Option("--batch", parser=count("--batch"),
+                                       help="Batch size for memory.")] = 1,
     dtype: Annotated[Dtype, typer.Option("--dtype", help="Element type for bytes.")] =
         Dtype.float32,
     fmt: Annotated[LayerFormat, typer.Option("--format", help="table for people, json for "

@@ -13,6 +13,7 @@ from convcalc.cli.common import (
     Dtype,
     Optimizer,
     SummaryFormat,
+    count,
     fail,
     load,
     print_problems,
@@ -23,16 +24,18 @@ from convcalc.problem import ERROR
 def summarize(
     spec: Annotated[str, typer.Argument(help="A spec file, or the name of a bundled spec "
                                         "(see `convcalc zoo`).")],
-    batch: Annotated[int, typer.Option("--batch", min=1, help="Batch size for memory.")] = 1,
+    batch: Annotated[int, typer.Option("--batch", parser=count("--batch"),
+                                       help="Batch size for memory.")] = 1,
     dtype: Annotated[Dtype, typer.Option("--dtype", help="Element type for bytes.")] =
         Dtype.float32,
     input_shape: Annotated[str | None, typer.Option("--input", help="Override the spec's "
                                                     "input shape, e.g. 320x320x3.")] = None,
     fmt: Annotated[SummaryFormat, typer.Option("--format", help="table, json, csv or "
                                                "markdown.")] = SummaryFormat.table,
-    depth: Annotated[int | None, typer.Option("--depth", min=0, help="Show rows down to this "
-                                              "nesting depth; deeper blocks and merges are "
-                                              "collapsed into one row. Default: all.")] = None,
+    depth: Annotated[int | None, typer.Option("--depth", parser=count("--depth", 0),
+                                              help="Show rows down to this nesting depth; "
+                                              "deeper blocks and merges are collapsed into one "
+                                              "row. Default: all.")] = None,
     receptive: Annotated[bool, typer.Option("--rf", help="Add receptive-field columns: size "
                                             "(\"whole\" once it covers the input), effective "
                                             "stride and padding.")] = False,

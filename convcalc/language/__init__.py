@@ -23,6 +23,7 @@ class Loaded:
     model: Model | None
     problems: tuple[Problem, ...]
     library: bool = False
+    unreadable: bool = False  # the file itself could not be read: too large, not UTF-8, …
 
     @property
     def ok(self) -> bool:
@@ -39,10 +40,26 @@ def bundled() -> dict[str, Path]:
             if path.suffix in (".yaml", ".yml")}
 
 
+def is_file(path: Path) -> bool:
+    """Whether ``path`` is a file; False for names no file can have (too long, a NUL)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def is_dir(path: Path) -> bool:
+    """Whether ``path`` is a folder; False for names no folder can have."""
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
+
+
 def resolve(spec: str) -> Path | None:
     """A path to an existing file, else the bundled spec of that name, else None."""
     path = Path(spec)
-    if path.is_file():
+    if is_file(path):
         return path
     return bundled().get(spec.removesuffix(".yaml").removesuffix(".yml"))
 
@@ -92,12 +109,13 @@ def load_file(path: Path) -> Loaded:
         size = path.stat().st_size
         if size > MAX_BYTES:
             return Loaded(name, None, (Problem(name, 1, 1, ERROR, "too-large", f"the file has "
-                                               f"{size:,} bytes; the limit is {MAX_BYTES:,}"),))
+                                               f"{size:,} bytes; the limit is {MAX_BYTES:,}"),),
+                          unreadable=True)
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
         return Loaded(name, None, (Problem(name, 1, 1, ERROR, "unreadable",
-                                           f"not UTF-8 text: {exc.reason}"),))
+                                           f"not UTF-8 text: {exc.reason}"),), unreadable=True)
     except OSError as exc:
         return Loaded(name, None, (Problem(name, 1, 1, ERROR, "unreadable",
-                                           exc.strerror or str(exc)),))
+                                           exc.strerror or str(exc)),), unreadable=True)
     return load_text(text, name, includes=True)

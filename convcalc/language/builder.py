@@ -31,7 +31,7 @@ from convcalc.model import Claim, LayerNode, Merge, Model, Waiver
 from convcalc.model import Node as ModelNode
 from convcalc.problem import ERROR, WARNING, Where
 from convcalc.shape import Shape
-from convcalc.units import parse_quantity
+from convcalc.units import NumberTooLong, parse_quantity
 
 TOP_KEYS = ("name", "source", "description", "include", "input", "defaults", "expect", "budget",
             "blocks", "layers")
@@ -115,7 +115,8 @@ class Builder(BlockReader):
                                                for v in value):
                 return Shape.of(value)
         except ValueError as exc:
-            self.problem(node, "wrong-type", f"{what}: {exc}")
+            code = "too-large" if isinstance(exc, NumberTooLong) else "wrong-type"
+            self.problem(node, code, f"{what}: {exc}")
             return None
         self.problem(node, "wrong-type", f"{what} must be a shape like 224x224x3, got {value!r}")
         return None
@@ -200,7 +201,8 @@ class Builder(BlockReader):
                         else parse_quantity(str(raw))
                     claims.append(Claim(name, number, self.where(value)))
                 except ValueError as exc:
-                    self.problem(value, "wrong-type", f"{what}.{name}: {exc}")
+                    code = "too-large" if isinstance(exc, NumberTooLong) else "wrong-type"
+                    self.problem(value, code, f"{what}.{name}: {exc}")
         return tuple(claims)
 
     # --- layer lists -----------------------------------------------------------------------

@@ -15,9 +15,16 @@ from typing import Any
 
 import yaml
 
+from convcalc.units import NumberTooLong, check_digits, shorten
+
 _DECIMAL = re.compile(r"[-+]?(0|[1-9][0-9_]*)")
 MAX_DEPTH = 64  # nesting of sequences and mappings
 MAX_NODES = 1_000_000  # values after alias expansion (the "billion laughs" bound)
+
+# The scalar types a spec may hold, by tag, with PyYAML's safe constructors.
+_SCALARS: dict[str, Any] = {
+    name: yaml.constructor.SafeConstructor.yaml_constructors[f"tag:yaml.org,2002:{name}"]
+    for name in ("int", "float", "bool", "null")}
 
 try:  # libyaml's parser when the wheel has it: about 20x faster
     _Loader: Any = yaml.CSafeLoader
@@ -111,19 +118,25 @@ class _Builder:
             tag = self.resolver.resolve(  # type: ignore[no-untyped-call]
                 yaml.ScalarNode, event.value, event.implicit)
         assert tag is not None
-        if tag in ("tag:yaml.org,2002:str", "tag:yaml.org,2002:merge") or (
-                implicit and tag == "tag:yaml.org,2002:int" and
-                not _DECIMAL.fullmatch(event.value)):
+        if tag in ("tag:yaml.org,2002:str", "tag:yaml.org,2002:merge") or (implicit and (
+                tag == "tag:yaml.org,2002:timestamp" or
+                (tag == "tag:yaml.org,2002:int" and not _DECIMAL.fullmatch(event.value)))):
             # YAML 1.1 reads 0x3 as 3 and 1:30 as 90: a spec means the sizes 0x3 and 1:30.
-            # A merge key (<<) stays the text it is: the spec language has no merges.
+            # `name: 2020-01-01` is a name, not a date. A merge key (<<) stays the text it
+            # is: the spec language has no merges.
             return Scalar(event.value, line, col)
-        construct = self.constructor.yaml_constructors.get(tag)
-        if construct is None:
-            raise YamlError("yaml-tag", f"unsupported YAML tag {tag}", line, col)
+        name = tag.removeprefix("tag:yaml.org,2002:")
+        if name not in _SCALARS:  # dates, binary, sets, Python objects: no spec value is one
+            raise YamlError("yaml-tag", f"unsupported YAML tag {_shown_tag(tag)}", line, col)
+        if name == "int":
+            try:  # before Python's own 4,300-digit limit, and its advice to raise it
+                check_digits(event.value.lstrip("+-").replace("_", ""))
+            except NumberTooLong as exc:
+                raise YamlError("too-large", str(exc), line, col) from None
         try:
-            value = construct(self.constructor, yaml.ScalarNode(tag, event.value))
-        except (yaml.YAMLError, ValueError) as exc:
-            raise YamlError("yaml-syntax", f"bad {tag.rsplit(':', 1)[-1]} value: {exc}",
+            value = _SCALARS[name](self.constructor, yaml.ScalarNode(tag, event.value))
+        except (yaml.YAMLError, ValueError, LookupError, TypeError):  # `!!int ""`, `!!bool 3`
+            raise YamlError("yaml-syntax", f"{shorten(event.value)} is not a YAML {name}",
                             line, col) from None
         return Scalar(value, line, col)
 
@@ -162,6 +175,13 @@ class _Builder:
         self.add(Map(tuple(entries), opened.line, opened.col, size, index), opened.anchor)
 
 
+def _shown_tag(tag: str) -> str:
+    """A tag as a message quotes it: ``!!timestamp`` for YAML's own, cut short."""
+    short = "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml.org,") \
+        else tag
+    return short if len(short) <= 60 else short[:60] + "…"
+
+
 def _at(mark: Any) -> tuple[int, int]:
     """1-based (line, col) of a parser mark, (1, 1) when there is none."""
     return (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
@@ -194,8 +214,8 @@ def parse(text: str) -> tuple[Node | None, list[Duplicate]]:
                                     *_at(event.start_mark))
                 kind = "seq" if isinstance(event, yaml.SequenceStartEvent) else "map"
                 if event.tag not in (None, "!", f"tag:yaml.org,2002:{kind}"):
-                    raise YamlError("yaml-tag", f"unsupported YAML tag {event.tag}",
-                                    *_at(event.start_mark))
+                    raise YamlError("yaml-tag", "unsupported YAML tag "
+                                    f"{_shown_tag(event.tag)}", *_at(event.start_mark))
                 builder.stack.append(_Open(kind, event.anchor, *_at(event.start_mark)))
             elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
                 builder.close()

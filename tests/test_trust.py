@@ -1,0 +1,194 @@
+"""Regressions of issue #13: what independent testing found, each pinned by a test.
+
+Hostile input that used to stop a run ("internal error"), answers that disagreed with the
+frameworks, and friction met writing specs from the README alone.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from convcalc.analysis import analyze
+from convcalc.language import load_text
+from convcalc.problem import ERROR, Problem
+from convcalc.render.json_ import summary
+from convcalc.units import MAX_DIGITS, parse_quantity
+
+Cli = Any
+BIG = "9" * 5000  # past Python's 4,300-digit conversion limit
+
+
+def problems_of(text: str) -> list[Problem]:
+    """Every problem of a spec's text, loading and analysis both (no exception may escape)."""
+    loaded = load_text(text, "spec.yaml")
+    if loaded.model is None:
+        return list(loaded.problems)
+    return list(analyze(loaded.model, known=loaded.problems).problems)
+
+
+def codes(text: str) -> list[tuple[int, int, str]]:
+    return [(p.line, p.col, p.code) for p in problems_of(text) if p.level == ERROR]
+
+
+# --- YAML tags, dates and numbers past Python's limits ----------------------------------------
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("input: !!bool 8x8x3\nlayers: [relu]\n", (1, 8, "yaml-syntax")),
+    ("input: 8x8x3\nname: !!timestamp 2020-01-01\nlayers: [relu]\n", (2, 7, "yaml-tag")),
+    ('input: 8x8x3\nlayers: [{conv: {filters: !!int "", k: 3}}]\n', (2, 27, "yaml-syntax")),
+    ('input: 8x8x3\nlayers: [{dropout: {rate: !!float ""}}]\n', (2, 27, "yaml-syntax")),
+    ("input: 8x8x3\nname: !!binary aGVsbG8=\nlayers: [relu]\n", (2, 7, "yaml-tag")),
+    ("input: 8x8x3\nname: !!set {a}\nlayers: [relu]\n", (2, 7, "yaml-tag")),
+])
+def test_explicit_yaml_tags_are_problems_at_their_position(
+        text: str, expected: tuple[int, int, str]) -> None:
+    assert codes(text) == [expected]
+
+
+def test_a_date_like_name_stays_the_text_written() -> None:
+    loaded = load_text("name: 2020-1-1\nsource: 2001-12-14t21:59:43.10-05:00\ninput: 8x8x3\n"
+                       "layers: [{relu: {name: 2020-01-01}}]\n", "spec.yaml")
+    assert loaded.model is not None
+    assert (loaded.model.name, loaded.model.source) == ("2020-1-1",
+                                                        "2001-12-14t21:59:43.10-05:00")
+    assert [row.name for row in analyze(loaded.model).rows] == ["input", "2020-01-01"]
+
+
+@pytest.mark.parametrize(("text", "at"), [
+    (f"input: {BIG}\nlayers: [relu]\n", (1, 8)),
+    (f"input: {BIG}x3\nlayers: [relu]\n", (1, 8)),
+    (f"input: [{BIG}, 3]\nlayers: [relu]\n", (1, 9)),
+    (f"input: 8x8x3\nlayers: [relu]\nexpect: {{params: {BIG}}}\n", (3, 18)),
+    (f"input: 8x8x3\nlayers: [relu]\nexpect: {{params: {BIG}M}}\n", (3, 18)),
+    (f"input: 8x8x3\nlayers: [relu]\nbudget: {{macs: {BIG}}}\n", (3, 16)),
+    (f"input: 8x8x3\nlayers: [conv3-{BIG}]\n", (2, 10)),
+    (f"input: 8x8x3\nlayers: [{{conv: {{filters: 8, k: '{BIG}'}}}}]\n", (2, 33)),
+])
+def test_numbers_past_the_digit_limit_are_too_large_at_their_position(
+        text: str, at: tuple[int, int]) -> None:
+    problems = problems_of(text)
+    assert [(p.line, p.col, p.code) for p in problems] == [(*at, "too-large")]
+    assert "set_int_max_str_digits" not in problems[0].message
+    assert f"{MAX_DIGITS:,} digits" in problems[0].message
+
+
+@pytest.mark.parametrize("layers", [
+    "[{upsample: {scale: 999999999999}, repeat: 400}]",
+    "[{maxpool: {k: 1, stride: 999999999999}, repeat: 400}]",
+])
+def test_numbers_that_layers_multiply_past_the_limit_are_refused(layers: str) -> None:
+    loaded = load_text(f"input: 1000000000000x3\nlayers: {layers}\n", "spec.yaml")
+    assert loaded.model is not None
+    report = analyze(loaded.model)
+    assert [p.code for p in report.problems] == ["too-large"]
+    assert summary(report)  # and what was computed still prints
+
+
+def test_numbers_below_the_limit_stay_exact() -> None:
+    near = "9" * (MAX_DIGITS - 1)
+    loaded = load_text(f"input: {near}x3\nlayers: [relu]\nexpect: {{output: {near}x3}}\n",
+                       "spec.yaml")
+    assert loaded.model is not None
+    report = analyze(loaded.model)
+    assert report.problems == () and report.totals.output_shape.spatial == (int(near),)
+
+
+@pytest.mark.parametrize("setting", [
+    "lrn: {alpha: .inf}", "lrn: {beta: .nan}", "lrn: {k: 1e400}", "lrn: {alpha: -.inf}",
+    "leaky-relu: {slope: .nan}", "leaky-relu: {slope: 1e400}", "dropout: {rate: .nan}",
+    "dropout: {rate: .inf}", f"dropout: {{rate: {'9' * 400}}}",
+])
+def test_infinite_and_nan_settings_are_wrong_type(setting: str) -> None:
+    assert [c for *_, c in codes(f"input: 8x8x3\nlayers: [{{{setting}}}]\n")] == ["wrong-type"]
+
+
+def test_quantities_are_parsed_exactly() -> None:
+    digits = "12345678901234567890123456789012345678901"
+    assert parse_quantity(f"{digits}M") == int(digits) * 10**6
+    assert parse_quantity(f"{digits}.5k") == int(digits) * 1000 + 500
+    assert parse_quantity("0.000001G") == 1_000
+    assert parse_quantity("1.5KiB") == 1536
+    with pytest.raises(ValueError, match="whole number"):
+        parse_quantity(f"{digits}.0001k")
+    problems = problems_of(f"input: 8x8x3\nlayers: [relu]\nexpect: {{params: {digits}M}}\n")
+    assert f"{int(digits) * 10**6:,}" in problems[0].message
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args", [
+    ["summarize", "vgg16", "--batch", "３"], ["summarize", "vgg16", "--batch", "1_0"],
+    ["summarize", "vgg16", "--depth", "١"], ["layer", "--in", "8x8x3", "-f", "١", "--k", "3"],
+    ["layer", "--in", "８x8x3", "-f", "1", "--k", "3"],
+    ["layer", "--in", "8x8x3", "-f", "1", "--k", "３"],
+    ["layer", "--in", "8x8x3", "-f", "1", "--k", "3", "--pad", "1_0"],
+    ["solve", "--in", "２２４", "--out", "112"], ["solve", "--in", "224", "--out", "112",
+                                                   "--k", "3,٧"],
+    ["check", "architectures", "--batch", "1_0"],
+])
+def test_integers_are_ascii_digits_only(cli: Cli, args: list[str]) -> None:
+    run = cli(*args)
+    assert run.code == 2 and "internal error" not in run.err
+    assert "Invalid value" in run.err or run.err.startswith("convcalc: error:")
+
+
+@pytest.mark.parametrize("args", [
+    ["sizes", "vgg16", "--range", f"1:{2**63}"],
+    ["sizes", "vgg16", "--range", f"{2**63}:{2**64}"],
+    ["sweep", "vgg16", "--sizes", f"1:{2**63}"],
+    ["solve", "--in", "224", "--out", "3", "--k", f"1:{2**63}"],
+    ["solve", "--in", "224", "--out", "3", "--stride", f"{2**63}:{2**64}"],
+])
+def test_ranges_past_2_to_the_63_are_a_usage_error(cli: Cli, args: list[str]) -> None:
+    run = cli(*args)
+    assert run.code == 2 and run.err.startswith("convcalc: error:"), run.err
+
+
+def test_a_huge_single_size_is_answered(cli: Cli) -> None:
+    run = cli("sweep", "lenet5", "--sizes", f"{2**63}")
+    assert run.code == 0 and "internal error" not in run.err
+
+
+@pytest.mark.parametrize("command", [["summarize"], ["check"], ["export"], ["verify"],
+                                     ["explain", "-", "conv1"], ["sizes"], ["sweep", "--sizes",
+                                                                            "32"]])
+def test_a_spec_argument_longer_than_a_file_name_can_be(cli: Cli, command: list[str]) -> None:
+    name = "a" * 300 + "/" + "b" * 300
+    args = [command[0], name, *command[1:]] if command[0] != "explain" else \
+        ["explain", name, "conv1"]
+    run = cli(*args)
+    assert run.code == 2 and "internal error" not in run.err
+    assert len(run.err.strip().splitlines()) == (2 if command == ["check"] else 1)
+
+
+def test_one_bad_file_never_stops_check(cli: Cli, tmp_path: Path) -> None:
+    bad = {"a-tag.yaml": "input: !!bool 8x8x3\nlayers: [relu]\n",
+           "b-huge.yaml": f"input: {BIG}\nlayers: [relu]\n",
+           "c-date.yaml": "input: 8x8x3\nname: !!timestamp 2020-01-01\nlayers: [relu]\n",
+           "d-nan.yaml": "input: 8x8x3\nlayers: [{dropout: {rate: .nan}}]\n",
+           "e-bad.yaml": "input: 8x8x3\nlayers: [conv3-8-zz]\n"}
+    for name, text in bad.items():
+        (tmp_path / name).write_text(text)
+    run = cli("check", str(tmp_path))
+    assert run.code == 1 and "internal error" not in run.err
+    named = [line.split(":")[0] for line in run.out.splitlines()]
+    assert named == [str(tmp_path / name) for name in sorted(bad)]
+
+
+def test_a_bug_on_one_file_is_that_files_problem(cli: Cli, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(model: Any, *args: Any) -> Any:
+        if model.name == "first":
+            raise ZeroDivisionError
+        return analyze(model, *args)
+
+    monkeypatch.setattr("convcalc.check.analyze", broken)
+    (tmp_path / "a.yaml").write_text("name: first\ninput: 8x8x3\nlayers: [relu]\n")
+    (tmp_path / "b.yaml").write_text("input: 8x8x3\nlayers: [{conv: {k: 3}}]\n")
+    run = cli("check", str(tmp_path))
+    assert run.code == 1
+    assert f"{tmp_path / 'a.yaml'}:1:1: error [internal-error]" in run.out
+    assert f"{tmp_path / 'b.yaml'}:2:11: error [missing-key]" in run.out
