@@ -169,7 +169,8 @@ class _Walk:
             macs=sum(r.macs for r in below),
             activations=own_activations + sum(r.activations for r in below),
             size_status=status, sizes=(), receptive_field=field_values(field), notes=(),
-            line=at.line, col=at.col, rows_below=len(self.rows) - header, branches=branches))
+            line=at.line, col=at.col, rows_below=len(self.rows) - header, branches=branches,
+            file=at.path))
 
 
 def analyze(model: Model, settings: Settings | None = None, strict: bool = False,
@@ -185,7 +186,7 @@ def analyze(model: Model, settings: Settings | None = None, strict: bool = False
                     params=0, biases=0, non_trainable_params=0, macs=0, activations=x.size,
                     size_status=Status.EXACT, sizes=(),
                     receptive_field=field_values(start_field(x)), notes=(),
-                    line=model.input_at.line, col=model.input_at.col)
+                    line=model.input_at.line, col=model.input_at.col, file=model.input_at.path)
     walk = _Walk(strict, [input_row], list(known), {})
     result = walk.sequence(model.layers, x, start_field(x), 0)
     top = [row for row in walk.rows if row.depth == 0]

@@ -80,7 +80,7 @@ def row_of(layer: Layer, x: Shape, effect: Effect, name: str, field: Field, dept
                size_status=effect.status,
                sizes=sizes_of(x, effect) if sizes is None else sizes,
                receptive_field=field_values(field), notes=effect.notes, line=at.line,
-               col=at.col, act=getattr(layer, "act", None))
+               col=at.col, act=getattr(layer, "act", None), file=at.path)
 
 
 def analyze_layer(layer: Layer, x: Shape, settings: Settings | None = None) -> LayerReport:

@@ -103,6 +103,7 @@ class Row:
     line: int = 0
     col: int = 0
     rows_below: int = 0
+    file: str = ""  # the file of line:col: a block's layers may be in an included one
     act: str | None = None  # a fused activation (conv: {act: relu})
     branches: int = 0  # a merge's number of branches
 

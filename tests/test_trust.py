@@ -192,3 +192,81 @@ def test_a_bug_on_one_file_is_that_files_problem(cli: Cli, tmp_path: Path,
     assert run.code == 1
     assert f"{tmp_path / 'a.yaml'}:1:1: error [internal-error]" in run.out
     assert f"{tmp_path / 'b.yaml'}:2:11: error [missing-key]" in run.out
+
+
+# --- terminal escapes ---------------------------------------------------------------------------
+
+FORGED = "a\x1b[31m\nfake.yaml:1:1: error [x] forged"
+EVIL_SPEC = (
+    'name: "net\\e]0;pwned\\a\\u202e"\n'
+    'source: "\\e[2J\\rcleared"\n'
+    "input: 9x9x3\n"
+    "blocks:\n"
+    '  "blk\\e[5m\\u2028":\n'
+    "    - conv3-4-s2\n"
+    "layers:\n"
+    f"  - conv: {{k: 2, filters: 4, stride: 2, name: {FORGED!r}}}\n".replace("'", '"')
+    .replace("\\x1b", "\\e") +
+    '  - "blk\\e[5m\\u2028"\n'
+)
+
+
+def _is_safe(text: str) -> bool:
+    """No control or invisible formatting character but the newline, no forged line."""
+    lines = text.splitlines()
+    return all(c == "\n" or c.isprintable() for c in text) and \
+        not any(line.lstrip().startswith("fake.yaml") for line in lines)
+
+
+@pytest.fixture
+def evil(tmp_path: Path) -> Path:
+    folder = tmp_path / "in\x1b[31mred\x07"
+    folder.mkdir()
+    path = folder / "evil\r\n.yaml"
+    path.write_text(EVIL_SPEC)
+    (folder / "b.yaml").write_text("input: 8x8x3\nlayers: [conv3-8, fc-10]\n")
+    return path
+
+
+def test_the_evil_spec_holds_what_it_should(evil: Path) -> None:
+    from convcalc.language import load_file
+
+    loaded = load_file(evil)
+    assert loaded.model is not None, loaded.problems
+    report = analyze(loaded.model)
+    names = [row.name for row in report.rows]
+    assert FORGED in names and "\x07" in report.name and "\r" in report.source
+    assert any(FORGED in p.message or "forged" in p.message for p in report.problems)
+
+
+@pytest.mark.parametrize("args", [
+    ["summarize", "{spec}"], ["summarize", "{spec}", "--format", "csv"],
+    ["summarize", "{spec}", "--format", "markdown"], ["summarize", "{spec}", "--rf"],
+    ["summarize", "{spec}", "--depth", "0"], ["compare", "{spec}", "{spec}"],
+    ["compare", "{spec}", "{other}"], ["check", "{folder}"],
+    ["check", "{folder}", "--format", "github"], ["check", "{spec}", "{folder}/*.yaml"],
+    ["check", "{folder}/nothing-here"], ["explain", "{spec}", FORGED],
+    ["explain", "{spec}", "nothing"], ["sizes", "{spec}", "--range", "8:40"],
+    ["sweep", "{spec}", "--sizes", "9,17"], ["export", "{spec}"],
+    ["summarize", "{spec}", "--input", "\x1b[31m"], ["summarize", "\x1b[31m\n"],
+])
+def test_spec_text_never_reaches_the_terminal_raw(cli: Cli, evil: Path, args: list[str]) -> None:
+    spots = {"spec": str(evil), "folder": str(evil.parent), "other": str(evil.parent / "b.yaml")}
+    run = cli(*(arg.format(**spots) for arg in args))
+    assert run.code in (0, 1, 2) and "internal error" not in run.err
+    assert _is_safe(run.out) and _is_safe(run.err), (run.out, run.err)
+
+
+@pytest.mark.parametrize("args", [["summarize", "{spec}", "--format", "json"],
+                                  ["check", "{folder}", "--format", "json"]])
+def test_json_carries_spec_text_exactly(cli: Cli, evil: Path, args: list[str]) -> None:
+    import json
+
+    run = cli(*(arg.format(spec=evil, folder=evil.parent) for arg in args))
+    document = json.loads(run.out)
+    if args[0] == "summarize":
+        assert FORGED in [layer["name"] for layer in document["layers"]]
+        assert document["path"] == str(evil) and "\x07" in document["name"]
+        assert {layer["file"] for layer in document["layers"]} == {str(evil)}
+    else:
+        assert str(evil) in [problem["path"] for problem in document]

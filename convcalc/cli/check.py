@@ -45,6 +45,7 @@ def check(
 
     from convcalc.check import Budget
     from convcalc.check import check as run
+    from convcalc.render.escape import escape
     from convcalc.render.problems import REPORTERS
     from convcalc.report import Settings
 
@@ -57,7 +58,7 @@ def check(
     outcome = run(paths, Settings(batch, dtype.value), strict, Budget(**limits))
     sys.stdout.write(REPORTERS[fmt.value](outcome.problems))
     for message in outcome.unusable:
-        print(f"convcalc: error: {message}", file=sys.stderr)
+        print(f"convcalc: error: {escape(message)}", file=sys.stderr)
     errors = sum(p.level == ERROR for p in outcome.problems)
     print(f"checked {len(outcome.files)} file(s): {errors} error(s), "
           f"{len(outcome.problems) - errors} other note(s)", file=sys.stderr)

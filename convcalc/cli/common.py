@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, NoReturn
 import typer
 
 from convcalc.problem import ERROR, Problem
+from convcalc.render.escape import escape
 from convcalc.units import shorten, whole_number
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ class SummaryFormat(str, Enum):
 
 def fail(message: str) -> NoReturn:
     """One line on stderr and exit 2: the documented path for unusable input."""
-    print(f"convcalc: error: {message}", file=sys.stderr)
+    print(f"convcalc: error: {escape(message)}", file=sys.stderr)
     raise typer.Exit(EXIT_USAGE)
 
 

@@ -145,6 +145,7 @@ def explain(
     Example: convcalc explain alexnet conv1
     """
     from convcalc.design import find_layer
+    from convcalc.render.escape import escape
     from convcalc.render.grid import wants_colour
     from convcalc.render.layer import draw
 
@@ -160,7 +161,8 @@ def explain(
     single = analyze_layer(node.layer, row.input_shape, report.settings)
     single = dataclasses.replace(single, formulas=(*single.formulas,
                                                    *cases(node.layer, single.row)))
-    print(f"{node.name} ({spec}, line {node.at.line})")
+    at = node.at  # the file that defines the layer: a block's may be an included one
+    print(escape(f"{node.name} ({at.path}:{at.line}:{at.col})"))
     sys.stdout.write(draw(single, wants_colour()))
 
 

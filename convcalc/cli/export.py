@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from convcalc.cli.common import EXIT_PROBLEMS, clean_report, fail, load
+from convcalc.render.escape import escape
 
 
 class Target(str, Enum):
@@ -42,7 +43,7 @@ def export(
         sys.stdout.write(source)
     else:
         output.write_text(source)
-        print(f"wrote {output}", file=sys.stderr)
+        print(f"wrote {escape(str(output))}", file=sys.stderr)
 
 
 def verify(
@@ -68,7 +69,8 @@ def verify(
     except ExportError as exc:
         fail(f"cannot export to pytorch: {exc.message}")
     except RuntimeError as exc:  # torch refused the network convcalc accepted
-        print(f"convcalc: torch refused the exported network: {exc}", file=sys.stderr)
+        print(f"convcalc: torch refused the exported network: {escape(str(exc))}",
+              file=sys.stderr)
         raise typer.Exit(EXIT_PROBLEMS) from None
     sys.stdout.write(draw(comparisons, torch.__version__, device))
     if not all(c.agrees for c in comparisons):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from convcalc.arith import Status
 from convcalc.design import Change, Point, SizeCheck, Solution, describe
+from convcalc.render.escape import escape
 from convcalc.render.grid import table
 from convcalc.report import Report
 from convcalc.units import format_bytes
@@ -62,7 +63,7 @@ def sizes(model_name: str, low: int, high: int, checks: list[SizeCheck]) -> str:
             example = next(c for c in usable if c.size == where[0])
             lines.append(f"  {name}: {len(where)} size(s), e.g. {where[0]}: "
                          f"{example.breaks.split(' (', 1)[1].rstrip(')')}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(escape(line) for line in lines) + "\n"
 
 
 def _growth(first: int, last: int) -> str:
@@ -101,7 +102,7 @@ def sweep(model_name: str, points: list[Point]) -> str:
     problems = [p for point in points for p in point.report.problems if p.level == "error"]
     if problems:
         lines += ["", f"problems at some sizes: {len(problems)} (e.g. {problems[0].message})"]
-    return "\n".join(lines) + "\n"
+    return "\n".join(escape(line) for line in lines) + "\n"
 
 
 def comparison(first: Report, second: Report, changes: list[Change]) -> str:
@@ -134,4 +135,4 @@ def comparison(first: Report, second: Report, changes: list[Change]) -> str:
                          [False, False, True, True, True, True, True, True])]
     else:
         lines += ["", "every layer is the same"]
-    return "\n".join(lines) + "\n"
+    return "\n".join(escape(line) for line in lines) + "\n"

@@ -61,7 +61,7 @@ def row_json(row: Row, settings: Settings) -> dict[str, Any]:
         "sizes": [axis_json(s) for s in row.sizes],
         "receptive_field": [{"axis": f.axis, "size": plain(f.size), "stride": plain(f.stride),
                              "pad": plain(f.pad)} for f in row.receptive_field],
-        "notes": list(row.notes), "line": row.line, "col": row.col,
+        "notes": list(row.notes), "file": row.file, "line": row.line, "col": row.col,
         "rows_below": row.rows_below,
     }
 

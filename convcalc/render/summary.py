@@ -5,6 +5,7 @@ from __future__ import annotations
 from convcalc.arith import Status, format_fraction
 from convcalc.counting import MACS, Counted
 from convcalc.memory import DEFINITIONS, Memory
+from convcalc.render.escape import escape
 from convcalc.render.grid import grid, paint, table
 from convcalc.render.text import conventions
 from convcalc.report import Report, Row, covers_input
@@ -97,9 +98,9 @@ def draw(report: Report, depth: int | None = None, colour: bool = False,
                      row.size_status is not Status.EXACT else line
                      for line, (_, row) in zip(lines[2:], shown, strict=True)]
     facts = _totals(report, memory, counted if extra else None)
-    title = f"{report.name} — input {report.input_shape}, batch {settings.batch}, " \
+    title = f"{escape(report.name)} — input {report.input_shape}, batch {settings.batch}, " \
             f"{settings.dtype}; counting: {preset.name}" + \
-            (f"\n{report.source}" if report.source else "")
+            (f"\n{escape(report.source)}" if report.source else "")
     return "\n".join([
         paint(title, "bold", colour), "", *lines, "",
         *grid(facts, colours=("cyan",), colour=colour), "",
