@@ -62,12 +62,34 @@ _ACTIVATIONS: dict[str, str] = {
 }
 
 
+# What an attribute of the generated module must not be called: the names nn.Module
+# defines (torch 2.14; tests/test_trust_torch.py derives them from torch to keep this complete),
+# less those identifier() cannot produce (a leading or trailing "_", capitals), and the
+# names the generated code itself uses.
+RESERVED = frozenset((
+    "add_module", "apply", "bfloat16", "buffers", "call_super_init", "children", "compile",
+    "cpu", "cuda", "double", "dump_patches", "eval", "extra_repr", "float", "forward",
+    "get_buffer", "get_extra_state", "get_parameter", "get_submodule", "half", "ipu",
+    "load_state_dict", "modules", "mtia", "named_buffers", "named_children", "named_modules",
+    "named_parameters", "parameters", "register_backward_hook", "register_buffer",
+    "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook",
+    "register_full_backward_pre_hook", "register_load_state_dict_post_hook",
+    "register_load_state_dict_pre_hook", "register_module", "register_parameter",
+    "register_state_dict_post_hook", "register_state_dict_pre_hook", "set_extra_state",
+    "set_submodule", "share_memory", "state_dict", "to", "to_empty", "train", "training",
+    "type", "xpu", "zero_grad", "self", "x", "torch", "nn", "layers",
+))
+
+
 def identifier(name: str, taken: set[str]) -> str:
-    """A safe, unique Python identifier for a spec name (which may hold anything)."""
+    """A safe, unique Python identifier for a spec name (which may hold anything).
+
+    Never a keyword, and never a name nn.Module has: a layer called ``modules``,
+    ``training`` or ``to`` would replace what torch itself calls.
+    """
     text = re.sub(r"[^0-9a-zA-Z]+", "_", name).strip("_").lower() or "layer"
     text = re.sub(r"[^0-9a-z_]", "", text)[:60] or "layer"
-    if text[0].isdigit() or keyword.iskeyword(text) or text in ("self", "x", "torch", "nn",
-                                                                 "F", "forward", "layers"):
+    if text[0].isdigit() or keyword.iskeyword(text) or text in RESERVED:
         text = f"l_{text}"
     unique, number = text, 2
     while unique in taken:
@@ -238,12 +260,17 @@ class _Writer:
              pads: tuple[tuple[int, int], ...], ndim: int) -> list[str]:
         kind = "Max" if isinstance(layer, MaxPool) else "Avg"
         k = per_axis(layer.k, ndim, "k")
+        stride = per_axis(layer.stride if layer.stride is not None else layer.k, ndim, "stride")
         # torch pools pad at most half the kernel, and symmetrically: pad by hand otherwise
         symmetric = all(a == b and a <= kk // 2 for (a, b), kk in zip(pads, k, strict=True))
+        if not symmetric and layer.ceil:
+            dilations = per_axis(layer.dilation, ndim, "dilation") if isinstance(layer, MaxPool) \
+                else (1,) * ndim
+            spans = tuple(d * (kk - 1) + 1 for kk, d in zip(k, dilations, strict=True))
+            pads = _ceil_pads(pads, row, stride, spans)
         fill = "float('-inf')" if kind == "Max" else "0.0"
         pre = [] if symmetric else [f"F.pad({x}, {_pairs(pads)}, value={fill})"]
         padding = tuple(a for a, _ in pads) if symmetric else (0,) * ndim
-        stride = per_axis(layer.stride if layer.stride is not None else layer.k, ndim, "stride")
         dilation = _size(layer.dilation) if isinstance(layer, MaxPool) else "1"
         # torch's default stride is the kernel size, so it is always written unless equal
         given = "" if stride == k else f", stride={_size(stride)}"
@@ -258,6 +285,25 @@ class _Writer:
         if all(a == b for a, b in pads):
             return [], tuple(a for a, _ in pads)
         return [f"F.pad({x}, {_pairs(pads)})"], (0,) * len(pads)
+
+
+def _ceil_pads(pads: tuple[tuple[int, int], ...], row: Row, strides: tuple[int, ...],
+               spans: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+    """Pads to apply by hand before a ceil-mode pool, so that torch keeps convcalc's windows.
+
+    Ceil mode drops a last window that would start in the right padding (torch's
+    pooling_output_shape, ONNX's MaxPool). Padded by hand, that padding is input to torch,
+    so its window would be kept: the right pad is cut to the end of the last window kept
+    (or left whole where that window runs past it, as ceil mode lets it). A negative pad
+    crops input that no window reads; where the windows end inside the left padding, all
+    of the input goes and the padding is cut to their end.
+    """
+    cut = []
+    for (left, right), size, i, stride, span in zip(pads, row.sizes, row.input_shape.spatial,
+                                                    strides, spans, strict=True):
+        end = (size.output - 1) * stride + span  # where the last window ends, padded
+        cut.append((left, min(right, end - i - left)) if end > left else (end, -i))
+    return tuple(cut)
 
 
 _HELPERS = {
