@@ -159,3 +159,23 @@ def test_ceil_pools_with_any_explicit_pads_agree_with_torch_and_onnxruntime() ->
         assert all(c.agrees for c in compare(model, report, "cpu")), case
 
     check()
+
+
+# --- upsampling modes by rank -----------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", ["nearest", "linear", "bilinear", "trilinear", "bicubic"])
+@pytest.mark.parametrize("ndim", [1, 2, 3])
+def test_upsample_takes_a_mode_where_torch_does(mode: str, ndim: int) -> None:
+    functional = need("torch.nn.functional")
+    try:
+        functional.interpolate(torch.zeros(1, 1, *[4] * ndim), scale_factor=2, mode=mode)
+        torch_takes = True
+    except (ValueError, NotImplementedError, RuntimeError):
+        torch_takes = False
+    loaded = load_text(f"input: {'4x' * ndim}2\nlayers: [{{upsample: {{mode: {mode}}}}}]\n",
+                       "spec.yaml")
+    assert loaded.model is not None
+    problems = analyze(loaded.model).problems
+    assert [p.code for p in problems] == ([] if torch_takes else ["wrong-rank"])
+    if torch_takes:
+        assert all(c.agrees for c in compare(loaded.model, analyze(loaded.model), "cpu"))
