@@ -50,6 +50,9 @@ def _kind(kind: type[Any]) -> dict[str, Any]:
 def schema() -> dict[str, Any]:
     kinds = {name: _kind(kind) for name, kind in KINDS.items()}
     kinds |= {alias: {"$ref": f"#/$defs/kinds/{target}"} for alias, target in ALIASES.items()}
+    # `_` reads as `-`: batch_norm, leaky_relu
+    kinds |= {name.replace("-", "_"): {"$ref": f"#/$defs/kinds/{ALIASES.get(name, name)}"}
+              for name in list(kinds) if "-" in name}
     item = {
         "anyOf": [
             {"type": "string", "description": "a layer name or shorthand (conv3-64, maxpool, "

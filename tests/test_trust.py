@@ -270,3 +270,83 @@ def test_json_carries_spec_text_exactly(cli: Cli, evil: Path, args: list[str]) -
         assert {layer["file"] for layer in document["layers"]} == {str(evil)}
     else:
         assert str(evil) in [problem["path"] for problem in document]
+
+
+# --- shorthand, suggestions and aliases ---------------------------------------------------------
+
+def _layer_of(text: str) -> object:
+    loaded = load_text(f"input: 12x12x4\nlayers: [{text}]\n", "spec.yaml")
+    assert loaded.model is not None, loaded.problems
+    node = loaded.model.layers[0]
+    return getattr(node, "layer", None)
+
+
+@pytest.mark.parametrize(("short", "long"), [
+    ("adaptive-avgpool1", "{adaptive-avgpool: {out: 1}}"),
+    ("adaptive-maxpool3x2", "{adaptive-maxpool: {out: 3x2}}"),
+    ("adaptive-avgpool-3x2", "{adaptive-avgpool: {out: 3x2}}"),
+    ("adaptive-maxpool-7", "{adaptive-maxpool: {out: 7}}"),
+    ("channel-shuffle2", "{channel-shuffle: {groups: 2}}"),
+    ("max-pool3", "{maxpool: {k: 3}}"), ("avg-pool2", "{avgpool: {k: 2}}"),
+    ("max-pool3-s2-ceil", "{maxpool: {k: 3, stride: 2, ceil: true}}"),
+    ("global-avgpool", "{global-avgpool: {}}"), ("leaky-relu", "{leaky-relu: {}}"),
+    ("conv-transpose4-8-s2-p1", "{conv-transpose: {k: 4, filters: 8, stride: 2, pad: 1}}"),
+    ("transposed-conv3-8", "{conv-transpose: {k: 3, filters: 8}}"),
+    ("relu6", "{relu6: {}}"), ("conv1x3-8-p0x1", "{conv: {k: 1x3, filters: 8, pad: 0x1}}"),
+])
+def test_hyphenated_kinds_have_a_shorthand(short: str, long: str) -> None:
+    assert _layer_of(short) == _layer_of(long)
+
+
+@pytest.mark.parametrize(("text", "code", "says"), [
+    ("conv3-64-p1-p2", "duplicate-key", "pad is given twice"),
+    ("conv3-64-s1-s2", "duplicate-key", "stride is given twice"),
+    ("conv3-64-same-p1", "duplicate-key", "pad is given twice"),
+    ("maxpool3-ceil-ceil", "duplicate-key", "ceil is given twice"),
+    ("conv3-64-s2-zz", "unknown-layer", "no option -zz"),
+    ("relu3", "unknown-layer", "relu takes no number"),
+])
+def test_a_shorthand_of_a_known_kind_says_what_is_wrong(text: str, code: str, says: str) -> None:
+    problems = problems_of(f"input: 8x8x3\nlayers: [{text}]\n")
+    assert [(p.line, p.col, p.code) for p in problems] == [(2, 10, code)]
+    assert says in problems[0].message and "did you mean" not in problems[0].message
+
+
+@pytest.mark.parametrize(("text", "hint"), [
+    ("cnov3-64", "conv3-64"), ("adaptve-avgpool1", "adaptive-avgpool1"), ("maxpol", "maxpool"),
+    ("conv-transpos4-8", "conv-transpose4-8"), ("dropuot", "dropout"),
+    ("layernorm", None), ("groupnorm", None), ("conv3-64-s2-zz", None), ("lstm", None),
+])
+def test_suggestions_are_real_and_different_names(text: str, hint: str | None) -> None:
+    problems = problems_of(f"input: 8x8x3\nlayers: [{text}]\n")
+    message = problems[0].message
+    if hint is None:
+        assert "did you mean" not in message
+    else:
+        assert message.endswith(f"(did you mean {hint!r}?)")
+        assert not problems_of(f"input: 8x8x3\nlayers: [{hint}]\n") or \
+            problems_of(f"input: 8x8x3\nlayers: [{hint}]\n")[0].code != "unknown-layer"
+
+
+@pytest.mark.parametrize(("alias", "kind"), [
+    ("hardswish", "hard-swish"), ("hardsigmoid", "hard-sigmoid"), ("hard_swish", "hard-swish"),
+    ("batch_norm", "bn"), ("batchnormalization", "bn"), ("leaky_relu", "leaky-relu"),
+    ("max_pool", "maxpool"), ("maxpooling", "maxpool"), ("averagepooling", "avgpool"),
+    ("globalaveragepooling", "global-avgpool"), ("global_average_pooling", "global-avgpool"),
+    ("globalmaxpooling", "global-maxpool"), ("adaptiveavgpool", "adaptive-avgpool"),
+    ("adaptive_max_pool", "adaptive-maxpool"), ("convtranspose", "conv-transpose"),
+    ("conv_transpose", "conv-transpose"), ("depthwiseconv", "depthwise"),
+    ("separableconv", "separable"), ("localresponsenorm", "lrn"), ("upsampling", "upsample"),
+    ("channelshuffle", "channel-shuffle"), ("zeropadding", "zeropad"),
+    ("fully_connected", "fc"),
+])
+def test_torch_and_keras_spellings_are_aliases(alias: str, kind: str) -> None:
+    from convcalc.layers import KINDS, lookup
+
+    assert lookup(alias) is KINDS[kind]
+
+
+def test_activation_spellings_are_aliases_too() -> None:
+    for act in ("hardswish", "hard_swish", "hardsigmoid", "leaky_relu", "hswish"):
+        assert codes(f"input: 8x8x3\nlayers: [{{conv: {{k: 3, filters: 2, act: {act}}}}}]\n") \
+            == []

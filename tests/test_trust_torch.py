@@ -179,3 +179,13 @@ def test_upsample_takes_a_mode_where_torch_does(mode: str, ndim: int) -> None:
     assert [p.code for p in problems] == ([] if torch_takes else ["wrong-rank"])
     if torch_takes:
         assert all(c.agrees for c in compare(loaded.model, analyze(loaded.model), "cpu"))
+
+
+# --- shorthand of hyphenated kinds, checked by torch ------------------------------------------
+
+@pytest.mark.parametrize("layers", ["[adaptive-avgpool1, flatten]", "[adaptive-maxpool3x2]",
+                                    "[adaptive-avgpool-2x3]", "[channel-shuffle2]",
+                                    "[max-pool3-s2-ceil]", "[avg-pool2-ceil]"])
+def test_hyphenated_shorthand_agrees_with_torch(layers: str) -> None:
+    model, report = built(f"input: 9x7x4\nlayers: {layers}\n")
+    assert all(c.agrees for c in compare(model, report, "cpu"))

@@ -44,11 +44,18 @@ def plain(node: Node) -> Any:
     return {key.value: plain(value) for key, value in node.entries}
 
 
-def suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
+def suggest(word: str, choices: list[str] | tuple[str, ...], cutoff: float = 0.6) -> str:
+    """`` (did you mean 'x'?)`` for the closest other choice, or ""."""
     import difflib  # only when something is misspelt
 
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(word, [c for c in choices if c != word], n=1,
+                                      cutoff=cutoff)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# How close a misspelt layer kind must be to a kind for a suggestion: `cnov` is `conv`
+# (0.75), but `layernorm` is not `norm` (0.62), which is local response normalisation.
+KIND_CUTOFF = 0.7
 
 
 @dataclass

@@ -13,6 +13,7 @@ import dataclasses
 from typing import Any
 
 from convcalc.language.base import (
+    KIND_CUTOFF,
     MAX_LAYERS,
     MERGES,
     MODIFIERS,
@@ -23,7 +24,7 @@ from convcalc.language.base import (
     suggest,
 )
 from convcalc.language.blocks import BlockReader, memo_key
-from convcalc.language.shorthand import read_shorthand, shorthand_hint
+from convcalc.language.shorthand import ShorthandError, read_shorthand, shorthand_hint
 from convcalc.language.yamltree import Map, Node, Scalar, Seq
 from convcalc.layers import ALIASES, KINDS, NAME_OF, lookup
 from convcalc.layers.fields import FieldError, construct
@@ -129,7 +130,8 @@ class Builder(BlockReader):
             kind = lookup(str(key.value))
             if kind is None:
                 self.problem(key, "unknown-layer", f"defaults for unknown layer kind "
-                             f"{key.value!r}{suggest(str(key.value), [*KINDS, *ALIASES])}")
+                             f"{key.value!r}"
+                             f"{suggest(str(key.value), [*KINDS, *ALIASES], KIND_CUTOFF)}")
             elif self.expect_type(value, Map, f"defaults of {key.value}"):
                 assert isinstance(value, Map)
                 self.defaults[NAME_OF[kind]] = [(str(k.value), plain(v), self.where(v))
@@ -293,7 +295,11 @@ class Builder(BlockReader):
         kind = lookup(text)
         base: dict[str, object] = {}
         if kind is None:
-            parsed = self.shorthand(text)
+            try:
+                parsed = self.shorthand(text)
+            except ShorthandError as exc:
+                self.problem(at, exc.code, f"{text!r}: {exc}{shorthand_hint(text)}")
+                return []
             if parsed is None:
                 self.problem(at, "unknown-layer", f"unknown layer or block {text!r}"
                              f"{self.did_you_mean(text)}")
@@ -304,7 +310,8 @@ class Builder(BlockReader):
 
     def did_you_mean(self, text: str) -> str:
         """A hint for a misspelt name, shorthand (``cnov3-64``) included."""
-        return suggest(text, [*KINDS, *ALIASES, *self.blocks]) or shorthand_hint(text)
+        return shorthand_hint(text) or \
+            suggest(text, [*KINDS, *ALIASES, *self.blocks], KIND_CUTOFF)
 
     def shorthand(self, text: str) -> tuple[type[Any], dict[str, object]] | None:
         """``conv3-64-s2`` as (Conv, {k: 3, filters: 64, stride: 2}), or None; once a text."""

@@ -87,11 +87,46 @@ ALIASES: dict[str, str] = {
     "hswish": "hard-swish",
     "hsigmoid": "hard-sigmoid",
     "shuffle": "channel-shuffle",
+    # torch's and Keras' names (lower case, without the rank: Conv2d's rank is the input's);
+    # written with `_`, they are found too (batch_norm, leaky_relu, max_pooling, …)
+    "convtranspose": "conv-transpose",
+    "depthwiseconv": "depthwise",
+    "depthwise-conv": "depthwise",
+    "separableconv": "separable",
+    "separable-conv": "separable",
+    "maxpooling": "maxpool",
+    "max-pooling": "maxpool",
+    "averagepooling": "avgpool",
+    "average-pooling": "avgpool",
+    "globalaveragepooling": "global-avgpool",
+    "global-average-pooling": "global-avgpool",
+    "global-avg-pool": "global-avgpool",
+    "globalmaxpooling": "global-maxpool",
+    "global-max-pooling": "global-maxpool",
+    "global-max-pool": "global-maxpool",
+    "adaptiveavgpool": "adaptive-avgpool",
+    "adaptive-avg-pool": "adaptive-avgpool",
+    "adaptivemaxpool": "adaptive-maxpool",
+    "adaptive-max-pool": "adaptive-maxpool",
+    "fully-connected": "fc",
+    "batchnormalization": "bn",
+    "batch-normalization": "bn",
+    "localresponsenorm": "lrn",
+    "local-response-norm": "lrn",
+    "hardswish": "hard-swish",
+    "hard-silu": "hard-swish",
+    "hardsigmoid": "hard-sigmoid",
+    "upsampling": "upsample",
+    "channelshuffle": "channel-shuffle",
+    "zeropadding": "zeropad",
+    "zero-padding": "zeropad",
+    "zero-pad": "zeropad",
 }
 
 NAME_OF: dict[type[Layer], str] = {cls: name for name, cls in KINDS.items()}
 
 
 def lookup(name: str) -> type[Layer] | None:
-    """The kind called ``name`` (or one of its aliases), if any."""
+    """The kind called ``name`` (or one of its aliases), if any; ``_`` reads as ``-``."""
+    name = name.replace("_", "-")
     return KINDS.get(ALIASES.get(name, name))

@@ -24,7 +24,10 @@ from convcalc.units import (
 
 ACTIVATIONS = ("relu", "relu6", "leaky-relu", "sigmoid", "tanh", "silu", "hard-swish",
                "hard-sigmoid", "gelu", "softmax")
-ACTIVATION_ALIASES = {"swish": "silu"}  # as the layer registry spells them
+# Other spellings, as the layer registry has them (and `_` reads as `-`: leaky_relu)
+ACTIVATION_ALIASES = {"swish": "silu", "hswish": "hard-swish", "hardswish": "hard-swish",
+                      "hsigmoid": "hard-sigmoid", "hardsigmoid": "hard-sigmoid",
+                      "leakyrelu": "leaky-relu"}
 
 
 class FieldError(ValueError):
@@ -137,6 +140,8 @@ def _shown(value: object) -> str:
 def _activation(value: object) -> str | None:
     if value is None:
         return None
+    if isinstance(value, str):
+        value = value.replace("_", "-")
     if isinstance(value, str) and value in ACTIVATION_ALIASES:
         return ACTIVATION_ALIASES[value]
     if isinstance(value, str) and value in ACTIVATIONS:
