@@ -15,7 +15,7 @@ from pathlib import Path
 from convcalc.analysis import analyze
 from convcalc.language import is_dir, is_file, load_file
 from convcalc.model import Claim
-from convcalc.problem import ERROR, Problem, Where
+from convcalc.problem import ERROR, WARNING, Problem, Where
 from convcalc.report import Settings
 
 SPEC_SUFFIXES = (".yaml", ".yml")
@@ -50,15 +50,19 @@ class Outcome:
         return any(p.level == ERROR for p in self.problems)
 
 
-def discover(arguments: list[str]) -> tuple[list[Path], list[str]]:
-    """Spec files named by files, folders (recursively) and globs; and what named nothing."""
+def discover(arguments: list[str]) -> tuple[list[Path], list[str], list[Problem]]:
+    """Spec files named by files, folders (recursively) and globs; what named nothing; and
+    the symbolic links a folder scan did not follow out of its folder."""
     found: dict[str, Path] = {}
     missing = []
+    outside: list[Problem] = []
     for argument in arguments:
         path = Path(argument)
         if is_dir(path):
-            matches = sorted(p for p in path.rglob("*") if p.suffix in SPEC_SUFFIXES
-                             and p.is_file())
+            matches, links = _folder(path)
+            outside += [Problem(os.fspath(link), 1, 1, WARNING, "outside-folder",
+                                f"not checked: a symbolic link to {os.fspath(link.resolve())},"
+                                f" outside the folder {argument}") for link in links]
         elif is_file(path):
             matches = [path]
         else:
@@ -68,15 +72,27 @@ def discover(arguments: list[str]) -> tuple[list[Path], list[str]]:
             missing.append(argument)
         for match in matches:
             found.setdefault(os.path.normpath(match), match)
-    return list(found.values()), missing
+    return list(found.values()), missing, outside
+
+
+def _folder(folder: Path) -> tuple[list[Path], list[Path]]:
+    """The spec files in a folder and below, and the links among them that point out of it.
+
+    Linked folders are not entered (pathlib's rglob); a linked file is read only if it stays
+    inside: a spec checked in CI must not make convcalc read what lies outside the checkout.
+    """
+    root = folder.resolve()
+    files = sorted(p for p in folder.rglob("*") if p.suffix in SPEC_SUFFIXES and p.is_file())
+    inside = {p: p.resolve().is_relative_to(root) for p in files}
+    return [p for p in files if inside[p]], [p for p in files if not inside[p]]
 
 
 def check(arguments: list[str], settings: Settings | None = None, strict: bool = False,
           budget: Budget | None = None) -> Outcome:
     """Check every spec that ``arguments`` name, in one process."""
     settings = settings or Settings()
-    paths, missing = discover(arguments)
-    problems: list[Problem] = []
+    paths, missing, outside = discover(arguments)
+    problems: list[Problem] = list(outside)
     unreadable: list[str] = []
     for path in paths:
         try:

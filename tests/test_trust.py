@@ -350,3 +350,71 @@ def test_activation_spellings_are_aliases_too() -> None:
     for act in ("hardswish", "hard_swish", "hardsigmoid", "leaky_relu", "hswish"):
         assert codes(f"input: 8x8x3\nlayers: [{{conv: {{k: 3, filters: 2, act: {act}}}}}]\n") \
             == []
+
+
+# --- include confinement and bounded reading ----------------------------------------------------
+
+LIBRARY = "blocks:\n  twice: [relu, relu]\n"
+
+
+def _include_problems(spec: Path, include: str) -> list[tuple[int, str, str]]:
+    from convcalc.language import load_file
+
+    spec.write_text(f"include: [{include}]\ninput: 8x8x3\nlayers: [twice]\n")
+    return [(p.line, p.code, p.message) for p in load_file(spec).problems]
+
+
+def test_includes_reach_the_spec_folder_tree_and_the_bundled_libraries(tmp_path: Path) -> None:
+    (tmp_path / "libs").mkdir()
+    (tmp_path / "libs" / "twice.yaml").write_text(LIBRARY)
+    assert _include_problems(tmp_path / "net.yaml", "libs/twice.yaml") == []
+    (tmp_path / "uses-bundled.yaml").write_text(
+        "include: [resnet-blocks.yaml]\ninput: 56x56x64\nlayers: [{basic: {out: 64}}]\n")
+    from convcalc.language import load_file
+
+    assert load_file(tmp_path / "uses-bundled.yaml").ok
+
+
+@pytest.mark.parametrize("name", ["/etc/passwd", "../outside.yaml", "{outside}",
+                                  "link.yaml", "/proc/self/environ", "linked/outside.yaml"])
+def test_includes_are_confined(tmp_path: Path, name: str) -> None:
+    outside = tmp_path / "outside.yaml"
+    outside.write_text(LIBRARY)
+    inside = tmp_path / "spec"
+    inside.mkdir()
+    (inside / "link.yaml").symlink_to(outside)
+    (inside / "linked").symlink_to(tmp_path)
+    found = _include_problems(inside / "net.yaml", name.format(outside=outside))
+    assert found[0][:2] == (1, "bad-include") and "outside the spec's folder" in found[0][2]
+
+
+def test_a_spec_that_includes_itself_says_so(tmp_path: Path) -> None:
+    found = _include_problems(tmp_path / "net.yaml", "net.yaml")
+    assert found[0][:2] == (1, "bad-include") and "is this spec itself" in found[0][2]
+    (tmp_path / "a.yaml").write_text("include: [b.yaml]\n" + LIBRARY)
+    (tmp_path / "b.yaml").write_text("include: [a.yaml]\nblocks:\n  once: [relu]\n")
+    assert _include_problems(tmp_path / "net.yaml", "a.yaml") == []  # a cycle is harmless
+
+
+def test_what_is_read_is_bounded_whatever_size_a_file_reports() -> None:
+    from convcalc.language import MAX_BYTES, load_file, read_spec
+
+    zero = Path("/dev/zero")  # reports no size at all, like a /proc file's 0 bytes
+    assert zero.stat().st_size == 0
+    with pytest.raises(ValueError, match=f"more than {MAX_BYTES:,} bytes"):
+        read_spec(zero)
+    assert [(p.code, p.line) for p in load_file(zero).problems] == [("too-large", 1)]
+
+
+def test_checking_a_folder_does_not_follow_links_out_of_it(cli: Cli, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.yaml"
+    secret.write_text("input: 8x8x3\nlayers: [nonsense]\n")
+    folder = tmp_path / "repo"
+    folder.mkdir()
+    (folder / "good.yaml").write_text("input: 8x8x3\nlayers: [relu]\n")
+    (folder / "leak.yaml").symlink_to(secret)
+    (folder / "alias.yaml").symlink_to(folder / "good.yaml")
+    run = cli("check", str(folder))
+    assert run.code == 0 and "nonsense" not in run.out
+    assert f"{folder / 'leak.yaml'}:1:1: warning [outside-folder]" in run.out
+    assert "checked 2 file(s)" in run.err

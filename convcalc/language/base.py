@@ -19,8 +19,9 @@ MERGES = ("concat", "add", "mul")
 MODIFIERS = ("repeat", "name", "allow", "reason")
 MAX_LAYERS = 250_000  # expanded layers in one model
 
-# (what `include` names, the file that names it) -> (the included file's path, its text)
-Opener = Callable[[str, str], tuple[str, str]]
+# (what `include` names, the file that names it) -> (the included file's path as shown,
+# its real path, its text)
+Opener = Callable[[str, str], tuple[str, str, str]]
 
 
 class TooLarge(Exception):

@@ -10,6 +10,7 @@ problems at once. The README's "Spec language" section is the grammar implemente
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any
 
 from convcalc.language.base import (
@@ -49,7 +50,8 @@ class Builder(BlockReader):
     def __init__(self, path: str, opener: Opener | None = None) -> None:
         super().__init__(path)
         self.opener = opener
-        self.included: set[str] = set()
+        self.root = path  # the spec being read (self.path is an included file's, meanwhile)
+        self.included: set[str] = set()  # real paths
         self.library = False  # the file has blocks only: it is included, not analysed
         self.defaults: dict[str, list[tuple[str, object, Where]]] = {}
         self.layer_count = 0
@@ -156,16 +158,20 @@ class Builder(BlockReader):
                          "text")
             return
         try:
-            path, text = self.opener(str(entry.value), self.path)
+            path, real, text = self.opener(str(entry.value), self.path)
         except (OSError, ValueError) as exc:
             self.problem(entry, "bad-include", f"cannot include {entry.value!r}: {exc}")
             return
-        if path in self.included:
-            return  # already read: including one library twice is harmless
+        if real == self.real_path(self.root):
+            self.problem(entry, "bad-include", f"{entry.value!r} is this spec itself: a spec "
+                         "includes block libraries, not itself")
+            return
+        if real in self.included:
+            return  # already read: including one library twice (or in a cycle) is harmless
         if len(self.included) >= MAX_INCLUDES:
             self.problem(entry, "too-large", f"more than {MAX_INCLUDES} included files")
             return
-        self.included.add(path)
+        self.included.add(real)
         including, self.path = self.path, path
         try:
             root, duplicates = parse(text)
@@ -181,6 +187,10 @@ class Builder(BlockReader):
             self.problem(Where(path, exc.line, exc.col), exc.code, exc.message)
         finally:
             self.path = including
+
+    @staticmethod
+    def real_path(path: str) -> str:
+        return os.path.realpath(path)
 
     def claims(self, node: Node | None, keys: tuple[str, ...], what: str) -> tuple[Claim, ...]:
         if node is None or not self.expect_type(node, Map, what):
