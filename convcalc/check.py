@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import glob
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from convcalc.analysis import analyze
-from convcalc.language import is_dir, is_file, load_file
+from convcalc.language import STDIN, is_dir, is_file, load_file, load_stream
 from convcalc.model import Claim
 from convcalc.problem import ERROR, WARNING, Problem, Where
 from convcalc.report import Settings
@@ -58,7 +60,9 @@ def discover(arguments: list[str]) -> tuple[list[Path], list[str], list[Problem]
     outside: list[Problem] = []
     for argument in arguments:
         path = Path(argument)
-        if is_dir(path):
+        if argument == STDIN:
+            matches = [path]
+        elif is_dir(path):
             matches, links = _folder(path)
             outside += [Problem(os.fspath(link), 1, 1, WARNING, "outside-folder",
                                 f"not checked: a symbolic link to {os.fspath(link.resolve())},"
@@ -88,15 +92,16 @@ def _folder(folder: Path) -> tuple[list[Path], list[Path]]:
 
 
 def check(arguments: list[str], settings: Settings | None = None, strict: bool = False,
-          budget: Budget | None = None) -> Outcome:
-    """Check every spec that ``arguments`` name, in one process."""
+          budget: Budget | None = None, stdin: BinaryIO | None = None) -> Outcome:
+    """Check every spec that ``arguments`` name, in one process (``-``: ``stdin``)."""
     settings = settings or Settings()
     paths, missing, outside = discover(arguments)
     problems: list[Problem] = list(outside)
     unreadable: list[str] = []
     for path in paths:
         try:
-            loaded = load_file(path)
+            loaded = load_stream(stdin or sys.stdin.buffer) if os.fspath(path) == STDIN \
+                else load_file(path)
             if loaded.unreadable:
                 unreadable.append(loaded.path)
             if loaded.model is None:

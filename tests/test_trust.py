@@ -13,6 +13,7 @@ import pytest
 
 from convcalc.analysis import analyze
 from convcalc.language import load_text
+from convcalc.model import LayerNode
 from convcalc.problem import ERROR, Problem
 from convcalc.render.json_ import summary
 from convcalc.units import MAX_DIGITS, parse_quantity
@@ -418,3 +419,87 @@ def test_checking_a_folder_does_not_follow_links_out_of_it(cli: Cli, tmp_path: P
     assert run.code == 0 and "nonsense" not in run.out
     assert f"{folder / 'leak.yaml'}:1:1: warning [outside-folder]" in run.out
     assert "checked 2 file(s)" in run.err
+
+
+# --- friction met writing specs from the README -------------------------------------------------
+
+def test_explain_names_the_file_that_defines_the_layer(cli: Cli) -> None:
+    run = cli("explain", "resnet50", "stem1.conv1")
+    first = run.out.splitlines()[0]
+    assert first.startswith("stem1.conv1 (") and "resnet-blocks.yaml:9:" in first
+
+
+def test_json_and_csv_rows_name_their_file(cli: Cli) -> None:
+    import csv
+    import io
+    import json
+
+    rows = json.loads(cli("summarize", "resnet50", "--format", "json").out)["layers"]
+    files = {row["name"]: Path(row["file"]).name for row in rows}
+    assert files["input"] == "resnet50.yaml" and files["stem1"] == "resnet50.yaml"
+    assert files["stem1.conv1"] == "resnet-blocks.yaml"
+    table = list(csv.DictReader(io.StringIO(cli("summarize", "resnet50", "--format",
+                                                "csv").out)))
+    assert {row["name"]: Path(row["file"]).name for row in table} == files
+    assert all(row["line"] and row["col"] for row in table)
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "csv", "markdown"])
+def test_summarize_prints_problems_on_stderr_in_every_format(cli: Cli, tmp_path: Path,
+                                                             fmt: str) -> None:
+    spec = tmp_path / "lossy.yaml"
+    spec.write_text("input: 224x224x3\nlayers: [conv11-96-s4]\n")
+    run = cli("summarize", str(spec), "--format", fmt)
+    assert run.code == 1
+    assert run.err.startswith(f"{spec}:2:10: error [non-integer-size] conv1:")
+
+
+def test_defaults_of_conv_say_which_convolutions_they_do_not_reach() -> None:
+    text = ("input: 32x32x8\ndefaults:\n  conv: {bias: false, filters: 8}\n  separable: {}\n"
+            "layers: [conv3, dwconv3, dwconv3, {depthwise: {k: 3, bias: false}}, sepconv3-8]\n")
+    loaded = load_text(text, "spec.yaml")
+    assert loaded.model is not None
+    warnings = {(p.line, p.col, p.level, p.code, p.message) for p in loaded.problems}
+    assert warnings == {
+        (3, 3, "warning", "defaults-not-applied", "the defaults of conv (bias) do not reach the "
+         "2 depthwise layer(s), which keep their own; give depthwise defaults of its own"),
+        (3, 3, "warning", "defaults-not-applied", "the defaults of conv (bias) do not reach the "
+         "1 separable layer(s), which keep their own; give separable defaults of its own")}
+    biases = [node.layer.bias for node in loaded.model.layers  # type: ignore[attr-defined]
+              if isinstance(node, LayerNode)]
+    assert biases == [False, True, True, False, True]  # each kind its own defaults
+
+
+@pytest.mark.parametrize("command", [["summarize", "-"], ["check", "-"], ["export", "-"],
+                                     ["summarize", "-", "--format", "json"]])
+def test_a_spec_can_come_from_standard_input(command: list[str]) -> None:
+    import subprocess
+    import sys
+
+    spec = (Path(__file__).parents[1] / "architectures" / "resnet18.yaml").read_text()
+    run = subprocess.run([sys.executable, "-m", "convcalc", *command], input=spec,
+                         capture_output=True, text=True, check=False, cwd=Path(__file__).parent)
+    assert run.returncode == 0, run.stderr
+    if command[0] == "summarize":
+        assert "11,689,512" in run.stdout if "json" not in command else \
+            '"params": 11689512' in run.stdout
+    elif command[0] == "export":
+        assert "from <stdin>" in run.stdout and "class Net(nn.Module)" in run.stdout
+    bad = subprocess.run([sys.executable, "-m", "convcalc", *command], input="input: [\n",
+                         capture_output=True, text=True, check=False)
+    assert bad.returncode in (1, 2) and "<stdin>:" in bad.stdout + bad.stderr
+
+
+def test_sweep_says_why_conv_macs_outgrow_the_area(cli: Cli) -> None:
+    run = cli("sweep", "resnet50", "--sizes", "224,240")
+    line = next(line for line in run.out.splitlines() if "conv MACs ×" in line)
+    assert "not the input's ×1.15" in line and "strided layers round sizes" in line
+    assert "7x7x2048 → 8x8x2048" in line
+    exact = cli("sweep", "vgg16", "--sizes", "224,448").out
+    assert "conv MACs ×4.00 — convolutions grow with the area" in exact
+
+
+def test_check_counts_each_level_by_its_name(cli: Cli) -> None:
+    run = cli("check", "architectures/squeezenet1_1.yaml")
+    assert run.err.strip().endswith("checked 1 file(s): 0 error(s), 0 warning(s), 1 info")
+    assert "info [waived-size]" in run.out

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from convcalc.cli.common import EXIT_PROBLEMS, EXIT_USAGE, CheckFormat, Dtype, count, quantity
-from convcalc.problem import ERROR
+from convcalc.problem import ERROR, INFO, WARNING
 
 
 def check(
@@ -55,13 +55,14 @@ def check(
     if fmt is None:
         fmt = CheckFormat.github if os.environ.get("GITHUB_ACTIONS") == "true" else \
             CheckFormat.parsable
-    outcome = run(paths, Settings(batch, dtype.value), strict, Budget(**limits))
+    outcome = run(paths, Settings(batch, dtype.value), strict, Budget(**limits),
+                  sys.stdin.buffer)
     sys.stdout.write(REPORTERS[fmt.value](outcome.problems))
     for message in outcome.unusable:
         print(f"convcalc: error: {escape(message)}", file=sys.stderr)
-    errors = sum(p.level == ERROR for p in outcome.problems)
-    print(f"checked {len(outcome.files)} file(s): {errors} error(s), "
-          f"{len(outcome.problems) - errors} other note(s)", file=sys.stderr)
+    levels = [p.level for p in outcome.problems]
+    print(f"checked {len(outcome.files)} file(s): {levels.count(ERROR)} error(s), "
+          f"{levels.count(WARNING)} warning(s), {levels.count(INFO)} info", file=sys.stderr)
     if outcome.unusable:
         raise typer.Exit(EXIT_USAGE)
     if outcome.failed:

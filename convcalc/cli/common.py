@@ -150,13 +150,16 @@ def resizable(spec: str) -> Model:
 
 def load(spec: str) -> Loaded:
     """A readable spec, or the problems on stderr and exit 2."""
-    from convcalc.language import bundled, load_file, resolve
+    from convcalc.language import STDIN, bundled, load_file, load_stream, resolve
 
-    path = resolve(spec)
-    if path is None:
-        fail(f"{shorten(spec, 80)} is neither a file nor a bundled spec (bundled: "
-             f"{', '.join(sorted(bundled()))})")
-    loaded = load_file(path)
+    if spec == STDIN:
+        loaded = load_stream(sys.stdin.buffer)
+    else:
+        path = resolve(spec)
+        if path is None:
+            fail(f"{shorten(spec, 80)} is neither a file nor a bundled spec (bundled: "
+                 f"{', '.join(sorted(bundled()))}; - reads standard input)")
+        loaded = load_file(path)
     if loaded.library and not any(p.level == ERROR for p in loaded.problems):
         fail(f"{spec} is a block library (blocks only): include it from a spec to use it")
     if not loaded.ok:

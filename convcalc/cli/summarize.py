@@ -104,8 +104,7 @@ def summarize(
         from convcalc.render.summary import draw
 
         sys.stdout.write(draw(report, depth, wants_colour(), memory, counted, receptive))
-    if fmt is not SummaryFormat.json:
-        print_problems(report.problems)
+    print_problems(report.problems)  # in every format: JSON has them too, as data
     if any(p.level == ERROR for p in report.problems):
         raise typer.Exit(EXIT_PROBLEMS)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from convcalc.language.base import Opener
 from convcalc.model import Model
@@ -133,6 +134,30 @@ def load_text(text: str, path: str, includes: bool = False) -> Loaded:
     problems = tuple(sorted(set(builder.problems)))
     return Loaded(path, model if not any(p.level == ERROR for p in problems) else None,
                   problems, builder.library)
+
+
+STDIN = "-"  # the spec argument that means standard input
+STDIN_NAME = "<stdin>"  # what problems call it
+
+
+def load_stream(stream: BinaryIO, name: str = STDIN_NAME) -> Loaded:
+    """Read and build a spec from a stream (standard input), bounded like a file.
+
+    Its includes are read from the current folder's tree and the bundled libraries.
+    """
+    try:
+        data = stream.read(MAX_BYTES + 1)
+        if len(data) > MAX_BYTES:
+            return Loaded(name, None, (Problem(name, 1, 1, ERROR, "too-large", f"more than "
+                                               f"{MAX_BYTES:,} bytes"),), unreadable=True)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Loaded(name, None, (Problem(name, 1, 1, ERROR, "unreadable",
+                                           f"not UTF-8 text: {exc.reason}"),), unreadable=True)
+    except OSError as exc:
+        return Loaded(name, None, (Problem(name, 1, 1, ERROR, "unreadable",
+                                           exc.strerror or str(exc)),), unreadable=True)
+    return load_text(text, name, includes=True)
 
 
 def load_file(path: Path) -> Loaded:

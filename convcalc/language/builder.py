@@ -44,6 +44,9 @@ EXPECT_KEYS = ("params", "trainable", "trainable_params", "non_trainable",
 BUDGET_KEYS = ("params", "macs", "activations", "memory")
 WAIVABLE = ("harmless", "lossy")
 MAX_REPEAT = 10_000
+# Convolutions other than conv: `defaults: {conv: …}` does not reach them (their keys and
+# meanings differ: conv-transpose refuses `pad: same`, depthwise has no `filters`).
+CONV_FAMILY = ("depthwise", "separable", "conv-transpose", "local")
 
 
 class Builder(BlockReader):
@@ -54,6 +57,10 @@ class Builder(BlockReader):
         self.included: set[str] = set()  # real paths
         self.library = False  # the file has blocks only: it is included, not analysed
         self.defaults: dict[str, list[tuple[str, object, Where]]] = {}
+        self.defaults_at: dict[str, Where] = {}
+        # conv's defaults reach conv layers only: the other convolutions they miss, by kind
+        # (the keys missed, how many layers)
+        self.unreached: dict[str, tuple[set[str], int]] = {}
         self.layer_count = 0
         # Repeated blocks are read once: the same shorthand, the same keys and the same block
         # call with the same arguments give the same (immutable) result every time.
@@ -86,6 +93,7 @@ class Builder(BlockReader):
             except TooLarge as exc:
                 self.problem(exc.at or body, "too-large", f"the model expands to more than "
                              f"{MAX_LAYERS:,} layers")
+        self.report_unreached()
         expect = self.claims(root.get("expect"), EXPECT_KEYS, "expect")
         budget = self.claims(root.get("budget"), BUDGET_KEYS, "budget")
         if shape is None or any(p.level == ERROR for p in self.problems):
@@ -138,6 +146,26 @@ class Builder(BlockReader):
                 assert isinstance(value, Map)
                 self.defaults[NAME_OF[kind]] = [(str(k.value), plain(v), self.where(v))
                                                 for k, v in value.entries]
+                self.defaults_at[NAME_OF[kind]] = self.where(key)
+
+    def unreached_defaults(self, kind: type[Any], raw: dict[str, object]) -> None:
+        """Note the keys of conv's defaults that a depthwise, separable, transposed or local
+        convolution has, but takes its own default for: `defaults` reach one kind each."""
+        name = NAME_OF[kind]
+        if name not in CONV_FAMILY or "conv" not in self.defaults:
+            return
+        missed = {key for key, _, _ in self.defaults["conv"]
+                  if key not in raw and key in {f.name for f in dataclasses.fields(kind)}}
+        if missed:
+            keys, count = self.unreached.get(name, (set(), 0))
+            self.unreached[name] = keys | missed, count + 1
+
+    def report_unreached(self) -> None:
+        for name, (keys, count) in self.unreached.items():
+            listed = ", ".join(sorted(keys))
+            self.problem(self.defaults_at["conv"], "defaults-not-applied", f"the defaults of "
+                         f"conv ({listed}) do not reach the {count:,} {name} layer(s), which "
+                         f"keep their own; give {name} defaults of its own", WARNING)
 
     def read_includes(self, node: Node | None) -> None:
         """Blocks from other files: ``include: [resnet-blocks.yaml]`` (or a bundled name)."""
@@ -354,6 +382,7 @@ class Builder(BlockReader):
         elif value is not None and not isinstance(value, Scalar):
             self.problem(value, "wrong-type", f"the keys of {registry_name} must be a mapping")
             return None
+        self.unreached_defaults(kind, raw)
         memo = memo_key(kind, raw)
         layer = self.made.get(memo) if memo else None
         errors: list[FieldError] = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from math import prod
+
 from convcalc.arith import Status
 from convcalc.design import Change, Point, SizeCheck, Solution, describe
 from convcalc.render.escape import escape
@@ -72,6 +74,31 @@ def _growth(first: int, last: int) -> str:
     return f"×{last / first:.2f}"
 
 
+def _why_conv_macs_grow(first: Point, last: Point, area: float) -> str:
+    """Convolutions grow with their output's area: the input's, unless sizes round.
+
+    A stride-2 layer makes 7.5 into 8 at 240 (7 at 224): the deeper maps grow faster than
+    the input, and the layer whose map grew most unlike the input is named.
+    """
+    if not first.conv_macs or not last.conv_macs:
+        return "convolutions grow with the area of their output"
+    if abs(last.conv_macs / first.conv_macs / area - 1) < 0.005:
+        return "convolutions grow with the area, quadratically in the side"
+    before = {row.name: row for row in first.report.rows if row.macs and row.kind != "fc"}
+    worst: tuple[float, str] = (0.0, "")
+    for row in last.report.rows:
+        old = before.get(row.name)
+        if old is None or not row.output_shape.spatial or not old.output_shape.spatial:
+            continue
+        ratio = prod(row.output_shape.spatial) / prod(old.output_shape.spatial)
+        if abs(ratio / area - 1) > worst[0]:
+            worst = (abs(ratio / area - 1), f"{row.name}'s output {old.output_shape} → "
+                                            f"{row.output_shape}, ×{ratio:.2f}")
+    example = f" (e.g. {worst[1]})" if worst[1] else ""
+    return (f"not the input's ×{area:.2f}: each convolution grows with its own output's area, "
+            f"and strided layers round sizes{example}")
+
+
 def sweep(model_name: str, points: list[Point]) -> str:
     headers = ["input", "params", "MACs", "conv MACs", "dense MACs", "activations",
                "forward memory"]
@@ -88,8 +115,8 @@ def sweep(model_name: str, points: list[Point]) -> str:
         side = last.size / first.size
         activations = _growth(first.report.totals.activations, last.report.totals.activations)
         lines += ["", f"from {first.size} to {last.size} (side ×{side:g}, area ×{side**2:g}):",
-                  f"  conv MACs {_growth(first.conv_macs, last.conv_macs)} — convolutions grow "
-                  "with the area, quadratically in the side",
+                  f"  conv MACs {_growth(first.conv_macs, last.conv_macs)} — "
+                  f"{_why_conv_macs_grow(first, last, side**2)}",
                   f"  activations {activations}"]
         if first.dense_inputs:
             reads = ", ".join(f"{a:,} → {b:,}" for a, b in
