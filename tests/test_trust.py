@@ -503,3 +503,44 @@ def test_check_counts_each_level_by_its_name(cli: Cli) -> None:
     run = cli("check", "architectures/squeezenet1_1.yaml")
     assert run.err.strip().endswith("checked 1 file(s): 0 error(s), 0 warning(s), 1 info")
     assert "info [waived-size]" in run.out
+
+
+# --- acceptance: time, memory and control characters, end to end -------------------------------
+
+HOSTILE = Path(__file__).parent / "hostile"
+HEAVY = sorted(path for path in HOSTILE.glob("*.yaml") if path.name.startswith(
+    ("alias-bomb", "block-chain", "deep-", "huge-", "include-", "repeat-", "tag-", "terminal-")))
+RUNNER = """
+import json, resource, subprocess, sys
+
+
+def cpu():  # seconds of CPU the finished children used: what load on the machine leaves be
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+worst, unsafe = 0.0, []
+for command in [["summarize", p] for p in sys.argv[1:]] + [["check", *sys.argv[1:]]]:
+    start = cpu()
+    run = subprocess.run([sys.executable, "-m", "convcalc", *command], capture_output=True,
+                         text=True, errors="replace")
+    worst = max(worst, cpu() - start)
+    if not all(c == "\\n" or c.isprintable() for c in run.stdout + run.stderr) or \\
+            run.returncode not in (0, 1, 2) or "internal error" in run.stderr:
+        unsafe.append(command[:2])
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux
+print(json.dumps({"seconds": worst, "mib": peak / 1024, "unsafe": unsafe}))
+"""
+
+
+def test_hostile_files_cost_under_2_cpu_seconds_and_300_mib_each() -> None:
+    import json
+    import subprocess
+    import sys
+
+    assert len(HEAVY) >= 40
+    run = subprocess.run([sys.executable, "-c", RUNNER, *map(str, HEAVY)], capture_output=True,
+                         text=True, check=True)
+    measured = json.loads(run.stdout)
+    assert measured["unsafe"] == []
+    assert measured["seconds"] < 2.0 and measured["mib"] < 300, measured
