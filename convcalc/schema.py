@@ -34,6 +34,8 @@ _FIELDS: dict[str, dict[str, Any]] = {
     "Act": {"anyOf": [{"enum": [*ACTIVATIONS, *ACTIVATION_ALIASES, None]}, {"type": "string"}]},
     "str": {"type": "string"},
 }
+_CONDITION = {"type": ["boolean", "string"],
+              "description": "the item is left out unless this holds: true, false or $(…)"}
 _COMMON = {"name": {"type": ["string", "integer"]}, "allow": {"enum": list(WAIVABLE)},
            "reason": {"type": "string"}}
 
@@ -62,7 +64,10 @@ def schema() -> dict[str, Any]:
                             **{op: {"type": "array", "items": {"$ref": "#/$defs/branch"}}
                                for op in MERGES},
                             "layers": {"$ref": "#/$defs/layers"},
-                            "repeat": _INTEGER, **_COMMON},
+                            "repeat": _INTEGER, "if": _CONDITION,
+                            "parts": {"type": "array", "items": _INTEGER,
+                                      "description": "a split's channels per branch"},
+                            **_COMMON},
              "additionalProperties": {"type": ["object", "null"],
                                       "description": "a block call with its arguments"}},
         ]}
@@ -75,6 +80,8 @@ def schema() -> dict[str, Any]:
         "properties": {
             "name": {"type": "string"}, "source": {"type": "string"},
             "description": {"type": "string"},
+            "torchvision": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
+                            "description": "the torchvision model the spec reproduces"},
             "include": {"anyOf": [{"type": "string"},
                                   {"type": "array", "items": {"type": "string"}}]},
             "input": {"anyOf": [{"type": "string", "pattern": r"^\d+(x\d+){0,3}$"},

@@ -316,7 +316,7 @@ def test_a_shorthand_of_a_known_kind_says_what_is_wrong(text: str, code: str, sa
 @pytest.mark.parametrize(("text", "hint"), [
     ("cnov3-64", "conv3-64"), ("adaptve-avgpool1", "adaptive-avgpool1"), ("maxpol", "maxpool"),
     ("conv-transpos4-8", "conv-transpose4-8"), ("dropuot", "dropout"),
-    ("layernorm", None), ("groupnorm", None), ("conv3-64-s2-zz", None), ("lstm", None),
+    ("groupnorm", None), ("rmsnorm", None), ("conv3-64-s2-zz", None), ("lstm", None),
 ])
 def test_suggestions_are_real_and_different_names(text: str, hint: str | None) -> None:
     problems = problems_of(f"input: 8x8x3\nlayers: [{text}]\n")
@@ -424,9 +424,12 @@ def test_checking_a_folder_does_not_follow_links_out_of_it(cli: Cli, tmp_path: P
 # --- friction met writing specs from the README -------------------------------------------------
 
 def test_explain_names_the_file_that_defines_the_layer(cli: Cli) -> None:
+    library = Path(__file__).parents[1] / "architectures" / "resnet-blocks.yaml"
+    line = 1 + next(n for n, text in enumerate(library.read_text().splitlines())
+                    if "conv7-64-s2-p3" in text)
     run = cli("explain", "resnet50", "stem1.conv1")
     first = run.out.splitlines()[0]
-    assert first.startswith("stem1.conv1 (") and "resnet-blocks.yaml:9:" in first
+    assert first.startswith("stem1.conv1 (") and f"resnet-blocks.yaml:{line}:" in first
 
 
 def test_json_and_csv_rows_name_their_file(cli: Cli) -> None:

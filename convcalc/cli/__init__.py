@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "layer": "layer", "summarize": "summarize", "zoo": "catalogue", "check": "check",
     "schema": "catalogue", "export": "export", "verify": "export", "solve": "design",
     "sizes": "design", "sweep": "design", "compare": "design", "explain": "design",
+    "draw": "draw",
 }
 
 

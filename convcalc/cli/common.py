@@ -39,6 +39,7 @@ class SummaryFormat(str, Enum):
     json = "json"
     csv = "csv"
     markdown = "markdown"
+    html = "html"
 
 
 def fail(message: str) -> NoReturn:
@@ -137,6 +138,22 @@ def count(option: str, minimum: int | None = 1) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def resized(model: Model, text: str) -> Model:
+    """The model for the input ``--input`` gives (built again if its blocks read the input's
+    shape), or the problems on stderr and exit 2."""
+    from convcalc.model import with_input
+    from convcalc.problem import SpecError
+    from convcalc.shape import Shape
+
+    try:
+        return with_input(model, Shape.parse(text))
+    except ValueError as exc:
+        fail(f"--input: {exc}")
+    except SpecError as exc:
+        print_problems(exc.problems)
+        raise typer.Exit(EXIT_USAGE) from None
 
 
 def resizable(spec: str) -> Model:

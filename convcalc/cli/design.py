@@ -11,12 +11,14 @@ import typer
 
 from convcalc.cli.common import (
     EXIT_PROBLEMS,
+    EXIT_USAGE,
     Dtype,
     clean_report,
     count,
     fail,
     load,
     numbers,
+    print_problems,
     resizable,
 )
 
@@ -25,6 +27,11 @@ class SolveKind(str, Enum):
     conv = "conv"
     pool = "pool"
     conv_transpose = "conv-transpose"
+
+
+class CompareFormat(str, Enum):
+    text = "text"
+    html = "html"
 
 
 
@@ -105,18 +112,28 @@ def sweep(
     Example: convcalc sweep vgg16 --sizes 224,448
     """
     from convcalc.design import sweep as run
+    from convcalc.problem import SpecError
     from convcalc.render.design import sweep as render
     from convcalc.report import Settings
 
     model = resizable(spec)
-    points = run(model, list(numbers(sizes, "--sizes", (), most=200)),
-                 Settings(batch, dtype.value))
+    try:
+        points = run(model, list(numbers(sizes, "--sizes", (), most=200)),
+                     Settings(batch, dtype.value))
+    except SpecError as exc:  # its blocks read the input's shape, and one size breaks them
+        print_problems(exc.problems)
+        raise typer.Exit(EXIT_USAGE) from None
     sys.stdout.write(render(model.name, points))
 
 
 def compare(
     first: Annotated[str, typer.Argument(help="Spec A: a file or a bundled name.")],
     second: Annotated[str, typer.Argument(help="Spec B: a file or a bundled name.")],
+    fmt: Annotated[CompareFormat, typer.Option("--format", help="text, or html (a page with "
+                                               "both specs' charts side by side).")] =
+        CompareFormat.text,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Write the html page "
+                                               "to this file.")] = None,
 ) -> None:
     """Two specs (or two versions of one) side by side: totals and the layers that differ.
 
@@ -126,11 +143,19 @@ def compare(
     from convcalc.design import compare as diff
     from convcalc.render.design import comparison
 
-    reports = []
+    if output is not None and fmt is not CompareFormat.html:
+        fail("--output writes the html page (--format html)")
+    reports, models = [], []
     for spec in (first, second):
         loaded = load(spec)
         assert loaded.model is not None
+        models.append(loaded.model)
         reports.append(analyze(loaded.model, known=loaded.problems))
+    if fmt is CompareFormat.html:
+        from convcalc.cli.pictures import comparison_page
+
+        comparison_page(models, reports, output)
+        return
     sys.stdout.write(comparison(reports[0], reports[1], diff(reports[0], reports[1])))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,7 +10,8 @@ from typing import BinaryIO
 
 from convcalc.language.base import Opener
 from convcalc.model import Model
-from convcalc.problem import ERROR, Problem
+from convcalc.problem import ERROR, Problem, SpecError
+from convcalc.shape import Shape
 
 MAX_BYTES = 8 * 2**20  # refused before reading: no real spec comes near it
 
@@ -110,10 +112,12 @@ def include_opener(spec: str) -> Opener:
     return open_include
 
 
-def load_text(text: str, path: str, includes: bool = False) -> Loaded:
+def load_text(text: str, path: str, includes: bool = False, input: Shape | None = None
+              ) -> Loaded:
     """Build the model of a spec's text; ``path`` is what problems name.
 
-    ``includes`` lets the spec include files (beside ``path``, or bundled ones).
+    ``includes`` lets the spec include files (beside ``path``, or bundled ones); ``input``
+    replaces the spec's own input shape.
     """
     from convcalc.language.builder import Builder
     from convcalc.language.yamltree import YamlError, parse
@@ -127,13 +131,35 @@ def load_text(text: str, path: str, includes: bool = False) -> Loaded:
         return fatal(exc.code, exc.message, exc.line, exc.col)
     except RecursionError:  # pragma: no cover - the depth bound comes first
         return fatal("too-deep", "the document nests too deeply")
-    builder = Builder(path, include_opener(path) if includes else None)
+    builder = Builder(path, include_opener(path) if includes else None, input)
     builder.duplicates(duplicates)
     stem = Path(path).stem
     model = builder.model(root, stem)
     problems = tuple(sorted(set(builder.problems)))
-    return Loaded(path, model if not any(p.level == ERROR for p in problems) else None,
-                  problems, builder.library)
+    if any(p.level == ERROR for p in problems):
+        model = None
+    if model is not None and builder.read_shape:
+        model = _rebuildable(model, text, includes, builder.read_sizes)
+    return Loaded(path, model, problems, builder.library)
+
+
+def _rebuildable(model: Model, text: str, includes: bool, read_sizes: bool) -> Model:
+    """The model, able to build itself again for another input (its blocks read the input's
+    shape). When they read only channels at spatial points, an input of other spatial sizes
+    (same rank, same channels) builds the same layers: it just replaces the input."""
+
+    def rebuild(shape: Shape) -> Model:
+        if not read_sizes and shape.channels == model.input.channels and \
+                len(shape.spatial) == len(model.input.spatial):
+            return dataclasses.replace(built, input=shape)
+        loaded = load_text(text, model.path, includes, shape)
+        if loaded.model is None:
+            raise SpecError(f"{model.path} cannot be built for the input {shape}",
+                            loaded.problems)
+        return loaded.model
+
+    built = dataclasses.replace(model, rebuild=rebuild)
+    return built
 
 
 STDIN = "-"  # the spec argument that means standard input

@@ -15,8 +15,12 @@ from typing import Any
 from convcalc.language.yamltree import Duplicate, Map, Node, Scalar, Seq
 from convcalc.problem import ERROR, Problem, Where
 
-MERGES = ("concat", "add", "mul")
-MODIFIERS = ("repeat", "name", "allow", "reason")
+MERGES = ("concat", "add", "mul", "split")
+MODIFIERS = ("repeat", "if", "parts", "name", "allow", "reason")
+# Keywords a block may not be named. `split`, `if` and `parts` came later than blocks, which
+# may already have had those names: such a block still works (`- split` calls it, and
+# `split:` with a list of branches is the channel split).
+RESERVED = ("concat", "add", "mul", "repeat", "name", "allow", "reason")
 MAX_LAYERS = 250_000  # expanded layers in one model
 
 # (what `include` names, the file that names it) -> (the included file's path as shown,
@@ -49,9 +53,15 @@ def suggest(word: str, choices: list[str] | tuple[str, ...], cutoff: float = 0.6
     """`` (did you mean 'x'?)`` for the closest other choice, or ""."""
     import difflib  # only when something is misspelt
 
-    close = difflib.get_close_matches(word, [c for c in choices if c != word], n=1,
+    close = difflib.get_close_matches(word, [c for c in choices if unlike(word, c)], n=1,
                                       cutoff=cutoff)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def unlike(word: str, choice: str) -> bool:
+    """Whether ``choice`` may be offered for ``word``: another name, and not a part of it
+    (``rmsnorm`` and ``groupnorm`` are no misspelt ``norm``, which is LRN)."""
+    return choice != word and not (choice in word and len(word) - len(choice) > 1)
 
 
 # How close a misspelt layer kind must be to a kind for a suggestion: `cnov` is `conv`

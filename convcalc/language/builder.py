@@ -1,8 +1,9 @@
 """The spec language: a located YAML tree to a :class:`~convcalc.model.Model`.
 
 This module reads the document (its top-level keys, includes, defaults and claims) and its
-layer lists (items, repeats, merges, layers in long form and shorthand). Blocks are
-``blocks``', shorthand ``shorthand``'s and expressions ``expressions``'. Every problem is
+layer lists (items, repeats, layers in long form and shorthand). Merges and conditions are
+``merges``', blocks ``blocks``', the shapes carried while building ``shapes``', shorthand
+``shorthand``'s and expressions ``expressions``'. Every problem is
 collected with its position; building goes on past each one so a file shows all its
 problems at once. The README's "Spec language" section is the grammar implemented here.
 """
@@ -24,19 +25,20 @@ from convcalc.language.base import (
     plain,
     suggest,
 )
-from convcalc.language.blocks import BlockReader, memo_key
-from convcalc.language.shorthand import ShorthandError, read_shorthand, shorthand_hint
+from convcalc.language.blocks import memo_key
+from convcalc.language.merges import MergeReader
+from convcalc.language.shorthand import ShorthandError, parse_shorthand, shorthand_hint
 from convcalc.language.yamltree import Map, Node, Scalar, Seq
 from convcalc.layers import ALIASES, KINDS, NAME_OF, lookup
 from convcalc.layers.fields import FieldError, construct
-from convcalc.model import Claim, LayerNode, Merge, Model, Waiver
+from convcalc.model import Claim, LayerNode, Model, Waiver
 from convcalc.model import Node as ModelNode
 from convcalc.problem import ERROR, WARNING, Where
 from convcalc.shape import Shape
 from convcalc.units import NumberTooLong, parse_quantity
 
-TOP_KEYS = ("name", "source", "description", "include", "input", "defaults", "expect", "budget",
-            "blocks", "layers")
+TOP_KEYS = ("name", "source", "description", "torchvision", "include", "input", "defaults",
+            "expect", "budget", "blocks", "layers")
 LIBRARY_KEYS = ("name", "source", "description", "include", "blocks")
 MAX_INCLUDES = 64
 EXPECT_KEYS = ("params", "trainable", "trainable_params", "non_trainable",
@@ -44,15 +46,19 @@ EXPECT_KEYS = ("params", "trainable", "trainable_params", "non_trainable",
 BUDGET_KEYS = ("params", "macs", "activations", "memory")
 WAIVABLE = ("harmless", "lossy")
 MAX_REPEAT = 10_000
-# Convolutions other than conv: `defaults: {conv: …}` does not reach them (their keys and
-# meanings differ: conv-transpose refuses `pad: same`, depthwise has no `filters`).
-CONV_FAMILY = ("depthwise", "separable", "conv-transpose", "local")
+# `defaults: {conv: …}` reaches conv layers only, not these, which frameworks build from
+# the same convolution (torch's Conv2d with groups): a default of conv's that they keep
+# their own value of is worth a warning. (Transposed and locally connected layers are
+# layer types of their own everywhere, and their keys mean other things.)
+CONV_FAMILY = ("depthwise", "separable")
 
 
-class Builder(BlockReader):
-    def __init__(self, path: str, opener: Opener | None = None) -> None:
+class Builder(MergeReader):
+    def __init__(self, path: str, opener: Opener | None = None,
+                 input: Shape | None = None) -> None:
         super().__init__(path)
         self.opener = opener
+        self.given_input = input  # replaces the spec's own `input`
         self.root = path  # the spec being read (self.path is an included file's, meanwhile)
         self.included: set[str] = set()  # real paths
         self.library = False  # the file has blocks only: it is included, not analysed
@@ -82,6 +88,9 @@ class Builder(BlockReader):
             self.library = True
             return None
         shape = self.input(root)
+        # Shapes are carried only when some block reads one: other specs build as fast as
+        # before there were shapes to read.
+        self.x = shape if any(block.reads for block in self.blocks.values()) else None
         self.read_defaults(root.get("defaults"))
         layers: list[ModelNode] = []
         body = root.get("layers")
@@ -96,6 +105,7 @@ class Builder(BlockReader):
         self.report_unreached()
         expect = self.claims(root.get("expect"), EXPECT_KEYS, "expect")
         budget = self.claims(root.get("budget"), BUDGET_KEYS, "budget")
+        torchvision = self.torchvision(root.get("torchvision"))
         if shape is None or any(p.level == ERROR for p in self.problems):
             return None
         name_node, source_node = root.get("name"), root.get("source")
@@ -104,7 +114,19 @@ class Builder(BlockReader):
         return Model(name=str(plain(name_node)) if name_node else stem,
                      source=str(plain(source_node)) if source_node else "",
                      path=self.path, input=shape, input_at=self.where(input_node),
-                     layers=tuple(layers), expect=expect, budget=budget)
+                     layers=tuple(layers), expect=expect, budget=budget,
+                     torchvision=torchvision)
+
+    def torchvision(self, node: Node | None) -> str:
+        """The torchvision model a spec reproduces (``torchvision: resnet50``), or ""."""
+        if node is None:
+            return ""
+        if not (isinstance(node, Scalar) and isinstance(node.value, str) and
+                node.value.isascii() and node.value.isidentifier()):
+            self.problem(node, "wrong-type", "torchvision: must name a model as "
+                         "torchvision.models.get_model takes it, e.g. resnet50")
+            return ""
+        return node.value
 
     def input(self, root: Map) -> Shape | None:
         node = root.get("input")
@@ -112,8 +134,7 @@ class Builder(BlockReader):
             self.problem(root, "missing-input", "the spec has no `input` shape (e.g. "
                          "input: 224x224x3)")
             return None
-        shape = self.shape(node, "input")
-        return shape
+        return self.given_input or self.shape(node, "input")
 
     def shape(self, node: Node, what: str) -> Shape | None:
         value = plain(node)
@@ -149,8 +170,8 @@ class Builder(BlockReader):
                 self.defaults_at[NAME_OF[kind]] = self.where(key)
 
     def unreached_defaults(self, kind: type[Any], raw: dict[str, object]) -> None:
-        """Note the keys of conv's defaults that a depthwise, separable, transposed or local
-        convolution has, but takes its own default for: `defaults` reach one kind each."""
+        """Note the keys of conv's defaults that a depthwise or separable convolution has, but
+        takes its own default for: `defaults` reach one kind each."""
         name = NAME_OF[kind]
         if name not in CONV_FAMILY or "conv" not in self.defaults:
             return
@@ -268,6 +289,8 @@ class Builder(BlockReader):
                          "with `repeat`, or a merge (`add:`, `concat:`)")
             return []
         modifiers = {str(k.value): v for k, v in node.entries if k.value in MODIFIERS}
+        if "if" in modifiers and not self.holds(modifiers["if"]):
+            return []  # left out: its keys are not even read
         heads = [(k, v) for k, v in node.entries if k.value not in MODIFIERS]
         if len(heads) != 1:
             found = ", ".join(str(k.value) for k, _ in heads) or "none"
@@ -275,7 +298,11 @@ class Builder(BlockReader):
                          f"key; found {found}")
             return []
         (key, value), = heads
+        if "parts" in modifiers and key.value != "split":
+            self.problem(modifiers["parts"], "unknown-key", "`parts` goes with split")
         repeat = self.repeat(modifiers.get("repeat"))
+        if repeat == 0:  # zero copies: a stage of `repeat: $(n - 1)` when n is 1
+            return []
         before = self.layer_count
         built = self.head(str(key.value), key, value, modifiers, scope)
         # Every copy is as large as the first: refuse an explosion before building it.
@@ -289,8 +316,9 @@ class Builder(BlockReader):
         if node is None:
             return 1
         value = plain(node)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            self.problem(node, "wrong-type", f"repeat must be a positive integer, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            self.problem(node, "wrong-type", f"repeat must be a whole number, 0 or more, got "
+                         f"{value!r}")
             return 1
         if value > MAX_REPEAT:
             self.problem(node, "too-large", f"repeat {value:,} is above the limit of "
@@ -300,28 +328,11 @@ class Builder(BlockReader):
 
     def head(self, key: str, at: Scalar, value: Node, modifiers: dict[str, Node],
              scope: Scope) -> list[ModelNode]:
-        if key in MERGES:
+        if key in MERGES and (key not in self.blocks or isinstance(value, Seq)):
             return self.merge(key, at, value, modifiers, scope)
         if key == "layers":
             return self.items(value, scope)
         return self.word(key, at, value, modifiers, scope)
-
-    def merge(self, op: str, at: Scalar, value: Node, modifiers: dict[str, Node],
-              scope: Scope) -> list[ModelNode]:
-        if not self.expect_type(value, Seq, f"the branches of {op}"):
-            return []
-        assert isinstance(value, Seq)
-        name = scope.name(plain(modifiers["name"]) if "name" in modifiers else None, op)
-        branches = []
-        for number, branch in enumerate(value.items, 1):
-            inner = scope.inner(f"{name}.b{number}")
-            layers = self.items(branch, inner) if isinstance(branch, Seq) else \
-                self.item(branch, inner)
-            branches.append(tuple(layers))
-        if not branches:
-            self.problem(value, "bad-layer", f"{op} needs at least one branch")
-            return []
-        return [Merge(op, tuple(branches), name, self.where(at))]
 
     def word(self, text: str, at: Scalar, value: Node | None, modifiers: dict[str, Node],
              scope: Scope) -> list[ModelNode]:
@@ -354,7 +365,7 @@ class Builder(BlockReader):
     def shorthand(self, text: str) -> tuple[type[Any], dict[str, object]] | None:
         """``conv3-64-s2`` as (Conv, {k: 3, filters: 64, stride: 2}), or None; once a text."""
         if text not in self.shorthands:
-            self.shorthands[text] = read_shorthand(text)
+            self.shorthands[text] = parse_shorthand(text)
         return self.shorthands[text]
 
     def layer(self, kind: type[Any], at: Scalar, value: Node | None,
@@ -407,8 +418,10 @@ class Builder(BlockReader):
             raise TooLarge
         name_node = own.get("name")
         name = scope.name(plain(name_node) if name_node else None, registry_name)
-        return LayerNode(layer, registry_name, name, self.where(at), places,
+        made = LayerNode(layer, registry_name, name, self.where(at), places,
                          self.waiver(own.get("allow"), own.get("reason"), at))
+        self.advance(made)
+        return made
 
     def waiver(self, allow: Node | None, reason: Node | None, at: Scalar) -> Waiver | None:
         if allow is None:

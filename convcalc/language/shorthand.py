@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from convcalc.language.base import KIND_CUTOFF, unlike
 from convcalc.layers import ALIASES, KINDS, NAME_OF, lookup
 
 _NUMBER = r"[0-9]+(?:x[0-9]+)*"  # 3, or 1x7 per axis
@@ -55,6 +56,14 @@ def _kind(parts: list[str]) -> tuple[type[Any], str | None, list[str]] | None:
 
 
 def read_shorthand(text: str) -> tuple[type[Any], dict[str, object]] | None:
+    """``conv3-64-s2`` as (Conv, {k: 3, filters: 64, stride: 2}), or None."""
+    try:
+        return parse_shorthand(text)
+    except ShorthandError:
+        return None
+
+
+def parse_shorthand(text: str) -> tuple[type[Any], dict[str, object]] | None:
     """``conv3-64-s2`` as (Conv, {k: 3, filters: 64, stride: 2}); None if no kind starts it.
 
     Raises :class:`ShorthandError` when a kind starts it but the rest is not its notation.
@@ -101,11 +110,9 @@ def shorthand_hint(text: str) -> str:
     typed = re.match(r"[a-z_-]+?(?=[0-9]|-[0-9]|$)", text)
     if typed is None or not typed[0]:
         return ""
-    for close in difflib.get_close_matches(typed[0], [*KINDS, *ALIASES], n=3, cutoff=0.7):
+    names = [name for name in (*KINDS, *ALIASES) if unlike(typed[0], name)]
+    for close in difflib.get_close_matches(typed[0], names, n=3, cutoff=KIND_CUTOFF):
         fixed = close + text[len(typed[0]):]
-        try:
-            if fixed != text and read_shorthand(fixed) is not None:
-                return f" (did you mean {fixed!r}?)"
-        except ShorthandError:
-            continue
+        if fixed != text and read_shorthand(fixed) is not None:
+            return f" (did you mean {fixed!r}?)"
     return ""

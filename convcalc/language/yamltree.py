@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from convcalc.language.references import COMMA, shield
 from convcalc.units import NumberTooLong, check_digits, shorten
 
 _DECIMAL = re.compile(r"[-+]?(0|[1-9][0-9_]*)")
@@ -112,6 +113,8 @@ class _Builder:
 
     def scalar(self, event: yaml.ScalarEvent) -> Scalar:
         line, col = _at(event.start_mark)
+        if COMMA in event.value:  # a comma inside $(…), shielded from YAML's flow lists
+            event.value = event.value.replace(COMMA, ",")
         tag = event.tag
         implicit = tag is None or tag == "!"
         if implicit:
@@ -200,7 +203,7 @@ def parse(text: str) -> tuple[Node | None, list[Duplicate]]:
     builder = _Builder()
     documents = 0
     try:
-        for event in _events(text):
+        for event in _events(shield(text)):
             if isinstance(event, yaml.DocumentStartEvent):
                 documents += 1
                 if documents > 1:

@@ -10,6 +10,7 @@ import dataclasses
 import math
 import re
 from collections.abc import Callable, Mapping
+from fractions import Fraction
 from typing import Any
 
 from convcalc.arith import PAD_WORDS
@@ -47,6 +48,8 @@ class FieldError(ValueError):
 def _integer(value: object, minimum: int) -> int:
     if isinstance(value, str) and re.fullmatch(r"\s*-?[0-9]+\s*", value):
         value = whole_number(value)
+    if isinstance(value, Fraction):  # the value of a $(…) that is not whole
+        raise ValueError(f"expected an integer, got the fraction {_shown(value)}")
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"expected an integer, got {_shown(value)}")
     check_size(value)
@@ -117,11 +120,11 @@ def _number(value: object) -> float:
     if isinstance(value, str) and re.fullmatch(
             r"\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*", value):
         value = float(value)
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, int | float | Fraction):
         raise ValueError(f"expected a number, got {_shown(value)}")
     try:
         number = float(value)
-    except OverflowError:  # an integer past float's range
+    except OverflowError:  # an integer or fraction past float's range
         number = math.inf
     if not math.isfinite(number):
         raise ValueError(f"expected a finite number, got {_shown(value)}")
@@ -132,9 +135,10 @@ def _shown(value: object) -> str:
     """A raw value as a message quotes it: repr, cut short (never a thousand digits)."""
     if isinstance(value, str):
         return shorten(value)
-    if isinstance(value, int) and abs(value) >= LIMIT:
+    if isinstance(value, int | Fraction) and (abs(value.numerator) >= LIMIT or
+                                              value.denominator >= LIMIT):
         return f"a number of more than {MAX_DIGITS:,} digits"
-    return repr(value)[:60]
+    return str(value)[:60] if isinstance(value, Fraction) else repr(value)[:60]
 
 
 def _activation(value: object) -> str | None:
