@@ -83,6 +83,8 @@ class _Walk:
                 return None
             known = self.measured[node.layer, x] = effect, sizes_of(x, effect)
         effect, sizes = known
+        for code, message in effect.warnings:
+            self.problem(node.at, code, f"{node.name}: {message}", WARNING)
         after = advance(field, x, effect)
         row = row_of(node.layer, x, effect, node.name, after, depth, node.at, sizes)
         self.rows.append(self.judge_sizes(node, row))
