@@ -36,6 +36,8 @@ _FIELDS: dict[str, dict[str, Any]] = {
     "Shape": {"anyOf": [{"type": "string", "pattern": r"^\d+(x\d+){0,3}$"},
                         {"type": "integer"}, {"type": "array", "items": {"type": "integer"}}]},
 }
+_CONDITION = {"type": ["boolean", "string"],
+              "description": "the item is left out unless this holds: true, false or $(…)"}
 _COMMON = {"name": {"type": ["string", "integer"]}, "allow": {"enum": list(WAIVABLE)},
            "reason": {"type": "string"}}
 
@@ -61,7 +63,7 @@ def schema() -> dict[str, Any]:
                             **{op: {"type": "array", "items": {"$ref": "#/$defs/branch"}}
                                for op in MERGES},
                             "layers": {"$ref": "#/$defs/layers"},
-                            "repeat": _INTEGER, **_COMMON},
+                            "repeat": _INTEGER, "if": _CONDITION, **_COMMON},
              "additionalProperties": {"type": ["object", "null"],
                                       "description": "a block call with its arguments"}},
         ]}

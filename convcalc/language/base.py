@@ -16,7 +16,7 @@ from convcalc.language.yamltree import Duplicate, Map, Node, Scalar, Seq
 from convcalc.problem import ERROR, Problem, Where
 
 MERGES = ("concat", "add", "mul")
-MODIFIERS = ("repeat", "name", "allow", "reason")
+MODIFIERS = ("repeat", "if", "name", "allow", "reason")
 MAX_LAYERS = 250_000  # expanded layers in one model
 
 # (what `include` names, the file that names it) -> (the included file's path, its text)

@@ -8,11 +8,19 @@ bottleneck 36 times in a stage, and the body is read once.
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass
 
 from convcalc.language.base import MERGES, MODIFIERS, BadCall, Reporter, Scope, plain, suggest
-from convcalc.language.expressions import REFERENCE, expression, integer_expression
+from convcalc.language.expressions import (
+    FUNCTIONS,
+    ExpressionError,
+    Reference,
+    brief,
+    evaluate,
+    names_in,
+    references,
+    show,
+)
 from convcalc.language.yamltree import Map, Node, Scalar, Seq
 from convcalc.layers import lookup
 from convcalc.model import Group
@@ -121,23 +129,35 @@ class BlockReader(Reporter):
         return {}
 
     def check_references(self, node: Node, args: dict[str, Node | None]) -> bool:
-        """Every ``$name`` in a block body must be one of its arguments."""
-        ok = True
+        """Every name in a block body's ``$name`` and ``$(…)`` must be one of its arguments,
+        and every function one the language has."""
         if isinstance(node, Scalar):
-            if isinstance(node.value, str):
-                for match in REFERENCE.finditer(node.value):
-                    names = ([match["name"]] if match["name"] else
-                             re.findall(r"[A-Za-z_]\w*", expression(match)))
-                    for name in names:
-                        if name not in args:
-                            self.problem(node, "undefined-argument", f"${name} is not an "
-                                         f"argument of this block{suggest(name, list(args))}")
-                            ok = False
-            return ok
+            return not isinstance(node.value, str) or self.check_text(node, args)
         children = node.items if isinstance(node, Seq) else \
             [part for entry in node.entries for part in entry]
         return all([self.check_references(child, args) for child in children])
 
+    def check_text(self, node: Scalar, args: dict[str, Node | None]) -> bool:
+        assert isinstance(node.value, str)
+        try:
+            found = list(references(node.value))
+        except ExpressionError as exc:
+            self.problem(node, exc.code, exc.message)
+            return False
+        ok = True
+        for reference in found:
+            variables, calls = names_in(reference.expression or "")
+            for name in sorted(calls - set(FUNCTIONS)):
+                what = f" ({name} is an argument)" if name in args else ""
+                self.problem(node, "unknown-function", f"{name}() is not a function{what}; the "
+                             f"functions are {', '.join(FUNCTIONS)}{suggest(name, [*FUNCTIONS])}")
+                ok = False
+            for name in [reference.name] if reference.name else sorted(variables):
+                if name not in args:
+                    self.problem(node, "undefined-argument", f"${name} is not an argument of "
+                                 f"this block{suggest(name, list(args))}")
+                    ok = False
+        return ok
 
     # --- calls ---------------------------------------------------------------------------
 
@@ -225,20 +245,30 @@ class BlockReader(Reporter):
             return Seq(tuple(self.substitute(item, args) for item in node.items), node.line,
                        node.col, node.size)
         if isinstance(node, Map):
+            condition = node.get("if")
+            if condition is not None:  # an item left out is not filled in: its `if` is enough
+                decided = self.substitute(condition, args)
+                key = node.key("if")
+                if isinstance(decided, Scalar) and decided.value is False and key is not None:
+                    return Map(((key, decided),), node.line, node.col, node.size, {"if": decided})
             entries = tuple((self.substitute_text(key, args), self.substitute(value, args))
                             for key, value in node.entries)
             return Map(entries, node.line, node.col, node.size,
                        {str(key.value): value for key, value in entries})
         if not isinstance(node.value, str) or "$" not in node.value:
             return node
-        whole = REFERENCE.fullmatch(node.value)
-        if whole and whole["name"]:
-            return dataclasses.replace(args[whole["name"]], line=node.line, col=node.col)
-        text = REFERENCE.sub(lambda m: self.evaluate(m, args, node), node.value)
-        if whole:  # a whole ${expression}: keep the number a number
-            return Scalar(int(text) if re.fullmatch(r"-?\d+", text) else text, node.line,
-                          node.col)
-        return Scalar(text, node.line, node.col)
+        text = node.value
+        found = list(references(text))  # checked when the block was defined
+        if len(found) == 1 and found[0].start == 0 and found[0].end == len(text):
+            if found[0].name:  # a whole $name: the argument's node, with its type
+                return dataclasses.replace(args[found[0].name], line=node.line, col=node.col)
+            # a whole $(expression): its value, a number or true/false
+            return Scalar(self.value(found[0], args, node), node.line, node.col)
+        pieces, end = [], 0
+        for reference in found:
+            pieces += [text[end:reference.start], self.text_value(reference, args, node)]
+            end = reference.end
+        return Scalar("".join([*pieces, text[end:]]), node.line, node.col)
 
     def substitute_text(self, key: Scalar, args: dict[str, Node]) -> Scalar:
         """A mapping key stays text: ``conv1-$mid: {stride: 2}``."""
@@ -246,12 +276,26 @@ class BlockReader(Reporter):
         return found if isinstance(found, Scalar) else Scalar(str(plain(found)), key.line,
                                                                 key.col)
 
-    def evaluate(self, match: re.Match[str], args: dict[str, Node], at: Scalar) -> str:
-        if match["name"]:
-            return str(plain(args[match["name"]]))
+    def value(self, reference: Reference, args: dict[str, Node], at: Scalar) -> object:
+        """The exact value of ``$(…)``; a problem and :class:`BadCall` if it has none."""
+        assert reference.expression is not None
         try:
-            return str(integer_expression(expression(match), {
-                name: plain(value) for name, value in args.items()}))
-        except ValueError as exc:
-            self.problem(at, "bad-expression", f"{match[0]}: {exc}")
+            return evaluate(reference.expression, {name: plain(value)
+                                                   for name, value in args.items()})
+        except ExpressionError as exc:
+            shown = brief(str(at.value)[reference.start:reference.end])
+            self.problem(at, exc.code, f"{shown}: {exc.message}")
             raise BadCall from None
+
+    def text_value(self, reference: Reference, args: dict[str, Node], at: Scalar) -> str:
+        """A reference written inside a text (``conv1-$(c*4)``): a name's value, or a whole
+        number."""
+        if reference.name:
+            return str(plain(args[reference.name]))
+        value = self.value(reference, args, at)
+        if isinstance(value, bool) or not isinstance(value, int):
+            shown = brief(str(at.value)[reference.start:reference.end])
+            self.problem(at, "bad-expression", f"{shown} is {show(value)}; inside a text it "
+                         "must be a whole number")
+            raise BadCall
+        return str(value)

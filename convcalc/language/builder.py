@@ -23,6 +23,7 @@ from convcalc.language.base import (
     suggest,
 )
 from convcalc.language.blocks import BlockReader, memo_key
+from convcalc.language.expressions import show
 from convcalc.language.shorthand import read_shorthand, shorthand_hint
 from convcalc.language.yamltree import Map, Node, Scalar, Seq
 from convcalc.layers import ALIASES, KINDS, NAME_OF, lookup
@@ -226,6 +227,8 @@ class Builder(BlockReader):
                          "with `repeat`, or a merge (`add:`, `concat:`)")
             return []
         modifiers = {str(k.value): v for k, v in node.entries if k.value in MODIFIERS}
+        if "if" in modifiers and not self.holds(modifiers["if"]):
+            return []  # left out: its keys are not even read
         heads = [(k, v) for k, v in node.entries if k.value not in MODIFIERS]
         if len(heads) != 1:
             found = ", ".join(str(k.value) for k, _ in heads) or "none"
@@ -234,6 +237,8 @@ class Builder(BlockReader):
             return []
         (key, value), = heads
         repeat = self.repeat(modifiers.get("repeat"))
+        if repeat == 0:  # zero copies: a stage of `repeat: $(n - 1)` when n is 1
+            return []
         before = self.layer_count
         built = self.head(str(key.value), key, value, modifiers, scope)
         # Every copy is as large as the first: refuse an explosion before building it.
@@ -243,12 +248,26 @@ class Builder(BlockReader):
             built += self.head(str(key.value), key, value, modifiers, scope)
         return built
 
+    def holds(self, condition: Node) -> bool:
+        """Whether an item's ``if`` holds: ``true``/``false``, or a ``$(…)`` that gave one."""
+        value = plain(condition)
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and "$" in value:
+            self.problem(condition, "undefined-argument", f"{value!r} uses an argument outside "
+                         "a block")
+        else:
+            self.problem(condition, "bad-condition", f"if needs true or false, such as "
+                         f"$(stride == 1); got {show(value)}")
+        return False
+
     def repeat(self, node: Node | None) -> int:
         if node is None:
             return 1
         value = plain(node)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            self.problem(node, "wrong-type", f"repeat must be a positive integer, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            self.problem(node, "wrong-type", f"repeat must be a whole number, 0 or more, got "
+                         f"{value!r}")
             return 1
         if value > MAX_REPEAT:
             self.problem(node, "too-large", f"repeat {value:,} is above the limit of "
@@ -269,9 +288,15 @@ class Builder(BlockReader):
         if not self.expect_type(value, Seq, f"the branches of {op}"):
             return []
         assert isinstance(value, Seq)
+        kept = [branch for branch in value.items if not isinstance(branch, Map) or
+                branch.get("if") is None or self.holds(branch.index["if"])]
+        if len(kept) < len(value.items) and len(kept) <= 1:
+            # A merge left with one branch is that branch, written in place; with none, nothing.
+            return [node for branch in kept for node in (
+                self.items(branch, scope) if isinstance(branch, Seq) else self.item(branch, scope))]
         name = scope.name(plain(modifiers["name"]) if "name" in modifiers else None, op)
         branches = []
-        for number, branch in enumerate(value.items, 1):
+        for number, branch in enumerate(kept, 1):
             inner = scope.inner(f"{name}.b{number}")
             layers = self.items(branch, inner) if isinstance(branch, Seq) else \
                 self.item(branch, inner)

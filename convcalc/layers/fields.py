@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable, Mapping
+from fractions import Fraction
 from typing import Any
 
 from convcalc.arith import PAD_WORDS
@@ -35,6 +36,8 @@ class FieldError(ValueError):
 def _integer(value: object, minimum: int) -> int:
     if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
         value = int(value)
+    if isinstance(value, Fraction):  # the value of a $(…) that is not whole
+        raise ValueError(f"expected an integer, got the fraction {value}")
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"expected an integer, got {value!r}")
     if value < minimum:
@@ -97,7 +100,7 @@ def _number(value: object) -> float:
     if isinstance(value, str) and re.fullmatch(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*",
                                                value):
         value = float(value)
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, int | float | Fraction):
         raise ValueError(f"expected a number, got {value!r}")
     return float(value)
 
