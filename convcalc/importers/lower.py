@@ -170,7 +170,47 @@ class _Walk:
         return items, span
 
     def merge(self, op: Op, fork: int) -> Node:
-        walked = [self.branch(fork, x, split=op.kind == "concat") for x in op.inputs]
+        if op.kind == "concat":
+            return Merge("concat", self.concat_branches(op, op.inputs, fork), op.name, self.at)
+        return Merge(op.kind, tuple(tuple(self.chain(fork, x)) for x in op.inputs), op.name,
+                     self.at)
+
+    def below(self, tensor: int, fork: int) -> int | None:
+        """The tensor right below ``fork`` on ``tensor``'s dominator path (None: the fork)."""
+        if tensor == fork:
+            return None
+        while self.idom[tensor] != fork:
+            tensor = self.idom[tensor]
+        return tensor
+
+    def concat_branches(self, op: Op, inputs: tuple[int, ...], fork: int
+                        ) -> tuple[tuple[Node, ...], ...]:
+        """A concat's branches. Inputs that meet below the fork are a concat of their own
+        (exporters fuse nested concats, as Inception's into one); concat is associative,
+        so they become a nested concat, as long as they are side by side."""
+        runs: list[list[int]] = []
+        roots: list[int | None] = []
+        for x in inputs:
+            root = self.below(x, fork)
+            if runs and root is not None and root == roots[-1]:
+                runs[-1].append(x)
+                continue
+            if root is not None and root in roots:
+                raise ImportFailure(f"{op.name} ({op.origin}) joins branches of one fork "
+                                    "that are not side by side, which no nesting of merges "
+                                    "can write")
+            runs.append([x])
+            roots.append(root)
+        walked = []
+        for run in runs:
+            if len(run) == 1:
+                walked.append(self.branch(fork, run[0], split=True))
+                continue
+            inner = self.meet(tuple(run))
+            items, span = self.branch(fork, inner, split=True)
+            nested = Merge("concat", self.concat_branches(op, tuple(run), inner),
+                           f"{op.name}.{len(walked) + 1}", self.at)
+            walked.append(([*items, nested], span))
         spans = [span for _, span in walked]
         if any(span != (0, 0) for span in spans):
             if spans[0][0] != 0 or any(a[1] != b[0] for a, b in pairwise(spans)):
@@ -179,7 +219,7 @@ class _Walk:
                                     "or with gaps")
             raise ImportFailure(f"{op.name} ({op.origin}) joins a channel split (x.chunk, "
                                 "Split, Slice), which the spec language cannot express yet")
-        return Merge(op.kind, tuple(tuple(items) for items, _ in walked), op.name, self.at)
+        return tuple(tuple(items) for items, _ in walked)
 
 
 def _waived(model: Model) -> Model:
