@@ -85,7 +85,8 @@ def load_model(model: str, input_shape: Shape | None, allow_opaque: bool = False
         return load(model, input_shape, allow_opaque)
     except ImportFailure as exc:
         print_problems(exc.problems)
-        print(f"convcalc: error: {exc.message}", file=sys.stderr)
+        if len(exc.problems) != 1:  # one problem says it all in one line
+            print(f"convcalc: error: {exc.message}", file=sys.stderr)
         raise typer.Exit(EXIT_USAGE) from None
 
 

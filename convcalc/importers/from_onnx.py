@@ -89,7 +89,7 @@ def _load(path: str) -> Any:
         model = onnx.load(path, load_external_data=False)
     except Exception as exc:  # protobuf's DecodeError and friends
         raise ImportFailure(f"{path} is not a readable ONNX model ({type(exc).__name__}: "
-                            f"{' '.join(str(exc).split())[:200]})") from None
+                            f"{_printable(' '.join(str(exc).split()), 200)})") from None
     if not model.graph.node:
         raise ImportFailure(f"{path} holds no graph (an empty or truncated file?)")
     if len(model.graph.node) > MAX_NODES:
@@ -301,15 +301,19 @@ class _Reader:
             [*(t for t in graph.initializer if self.consts[t.name].value is not None),
              *self.folded],
             value_info=list(graph.value_info))
-        copy = helper.make_model(light, opset_imports=list(self.model.opset_import),
-                                 ir_version=self.model.ir_version)
+        domains = {o.domain for o in self.model.opset_import}
+        missing = {n.domain for n in graph.node} - domains - {"ai.onnx"}
+        copy = helper.make_model(light, opset_imports=[  # an op of an undeclared domain is
+            *self.model.opset_import,                    # refused by name, not here
+            *(helper.make_opsetid(d, 1) for d in sorted(missing))],
+            ir_version=self.model.ir_version)
         copy.functions.extend(self.model.functions)
         try:
             inferred = onnx.shape_inference.infer_shapes(copy, strict_mode=False,
                                                          data_prop=True)
         except Exception as exc:
             raise ImportFailure(f"ONNX shape inference refused {self.path}: "
-                                f"{' '.join(str(exc).split())[:200]}") from None
+                                f"{_printable(' '.join(str(exc).split()), 200)}") from None
         for value in (*inferred.graph.input, *inferred.graph.value_info,
                       *inferred.graph.output):
             dims = _dims(value.type)

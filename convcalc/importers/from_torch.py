@@ -42,13 +42,13 @@ def read(ref: str, input_shape: Shape | None) -> Graph:
         raise ImportFailure('importing a PyTorch model needs torch: pip install '
                             '"convcalc[torch]"') from None
     factory, default = _factory(ref)
-    shape = input_shape or default
-    if shape is None:
-        raise ImportFailure(f"{ref}: give the input shape with --input HxWxC (e.g. "
-                            "224x224x3)")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = _build(ref, factory)
+        shape = input_shape or default
+        if shape is None:
+            raise ImportFailure(f"{ref}: give the input shape with --input HxWxC (e.g. "
+                                "224x224x3)")
         try:
             traced = torch.fx.symbolic_trace(model)
         except Exception as exc:

@@ -85,7 +85,8 @@ def _opaque(ops: list[Op], path: str, allow: bool) -> list[Op]:
     every one named (one line each)."""
     from convcalc.layers.opaque import Opaque
 
-    result, problems = [], []
+    result: list[Op] = []
+    problems: list[Problem] = []
     for op in ops:
         if op.kind != "unsupported":
             result.append(op)
@@ -101,6 +102,9 @@ def _opaque(ops: list[Op], path: str, allow: bool) -> list[Op]:
                                 f"{op.name} ({op.origin}): {why}"))
     if problems:
         hint = "" if allow else " (--allow-opaque keeps going with opaque layers)"
+        if len(problems) == 1:
+            only = problems[0]
+            problems[0] = dataclasses.replace(only, message=only.message + hint)
         raise ImportFailure(f"{len(problems)} op(s) convcalc cannot express{hint}",
                             tuple(problems))
     return result
