@@ -76,10 +76,20 @@ def main() -> None:
         folder = options.keep or Path(temporary)
         folder.mkdir(parents=True, exist_ok=True)
         for label, path in export(folder).items():
-            floor = best(options.runs, lambda p=path: onnx.shape_inference.infer_shapes(
-                onnx.load(str(p))))
-            ours = best(options.runs, lambda p=path: load(str(p)))
-            written = best(options.runs, lambda p=path: write_spec(load(str(p)).model))
+            name = str(path)
+
+            def floor_work(name: str = name) -> object:
+                return onnx.shape_inference.infer_shapes(onnx.load(name))
+
+            def import_work(name: str = name) -> object:
+                return load(name)
+
+            def written_work(name: str = name) -> object:
+                return write_spec(load(name).model)
+
+            floor = best(options.runs, floor_work)
+            ours = best(options.runs, import_work)
+            written = best(options.runs, written_work)
             floor_cli = min(process([PYTHON, "-c", "import onnx, sys; onnx.shape_inference."
                                      "infer_shapes(onnx.load(sys.argv[1]))", str(path)])
                             for _ in range(options.runs))

@@ -63,7 +63,7 @@ class Graph:
 
 def run(path: Path, shape: tuple[int, ...]) -> tuple[int, ...]:
     """The output shape onnxruntime computes."""
-    import onnxruntime  # type: ignore[import-untyped]
+    import onnxruntime
 
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     result = session.run(None, {"x": np.zeros(shape, dtype=np.float32)})[0]

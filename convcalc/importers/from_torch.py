@@ -66,7 +66,7 @@ def read(ref: str, input_shape: Shape | None) -> Graph:
 def _torchvision_version(ref: str) -> str:
     if not ref.startswith("torchvision:"):
         return ""
-    import torchvision  # type: ignore[import-untyped]
+    import torchvision
 
     return f", torchvision {torchvision.__version__}"
 

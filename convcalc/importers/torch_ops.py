@@ -428,9 +428,7 @@ def function_handlers() -> dict[Any, FunctionHandler]:
         "mean": mean, torch.mean: mean, F.interpolate: interpolate, F.pad: function_pad,
     }
     try:  # torchvision's stochastic depth is a traced leaf function
-        from torchvision.ops import (  # type: ignore[import-untyped]
-            stochastic_depth as depth,
-        )
+        from torchvision.ops import stochastic_depth as depth
     except ImportError:  # pragma: no cover - a model without torchvision
         return handlers
     return {**handlers, depth: stochastic_depth}
