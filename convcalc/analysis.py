@@ -107,8 +107,13 @@ class _Walk:
               depth: int) -> tuple[Shape, Field] | None:
         header = len(self.rows)
         outputs: list[tuple[Shape, Field]] = []
-        for branch in node.branches:
-            result = self.sequence(branch, x, field, depth + 1)
+        try:
+            inputs = node.inputs(x)
+        except LayerError as exc:
+            self.problem(node.at, exc.code, f"{node.name}: {exc.message}")
+            return None
+        for branch, start in zip(node.branches, inputs, strict=True):
+            result = self.sequence(branch, start, field, depth + 1)
             if result is None:
                 return None
             outputs.append(result)

@@ -63,7 +63,10 @@ def schema() -> dict[str, Any]:
                             **{op: {"type": "array", "items": {"$ref": "#/$defs/branch"}}
                                for op in MERGES},
                             "layers": {"$ref": "#/$defs/layers"},
-                            "repeat": _INTEGER, "if": _CONDITION, **_COMMON},
+                            "repeat": _INTEGER, "if": _CONDITION,
+                            "parts": {"type": "array", "items": _INTEGER,
+                                      "description": "a split's channels per branch"},
+                            **_COMMON},
              "additionalProperties": {"type": ["object", "null"],
                                       "description": "a block call with its arguments"}},
         ]}

@@ -13,14 +13,8 @@ from hypothesis import strategies as st
 
 from convcalc.analysis import analyze
 from convcalc.language import load_text
-from convcalc.language.expressions import (
-    COMMA,
-    ExpressionError,
-    evaluate,
-    make_divisible,
-    names_in,
-    shield,
-)
+from convcalc.language.expressions import ExpressionError, evaluate, make_divisible
+from convcalc.language.references import COMMA, names_in, shield
 from tests.oracles import need
 
 EXAMPLES = int(os.environ.get("CONVCALC_FUZZ_EXAMPLES", "150"))
@@ -129,13 +123,18 @@ def test_names_and_functions_an_expression_uses() -> None:
 
 def test_hostile_values_answer_within_milliseconds() -> None:
     nines = "9" * 4000
+    load_text("input: 8x8x3\nlayers: [relu]\n", "warm.yaml")  # one-time imports aside
     for expression in ("*".join(["n"] * 400), "(" * 12 + "n*n" + ")*n" * 12, "n*n",
                        "+".join(["n"] * 140)):
-        start = time.perf_counter()
-        loaded = load_text(f"input: 8x8x3\nblocks:\n  a:\n    args: {{n: {nines}}}\n"
-                           f"    layers: [conv1-$({expression})]\nlayers: [a]\n", "h.yaml")
-        assert time.perf_counter() - start < 0.05
-        assert [p.code for p in loaded.problems] == ["too-large"]
+        text = (f"input: 8x8x3\nblocks:\n  a:\n    args: {{n: {nines}}}\n"
+                f"    layers: [conv1-$({expression})]\nlayers: [a]\n")
+        times = []
+        for _ in range(3):  # the best of three: a busy machine may stall any one run
+            start = time.perf_counter()
+            loaded = load_text(text, "h.yaml")
+            times.append(time.perf_counter() - start)
+            assert [p.code for p in loaded.problems] == ["too-large"]
+        assert min(times) < 0.02
 
 
 def test_commas_inside_expressions_work_in_flow_lists() -> None:

@@ -152,7 +152,7 @@ def test_batch_norm_counts_running_statistics_apart() -> None:
 
 def test_shape_only_layers() -> None:
     x = "8x8x16"
-    for kind in (*ACTIVATIONS_KINDS, "dropout", "identity"):
+    for kind in (*ACTIVATIONS_KINDS, "dropout", "identity", "stochastic-depth"):
         e = apply(kind, x)
         assert (e.output, e.params, e.inplace) == (Shape.parse(x), 0, True), kind
     assert apply("flatten", x).output == Shape((), 8 * 8 * 16)

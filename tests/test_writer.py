@@ -40,8 +40,8 @@ def rows(model: Model, names: bool) -> list[tuple[Any, ...]]:
     assert not [p for p in report.problems if p.level == "error"], report.problems
     return [(row.name if names else "", row.kind, row.input_shape, row.output_shape,
              row.params, row.non_trainable_params, row.macs, row.activations)
-            for row in report.rows if row.kind in KINDS or row.kind in MERGES or
-            row.kind == "input"]
+            for row in report.rows if row.kind in KINDS or row.kind == "input" or
+            (row.kind in MERGES and row.branches)]  # not a block's row (a block may be `split`)
 
 
 def totals(model: Model) -> tuple[Any, ...]:
@@ -73,6 +73,25 @@ def assert_round_trip(model: Model, names: Names, exact_names: bool = True) -> s
 def test_every_bundled_spec_reads_back_to_the_same_rows(path: Path, names: Names) -> None:
     model = load_file(path).model
     assert model is not None
+    assert_round_trip(model, names)
+
+
+def readme_specs() -> list[str]:
+    """The README's examples that are whole specs (ShuffleNet's split, MobileNetV3's
+    conditions, …)."""
+    import re
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"^```yaml\n(.*?)^```", readme, re.M | re.S)
+    loaded = [load_text(block, "readme.yaml") for block in blocks]
+    return [block for block, spec in zip(blocks, loaded, strict=True) if spec.model is not None
+            and spec.ok and not any(p.level == "error" for p in analyze(spec.model).problems)]
+
+
+@pytest.mark.parametrize("names", MODES)
+@pytest.mark.parametrize("spec", readme_specs(), ids=lambda s: s.splitlines()[0][:40])
+def test_every_readme_example_reads_back_to_the_same_rows(spec: str, names: Names) -> None:
+    model = read(spec)
     assert_round_trip(model, names)
 
 
@@ -169,10 +188,45 @@ def _groups(nodes: tuple[ModelNode, ...]) -> list[Group]:
 
 def test_torchvision_resnet50_without_names_reads_like_the_paper() -> None:
     text = assert_round_trip(torchvision_resnet(), "informative")
-    assert "- [conv1-$width, bn, relu, conv3-$width-s$stride-p1, bn, relu, conv1-$(width*4), " \
-           "bn]" in text
-    assert "if: $with_downsample" in text and "repeat: $n" in text
+    assert """
+  residual:
+    args: {filters: 256, stride: 1}
+    layers:
+      - add:
+          - [conv1-$filters, bn, relu, conv3-$filters-s$stride-p1, bn, relu, conv1-$(filters*4), bn]
+          - [{layers: [conv1-$(filters*4)-s$stride, bn], if: $(channels != filters*4)}]
+      - relu
+  layer:
+    args: {filters: 64, stride: 2, n: 2}
+    layers:
+      - residual: {filters: $filters, stride: $stride}
+      - residual: {filters: $filters}
+        repeat: $n
+""" in text
     assert " name:" not in text  # torchvision's names say no more than kind and position
+
+
+def generated_names(nodes: tuple[Any, ...], counts: dict[str, int]) -> tuple[Any, ...]:
+    """Names as some ONNX files have them: ``Conv_12``, ``Add_3``, no modules."""
+    found = []
+    for node in nodes:
+        kind = node.op if isinstance(node, Merge) else node.kind
+        counts[kind] = counts.get(kind, -1) + 1
+        if isinstance(node, Merge):
+            node = dataclasses.replace(node, branches=tuple(
+                generated_names(branch, counts) for branch in node.branches))
+        found.append(dataclasses.replace(node, name=f"{kind.capitalize()}_{counts[kind]}"))
+    return tuple(found)
+
+
+def test_without_module_names_a_merge_and_its_activation_make_the_block() -> None:
+    model = torchvision_resnet()
+    model = dataclasses.replace(model, layers=generated_names(flatten(model.layers), {}))
+    text = assert_round_trip(model, "informative", exact_names=False)
+    back = read(text)
+    assert [block for block in {g.block for g in _groups(back.layers)}
+            if calls(back.layers, block) == 16] == ["residual"], text
+    assert len(text.splitlines()) <= 40
 
 
 def test_torchvision_resnet50_keeps_its_module_names() -> None:
@@ -229,8 +283,9 @@ def test_hostile_names_are_quoted_and_read_back_unchanged(names: Names) -> None:
     model = Model(name='m"\n: x', source="file: a #b\n- c", path="hostile.onnx",
                   input=read("input: 4x4x2\nlayers: [relu]\n").input, input_at=at,
                   layers=nodes, expect=(Claim("params", 0, at),))
-    text = write_spec(model, names)
+    text = write_spec(model, names, notes=("imported from\nname: evil\r.onnx\x85\u2028", ""))
     back = read(text)
+    assert text.startswith("# imported from\\nname: evil\\r.onnx\\x85\\u2028\n#\n")
     assert back.name == model.name and back.source == model.source
     read_back = [node.name for node in flatten(back.layers)]
     if names == "keep":
@@ -265,7 +320,8 @@ def test_informative_names() -> None:
 
 @st.composite
 def random_specs(draw: st.DrawFn) -> str:
-    """Chains, merges (add, concat, mul), runs and blocks called with varying widths."""
+    """Chains, merges (add, concat, mul, split), runs and blocks called with varying
+    widths."""
     start = channels = draw(st.sampled_from([2, 3, 4, 8]))
     widths = st.sampled_from([2, 4, 6, 8, 16])
     blocks = ("blocks:\n"
@@ -279,7 +335,7 @@ def random_specs(draw: st.DrawFn) -> str:
     size = 32
     for _ in range(draw(st.integers(1, 14))):
         choice = draw(st.sampled_from(["conv", "bn", "relu", "pool", "res", "unit", "inc",
-                                       "add", "se", "run", "named"]))
+                                       "add", "se", "split", "run", "named"]))
         if choice == "conv":
             width, k = draw(widths), draw(st.sampled_from([1, 3]))
             lines.append(f"  - conv{k}-{width}-p{k // 2}")
@@ -301,6 +357,14 @@ def random_specs(draw: st.DrawFn) -> str:
             channels += a + b
         elif choice == "add":
             lines.append(f"  - add: [[conv3-{channels}-p1, bn], [conv1-{channels}], []]")
+        elif choice == "split" and channels % 2 == 0:
+            half = channels // 2
+            lines.append(f"  - split: [[], [conv1-{half}, bn, relu, conv3-{half}-p1]]")
+        elif choice == "split":
+            width = draw(widths)
+            lines.append(f"  - split: [[conv1-{width}], [conv3-4-p1]]\n"
+                         f"    parts: [1, {channels - 1}]")
+            channels = width + 4
         elif choice == "se":
             lines.append(f"  - mul: [[], [gap, conv1-{draw(widths)}, relu, conv1-{channels}, "
                          "sigmoid]]")

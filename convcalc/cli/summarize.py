@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from typing import Annotated
 
@@ -16,6 +15,7 @@ from convcalc.cli.common import (
     fail,
     load,
     print_problems,
+    resized,
 )
 from convcalc.problem import ERROR
 
@@ -61,7 +61,6 @@ def summarize(
     from convcalc.counting import count as count_ops
     from convcalc.memory import memory as memory_models
     from convcalc.report import Settings
-    from convcalc.shape import Shape
     from convcalc.units import parse_quantity
 
     if mixed and dtype.value not in ("float16", "bfloat16"):
@@ -77,10 +76,7 @@ def summarize(
     model = loaded.model
     assert model is not None
     if input_shape is not None:
-        try:
-            model = dataclasses.replace(model, input=Shape.parse(input_shape))
-        except ValueError as exc:
-            fail(f"--input: {exc}")
+        model = resized(model, input_shape)
     report = analyze(model, Settings(batch, dtype.value), known=loaded.problems)
     counted = count_ops(report, convention)
     memory = memory_models(model, report, optimizer.value if optimizer else None, mixed, budget)

@@ -10,17 +10,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from convcalc.language.base import MERGES, MODIFIERS, BadCall, Reporter, Scope, plain, suggest
-from convcalc.language.expressions import (
-    FUNCTIONS,
-    ExpressionError,
-    Reference,
-    brief,
-    evaluate,
-    names_in,
-    references,
-    show,
-)
+from convcalc.language.base import MERGES, RESERVED, BadCall, Scope, plain, suggest
+from convcalc.language.expressions import FUNCTIONS, ExpressionError, evaluate, show
+from convcalc.language.references import Reference, brief, names_in, references
+from convcalc.language.shapes import SHAPE_NAMES, ShapeTracker
 from convcalc.language.yamltree import Map, Node, Scalar, Seq
 from convcalc.layers import lookup
 from convcalc.model import Group
@@ -38,6 +31,7 @@ class Block:
     args: dict[str, Node | None]  # None: required
     body: Seq
     at: Where
+    reads: tuple[str, ...] = ()  # names of its input's shape it uses (channels, height, …)
 
 
 def memo_key(what: object, values: dict[str, object]) -> tuple[object, ...] | None:
@@ -54,7 +48,7 @@ def memo_key(what: object, values: dict[str, object]) -> tuple[object, ...] | No
     return key
 
 
-class BlockReader(Reporter):
+class BlockReader(ShapeTracker):
     """Reads block definitions and expands block calls; the layer lists are the builder's."""
 
     def __init__(self, path: str) -> None:
@@ -73,7 +67,7 @@ class BlockReader(Reporter):
         assert isinstance(node, Map)
         for key, value in node.entries:
             name = str(key.value)
-            if lookup(name) is not None or name in MERGES or name in MODIFIERS:
+            if lookup(name) is not None or name in RESERVED:
                 self.problem(key, "bad-block", f"block name {name!r} is taken by a layer kind "
                              "or keyword")
                 continue
@@ -88,7 +82,7 @@ class BlockReader(Reporter):
 
     def block(self, name: str, key: Scalar, node: Node) -> Block | None:
         if isinstance(node, Seq):
-            return Block(name, {}, node, self.where(key))
+            return self.checked(Block(name, {}, node, self.where(key)))
         if not self.expect_type(node, Map, f"block {name!r}"):
             return None
         assert isinstance(node, Map)
@@ -113,9 +107,15 @@ class BlockReader(Reporter):
             self.problem(key, "bad-block", f"block {name!r} needs `layers` or one of "
                          f"{', '.join(MERGES)}")
             return None
-        if not self.check_references(body, args):
-            self.broken_blocks.add(name)
-        return Block(name, args, body, self.where(key))
+        return self.checked(Block(name, args, body, self.where(key)))
+
+    def checked(self, block: Block) -> Block:
+        """The block with the shape names it reads; broken if its references are bad."""
+        used: set[str] = set()
+        if not self.check_references(block.body, block.args, used):
+            self.broken_blocks.add(block.name)
+        reads = tuple(name for name in SHAPE_NAMES if name in used and name not in block.args)
+        return dataclasses.replace(block, reads=reads)
 
     def block_args(self, node: Node | None) -> dict[str, Node | None]:
         if node is None:
@@ -128,16 +128,18 @@ class BlockReader(Reporter):
                      "list of required names")
         return {}
 
-    def check_references(self, node: Node, args: dict[str, Node | None]) -> bool:
-        """Every name in a block body's ``$name`` and ``$(…)`` must be one of its arguments,
-        and every function one the language has."""
+    def check_references(self, node: Node, args: dict[str, Node | None],
+                         used: set[str]) -> bool:
+        """Every name in a block body's ``$name`` and ``$(…)`` must be one of its arguments
+        or a name of its input's shape, and every function one the language has; the names
+        are added to ``used``."""
         if isinstance(node, Scalar):
-            return not isinstance(node.value, str) or self.check_text(node, args)
+            return not isinstance(node.value, str) or self.check_text(node, args, used)
         children = node.items if isinstance(node, Seq) else \
             [part for entry in node.entries for part in entry]
-        return all([self.check_references(child, args) for child in children])
+        return all([self.check_references(child, args, used) for child in children])
 
-    def check_text(self, node: Scalar, args: dict[str, Node | None]) -> bool:
+    def check_text(self, node: Scalar, args: dict[str, Node | None], used: set[str]) -> bool:
         assert isinstance(node.value, str)
         try:
             found = list(references(node.value))
@@ -152,11 +154,12 @@ class BlockReader(Reporter):
                 self.problem(node, "unknown-function", f"{name}() is not a function{what}; the "
                              f"functions are {', '.join(FUNCTIONS)}{suggest(name, [*FUNCTIONS])}")
                 ok = False
-            for name in [reference.name] if reference.name else sorted(variables):
-                if name not in args:
-                    self.problem(node, "undefined-argument", f"${name} is not an argument of "
-                                 f"this block{suggest(name, list(args))}")
-                    ok = False
+            names = {reference.name} if reference.name else variables
+            used |= names
+            for name in sorted(names - set(args) - set(SHAPE_NAMES)):
+                self.problem(node, "undefined-argument", f"${name} is not an argument of this "
+                             f"block{suggest(name, [*args, *SHAPE_NAMES])}")
+                ok = False
         return ok
 
     # --- calls ---------------------------------------------------------------------------
@@ -188,8 +191,10 @@ class BlockReader(Reporter):
                                  "argument outside a block")
                     return []
         bound = self.bind(block, at, value)
-        if bound is None:
+        shape = self.shape_arguments(block.name, block.reads, at)
+        if bound is None or shape is None:
             return []
+        bound |= shape
         name = scope.name(plain(modifiers["name"]) if "name" in modifiers else None, block.name)
         called_at, caller, outer = self.where(at), self.path, self.expanding
         self.path = block.at.path  # the body's positions are in the file that defines it

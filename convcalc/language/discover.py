@@ -18,17 +18,18 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from convcalc.language.structure import Branching, Naming, Part, Tree, convert
-from convcalc.language.unify import Features, Template, unify
+from convcalc.language.unify import Features, Template, head, unify
 from convcalc.language.written import Block, Call, Cond, Fork, Item, Leaf, Ref, Run
 from convcalc.layers.merge import MERGES
 from convcalc.model import LayerNode
 from convcalc.problem import LayerError
 from convcalc.shape import Shape
 
-_TAKEN = {"layers", "args", "if", "repeat", "name", "allow", "reason", "add", "concat", "mul",
-          "blocks", "defaults", "input", "expect", "budget", "include", "source"}
+_TAKEN = {"layers", "args", "if", "repeat", "name", "allow", "reason", "parts", "add",
+          "concat", "mul", "split", "blocks", "defaults", "input", "expect", "budget",
+          "include", "source"}
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*[A-Za-z]|[A-Za-z]")
-_BY_MERGE = {"add": "residual", "concat": "branches", "mul": "gate"}
+_BY_MERGE = {"add": "residual", "concat": "branches", "mul": "gate", "split": "split-unit"}
 
 
 def all_parts(trees: Sequence[Tree]) -> Iterator[Part]:
@@ -58,8 +59,9 @@ def annotate(trees: Sequence[Tree], x: Shape | None,
                     return None
             x = seen[key]
         elif isinstance(tree, Branching):
-            outputs = [annotate(branch, x, seen) for branch in tree.branches]
             try:
+                outputs = [annotate(branch, inner, seen) for branch, inner in
+                           zip(tree.branches, tree.merge.inputs(x), strict=True)]
                 x = MERGES[tree.merge.op]([o for o in outputs if o is not None]) \
                     if None not in outputs else None
             except LayerError:
@@ -76,7 +78,7 @@ def _coarse(part: Part) -> tuple[Any, ...]:
         if isinstance(child, LayerNode):
             mark: Any = ("layer", child.kind)
         elif isinstance(child, Branching):
-            mark = ("merge", child.merge.op, len(child.branches))
+            mark = ("merge", child.merge.op, len(child.branches), child.merge.parts)
         else:
             mark = ("part", child.shape_class)
         if not found or found[-1] != mark:
@@ -91,7 +93,8 @@ def _shape(items: Sequence[Item]) -> tuple[Any, ...]:
         if isinstance(item, Leaf):
             found.append(("layer", item.kind, item.name))
         elif isinstance(item, Fork):
-            found.append(("merge", item.op, item.name, tuple(_shape(b) for b in item.branches)))
+            found.append(("merge", item.op, item.name, item.parts,
+                          tuple(_shape(b) for b in item.branches)))
         elif isinstance(item, Call):
             found.append(("call", item.block, item.name))
         else:
@@ -113,6 +116,30 @@ def _texts(items: Sequence[Item]) -> Iterator[str]:
             yield from _texts(item.items)
 
 
+def _heads(body: Sequence[Item]) -> tuple[Any, ...]:
+    return tuple(head(item) for item in body)
+
+
+def _peeled(bodies: list[tuple[Item, ...]]) -> list[tuple[Item, ...]]:
+    """The bodies with a repeated item's first copy apart where that gives the items of
+    most bodies: a stage of three alike blocks reads as the first and two more, as the
+    stages whose first block differs do."""
+    common = Counter(_heads(body) for body in bodies).most_common(1)[0][0]
+    found = []
+    for body in bodies:
+        if _heads(body) != common:
+            for index, item in enumerate(body):
+                if type(item.repeat) is int and item.repeat >= 2:
+                    rest = dataclasses.replace(item, repeat=item.repeat - 1)
+                    peeled = (*body[:index], dataclasses.replace(item, repeat=1), rest,
+                              *body[index + 1:])
+                    if _heads(peeled) == common:
+                        body = peeled
+                        break
+        found.append(body)
+    return found
+
+
 class Discovery:
     """Finds the blocks of a model's parts; ``keep`` keeps every name."""
 
@@ -125,7 +152,8 @@ class Discovery:
         self.defaults: dict[str, dict[str, Any]] = {}
 
     def run(self, x: Shape) -> None:
-        annotate(self.trees, x, {})
+        if self.features.channels:
+            annotate(self.trees, x, {})
         found = list(all_parts(self.trees))
         classes: dict[tuple[Any, ...], int] = {}
         for part in found:
@@ -146,7 +174,7 @@ class Discovery:
 
     def settle(self, parts: list[Part]) -> None:
         """Make blocks of one class's parts: the whole class, else by shape, else by body."""
-        bodies = [self.body(part) for part in parts]
+        bodies = _peeled([self.body(part) for part in parts])
         if len(parts) >= 2 and self.make(parts, bodies):
             return
         by_shape: dict[tuple[Any, ...], list[int]] = {}
@@ -197,7 +225,7 @@ class Discovery:
             stem = stem.lower().replace("_", "-")
         if not self.usable(stem):
             fork = next((item for item in template.body if isinstance(item, Fork)), None)
-            stem = _BY_MERGE[fork.op] if fork else "block"
+            stem = _BY_MERGE.get(fork.op, "block") if fork else "block"
         taken = {block.name for block in self.blocks}
         name, letter = stem, ord("b")
         while name in taken or not self.usable(name):

@@ -10,6 +10,7 @@ argument can take, so a shorthand with ``$mid`` in it is exact for every call.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Callable, Sequence
 from functools import cache
@@ -31,10 +32,13 @@ from convcalc.layers import KINDS, lookup
 from convcalc.layers.fields import construct
 from convcalc.shape import Shape
 
-WIDTH = 96  # flow lists longer than this are written one item a line
+WIDTH = 100  # a flow list wraps at this width
+MAX_WRAPPED = 3  # a flow list longer than this many lines is written one item a line
 _PLAIN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-/+]*")
 _OPTIONS = (("stride", "s"), ("dilation", "d"), ("groups", "g"), ("multiplier", "m"))
 _PAD_WORDS = ("same", "valid", "full")
+_DIGITS = re.compile(r"\d+")
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 # --- scalars --------------------------------------------------------------------------------
@@ -62,6 +66,8 @@ def quoted(text: str) -> str:
     for char in text:
         if char in '"\\':
             out.append("\\" + char)
+        elif char in _SHORT_ESCAPES:
+            out.append(_SHORT_ESCAPES[char])
         elif _printable(char):
             out.append(char)
         elif ord(char) <= 0xFF:
@@ -88,6 +94,8 @@ def value_text(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and not math.isfinite(value):
+        return ".nan" if math.isnan(value) else ".inf" if value > 0 else "-.inf"
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, str):
@@ -139,10 +147,8 @@ def _layer_parts(leaf: Leaf, base: dict[str, Any], show: Show,
                  short: bool) -> tuple[str, list[tuple[str, str]]]:
     """The item key (shorthand or kind) and the keys written after it."""
     cls = KINDS[leaf.kind]
-    required = {f.name for f in kind_fields(cls)
-                if f.default is dataclasses.MISSING}
     needed = {key: value for key, value in leaf.fields
-              if key in required or isinstance(value, Ref) or base.get(key) != value}
+              if key not in base or isinstance(value, Ref) or base[key] != value}
     keys: list[tuple[str, str]] = []
     if not short:
         return leaf.kind, [(key, show(value)) for key, value in needed.items()]
@@ -197,6 +203,7 @@ class LayerWriter:
         self.defaults = defaults
         self.bases: dict[str, dict[str, Any]] = {}
         self.checked: dict[tuple[object, ...], bool] = {}
+        self.written: dict[Leaf, tuple[str, list[tuple[str, str]]]] = {}
 
     def base(self, kind: str) -> dict[str, Any]:
         """A kind's field values when a layer says nothing: its own, then the spec's."""
@@ -210,17 +217,26 @@ class LayerWriter:
             str, list[tuple[str, str]]]:
         """The item key and keys of ``leaf``; ``instances`` are the concrete layers a block's
         layer stands for, each with the printer of its call's values."""
+        if not instances and leaf in self.written:
+            return self.written[leaf]
         base = self.base(leaf.kind)
         head, keys = _layer_parts(leaf, base, value_text, True)
-        checks = instances or [(leaf, value_text)]
-        if all(self.reads_back(concrete, *_layer_parts(leaf, base, show, True))
-               for concrete, show in checks):
-            return head, keys
-        return _layer_parts(leaf, base, value_text, False)
+        if instances:
+            short = all(self.reads_back(concrete, *_layer_parts(leaf, base, show, True))
+                        for concrete, show in instances)
+        else:
+            short = self.reads_back(leaf, head, keys)
+        found = (head, keys) if short else _layer_parts(leaf, base, value_text, False)
+        if not instances:
+            self.written[leaf] = found
+        return found
 
     def reads_back(self, leaf: Leaf, head: str, keys: list[tuple[str, str]]) -> bool:
-        """``_reads_back``, once per distinct text: a model repeats its layers."""
-        key = (leaf.kind, leaf.fields, head, tuple(keys))
+        """``_reads_back``, once per form of text: the numbers in a shorthand or a key do not
+        change how it reads (``conv3-64-s2`` reads as ``conv3-128-s2`` does), and a model
+        repeats its forms (the whole text is read back once more in the end)."""
+        key = (leaf.kind, _DIGITS.sub("9", head), tuple((k, _DIGITS.sub("9", text))
+                                                      for k, text in keys))
         if key not in self.checked:
             self.checked[key] = _reads_back(leaf, head, keys,
                                             self.defaults.get(leaf.kind, {}))
@@ -255,7 +271,8 @@ class Emitter:
 
     def text(self) -> str:
         doc = self.document
-        lines = [f"# {note}" if note else "#" for note in doc.notes]
+        # a note is the caller's text (a file name may hold anything): escaped, one line
+        lines = [f"# {quoted(note)[1:-1]}".rstrip() for note in doc.notes]
         lines.append(f"name: {text_scalar(doc.name)}")
         if doc.source:
             lines.append(f"source: {text_scalar(doc.source)}")
@@ -287,19 +304,19 @@ class Emitter:
         """``key: [a, b]`` when it is short (never the spec's own list), else ``key:`` and
         one item a line."""
         pad = " " * indent
-        flow = self.flow(items) if indent else None
-        if flow is not None and indent + len(key) + 2 + len(flow) <= WIDTH:
-            return [f"{pad}{key}: {flow}"]
+        texts = self.flow(items) if indent else None
+        lines = wrapped(f"{pad}{key}: ", texts) if texts is not None else None
+        if lines is not None:
+            return lines
         lines = [f"{pad}{key}:"]
         for item in items:
             lines += self.item(item, indent + 2)
         return lines
 
-    def flow(self, items: tuple[Item, ...]) -> str | None:
+    def flow(self, items: tuple[Item, ...]) -> list[str] | None:
+        """The items as flow values, if each has one."""
         texts = [self.inline(item) for item in items]
-        if any(text is None for text in texts):
-            return None
-        return "[" + ", ".join(text for text in texts if text is not None) + "]"
+        return None if None in texts else [text for text in texts if text is not None]
 
     def inline(self, item: Item) -> str | None:
         """An item as one flow value: ``conv3-64``, ``c: {out: 64}``, and with modifiers
@@ -309,10 +326,10 @@ class Emitter:
         if isinstance(item, Run) or item.repeat != 1 or item.when is not True:
             inner = item.items if isinstance(item, Run) else (
                 dataclasses.replace(item, repeat=1, when=True),)
-            flow = self.flow(inner)
-            if flow is None:
+            texts = self.flow(inner)
+            if texts is None:
                 return None
-            return flow_map([("layers", flow), *self.modifiers(item)])
+            return flow_map([("layers", "[" + ", ".join(texts) + "]"), *self.modifiers(item)])
         head, keys = self.head(item)
         return f"{head}: {flow_map(keys)}" if keys else head
 
@@ -321,8 +338,9 @@ class Emitter:
             keys = [(name, value_text(value)) for name, value in item.args]
             head = item.block
         else:
-            head, keys = self.layers.parts(item, [(_concrete(item, args), _showing(args))
+            head, found = self.layers.parts(item, [(_concrete(item, args), _showing(args))
                                                   for args in self.calls])
+            keys = list(found)  # the writer's list is shared by equal layers
             if item.waiver is not None:
                 keys += [("allow", text_scalar(item.waiver[0])),
                          ("reason", text_scalar(item.waiver[1]))]
@@ -332,6 +350,8 @@ class Emitter:
 
     def modifiers(self, item: Item) -> list[tuple[str, str]]:
         found = []
+        if isinstance(item, Fork) and item.parts is not None:
+            found.append(("parts", "[" + ", ".join(map(str, item.parts)) + "]"))
         if isinstance(item, Fork) and item.name is not None:
             found.append(("name", text_scalar(item.name)))
         if item.repeat != 1:
@@ -361,16 +381,37 @@ class Emitter:
     def fork(self, fork: Fork, indent: int) -> list[str]:
         pad = " " * indent
         flows = [self.flow(branch) for branch in fork.branches]
-        if all(flow is not None for flow in flows):
-            text = "[" + ", ".join(flow for flow in flows if flow is not None) + "]"
+        if all(texts is not None for texts in flows):
+            text = "[" + ", ".join("[" + ", ".join(texts) + "]" for texts in flows
+                                   if texts is not None) + "]"
             if indent + len(fork.op) + 4 + len(text) <= WIDTH:
                 return [f"{pad}- {fork.op}: {text}"]
         lines = [f"{pad}- {fork.op}:"]
-        for branch, flow in zip(fork.branches, flows, strict=True):
-            if flow is not None and indent + 6 + len(flow) <= WIDTH:
-                lines.append(f"{pad}    - {flow}")
+        for branch, texts in zip(fork.branches, flows, strict=True):
+            flow = wrapped(f"{pad}    - ", texts) if texts is not None else None
+            if flow is not None:
+                lines += flow
             else:
                 body = self.sequence("layers", branch, indent + 6)
                 lines.append(f"{pad}    - {body[0].strip()}")
                 lines += body[1:]
         return lines
+
+
+def wrapped(prefix: str, texts: list[str]) -> list[str] | None:
+    """``prefix[a, b, c]``, wrapped after a comma to stay within WIDTH (the next lines start
+    under the first item), or None when that takes more than MAX_WRAPPED lines."""
+    lines = [prefix + "["]
+    indent = " " * len(lines[0])
+    for number, text in enumerate(texts):
+        piece = text + ("]" if number == len(texts) - 1 else ",")
+        if len(lines[-1]) + 1 + len(piece) > WIDTH and lines[-1].strip() not in ("", "["):
+            lines.append(indent)
+        lines[-1] += ("" if lines[-1].endswith(("[", " ")) else " ") + piece
+    if not texts:
+        lines[-1] += "]"
+    if len(lines) > 1 and len(texts) < 4:  # a few long items read better one a line
+        return None
+    if len(lines) > MAX_WRAPPED or any(len(line) > WIDTH for line in lines):
+        return None
+    return lines

@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
+from typing import Any
 
 from convcalc.language.written import Call, Fork, Item, Leaf, Run, kind_fields
 from convcalc.model import Group, LayerNode, Merge
@@ -75,6 +76,7 @@ class Part:
     shape_class: int = -1
     height: int = 1  # 1 + the height of the highest part inside it
     channels: int = 0  # the channels of its input (0: unknown)
+    unnamed: bool = False  # cut at a merge, not found in the names: its call has no name
 
 
 Tree = LayerNode | Branching | Part
@@ -108,26 +110,60 @@ def _home(node: LayerNode | Merge, prefix: str) -> str | None:
     return rest.split(".", 1)[0] if "." in rest else None
 
 
-def parts(nodes: Sequence[LayerNode | Merge], prefix: str = "") -> tuple[Tree, ...]:
-    """``nodes`` with each run under one name segment gathered into a :class:`Part`."""
+def parts(nodes: Sequence[LayerNode | Merge], prefix: str = "",
+          units: bool = False) -> tuple[Tree, ...]:
+    """``nodes`` with each run under one name segment gathered into a :class:`Part`.
+
+    With ``units``, a list whose names have no segments (``Conv_12``) is cut at its merges
+    instead: each merge with the activations after it is a part (ResNet's add and relu).
+    """
+    homes = [_home(node, prefix) for node in nodes]
+    if units and all(home is None for home in homes) and \
+            sum(isinstance(node, Merge) for node in nodes) >= 2:
+        return _units(nodes, prefix)
     trees: list[Tree] = []
-    for segment, run in groupby(nodes, key=lambda node: _home(node, prefix)):
-        members = list(run)
+    start = 0
+    for segment, run in groupby(homes):
+        count = len(list(run))
+        members = nodes[start:start + count]
+        start += count
         if segment is None:
-            trees += [_tree(node, prefix) for node in members]
+            trees += [_tree(node, prefix, units) for node in members]
         else:
             path = f"{prefix}{segment}."
-            trees.append(Part(segment, parts(members, path), path))
+            trees.append(Part(segment, parts(members, path, units), path))
     return tuple(trees)
 
 
-def _tree(node: LayerNode | Merge, prefix: str) -> Tree:
+# Layers that follow a merge and go with it: no weights, no change of shape.
+_TRAILING = {"relu", "relu6", "leaky-relu", "silu", "gelu", "sigmoid", "tanh", "hard-swish",
+             "hard-sigmoid", "dropout", "identity", "channel-shuffle"}
+
+
+def _units(nodes: Sequence[LayerNode | Merge], prefix: str) -> tuple[Tree, ...]:
+    trees: list[Tree] = []
+    start = 0
+    while start < len(nodes):
+        end = start + 1
+        if isinstance(nodes[start], Merge):
+            while end < len(nodes) and isinstance(nodes[end], LayerNode) and \
+                    nodes[end].kind in _TRAILING:  # type: ignore[union-attr]
+                end += 1
+            trees.append(Part("", tuple(_tree(node, prefix, True) for node in nodes[start:end]),
+                              prefix, unnamed=True))
+        else:
+            trees.append(_tree(nodes[start], prefix, True))
+        start = end
+    return tuple(trees)
+
+
+def _tree(node: LayerNode | Merge, prefix: str, units: bool) -> Tree:
     if isinstance(node, LayerNode):
         return node
     style = _spec_style(node)
     return Branching(node, tuple(
-        parts(branch, f"{node.name}.b{number}." if style else prefix)  # type: ignore[arg-type]
-        for number, branch in enumerate(node.branches, 1)), style)
+        parts(branch, f"{node.name}.b{number}." if style else prefix,  # type: ignore[arg-type]
+              units) for number, branch in enumerate(node.branches, 1)), style)
 
 
 # --- names ----------------------------------------------------------------------------------
@@ -191,41 +227,51 @@ class Naming:
 # --- items ----------------------------------------------------------------------------------
 
 
-def fields_of(node: LayerNode) -> tuple[tuple[str, object], ...]:
-    return tuple((f.name, getattr(node.layer, f.name))
-                 for f in kind_fields(type(node.layer)))
+_KEYS: dict[Any, tuple[tuple[str, object], ...]] = {}
+
+
+def fields_of(layer: Any) -> tuple[tuple[str, object], ...]:
+    """A layer's keys and values (layers are values: a model repeats a few many times)."""
+    found = _KEYS.get(layer)
+    if found is None:
+        found = tuple((f.name, getattr(layer, f.name)) for f in kind_fields(type(layer)))
+        if len(_KEYS) < 4096:
+            _KEYS[layer] = found
+    return found
 
 
 def leaf_of(node: LayerNode, naming: Naming) -> Leaf:
     name, _ = naming.name(node.name, node.kind)
     waiver = (node.waiver.status, node.waiver.reason) if node.waiver else None
-    return Leaf(node.kind, fields_of(node), name, waiver)
+    return Leaf(node.kind, fields_of(node.layer), name, waiver)
 
 
 def fold(items: Sequence[Item]) -> list[Item]:
     """Runs of equal consecutive items, or of equal consecutive groups of up to MAX_PERIOD
     items, written once with ``repeat``; the longest run wins, then the shortest unit."""
-    following: dict[Item, int] = {}
-    after = [0] * len(items)  # the next position holding an equal item; 0: none
-    for position in range(len(items) - 1, -1, -1):
-        after[position] = following.get(items[position], 0)
-        following[items[position]] = position
+    numbers: dict[Item, int] = {}
+    ids = [numbers.setdefault(item, len(numbers)) for item in items]  # cheap to compare
+    following: dict[int, int] = {}
+    after = [0] * len(ids)  # the next position holding an equal item; 0: none
+    for position in range(len(ids) - 1, -1, -1):
+        after[position] = following.get(ids[position], 0)
+        following[ids[position]] = position
     folded: list[Item] = []
     start = 0
-    while start < len(items):
+    while start < len(ids):
         best_cover, best_period = 0, 0
         other = after[start]
         while other and other - start <= MAX_PERIOD:
             period = other - start
             copies = 1
-            unit = items[start:other]
-            while items[start + copies * period:start + (copies + 1) * period] == unit:
+            unit = ids[start:other]
+            while ids[start + copies * period:start + (copies + 1) * period] == unit:
                 copies += 1
             if copies >= 2 and copies * period > best_cover:
                 best_cover, best_period = copies * period, period
             other = after[other]
-        while best_period and start + best_cover < len(items) and \
-                items[start + best_cover] == items[start]:
+        while best_period and start + best_cover < len(ids) and \
+                ids[start + best_cover] == ids[start]:
             # the run shifted by one is as long: write the first item alone, so that a run
             # of stages ends with its pooling ([conv, conv, pool] x 2, not [pool, conv, conv])
             folded.append(items[start])
@@ -257,7 +303,7 @@ def convert(trees: Sequence[Tree], naming: Naming) -> list[Item]:
         elif tree.block is None:
             items += convert(tree.children, naming)
         else:
-            name, _ = naming.name(tree.path[:-1], tree.block)
+            name, _ = naming.name("" if tree.unnamed else tree.path[:-1], tree.block)
             items.append(Call(tree.block, tree.args, name))
     return fold(items)
 
@@ -269,4 +315,4 @@ def fork_of(tree: Branching, naming: Naming) -> Fork:
     for number, branch in enumerate(tree.branches, 1):
         logical = f"{merge.name}.b{number}." if tree.spec_style else naming.logical
         branches.append(tuple(convert(branch, naming.inner(f"{read}.b{number}.", logical))))
-    return Fork(merge.op, tuple(branches), name)
+    return Fork(merge.op, tuple(branches), name, parts=merge.parts)

@@ -177,33 +177,38 @@ class Unifier:
     def item(self, column: Column, absent_repeat: Any = MISSING) -> Item:
         present = [item for item in column if isinstance(item, Item)]
         first = present[0]
+        parts = [item if isinstance(item, Item) else MISSING for item in column]
+        made: Item
+        if isinstance(first, Leaf):
+            made = self.leaf(first, parts)
+        elif isinstance(first, Fork):
+            if len({item.parts for item in parts if isinstance(item, Fork)}) > 1:
+                raise Mismatch  # a split's parts are not an argument (yet)
+            made = Fork(first.op, tuple(
+                self.sequence([item.branches[number] if isinstance(item, Fork) else None
+                               for item in parts]) for number in range(len(first.branches))),
+                self.name([_name(item) for item in parts]), parts=first.parts)
+        elif isinstance(first, Call):
+            made = self.call(first, parts)
+        else:
+            made = Run(self.sequence([item.items if isinstance(item, Run) else None
+                                      for item in parts]))
+        # the count after the values: a block's arguments read width, stride, then n
         repeat = self.value([item.repeat if isinstance(item, Item) else
                              absent_repeat if item is None else MISSING
                              for item in column], "n")
-        parts = [item if isinstance(item, Item) else MISSING for item in column]
-        if isinstance(first, Leaf):
-            return self.leaf(first, parts, repeat)
-        if isinstance(first, Fork):
-            branches = tuple(self.sequence([item.branches[number] if isinstance(item, Fork)
-                                            else None for item in parts])
-                             for number in range(len(first.branches)))
-            return Fork(first.op, branches, self.name([_name(item) for item in parts]),
-                        repeat)
-        if isinstance(first, Call):
-            return self.call(first, parts, repeat)
-        return Run(self.sequence([item.items if isinstance(item, Run) else None
-                                  for item in parts]), repeat)
+        return dataclasses.replace(made, repeat=repeat)
 
-    def leaf(self, first: Leaf, parts: list[Any], repeat: Any) -> Leaf:
+    def leaf(self, first: Leaf, parts: list[Any]) -> Leaf:
         if len({item.waiver for item in parts if item is not MISSING}) > 1:
             raise Mismatch
         fields = tuple((key, self.value([item.fields[index][1] if item is not MISSING
                                          else MISSING for item in parts], key))
                        for index, (key, _) in enumerate(first.fields))
         return Leaf(first.kind, fields, self.name([_name(item) for item in parts]),
-                    first.waiver, repeat)
+                    first.waiver)
 
-    def call(self, first: Call, parts: list[Any], repeat: Any) -> Call:
+    def call(self, first: Call, parts: list[Any]) -> Call:
         defaults = self.block_defaults[first.block]
         args = []
         for arg, default in defaults.items():
@@ -211,8 +216,7 @@ class Unifier:
                                 else MISSING for item in parts], arg)
             if isinstance(value, Slot) or value != default or type(value) is not type(default):
                 args.append((arg, value))
-        return Call(first.block, tuple(args), self.name([_name(item) for item in parts]),
-                    repeat)
+        return Call(first.block, tuple(args), self.name([_name(item) for item in parts]))
 
 
 def _name(item: Any) -> Any:
@@ -232,9 +236,11 @@ def _describe(item: Item) -> str:
 
 # --- slots to arguments ---------------------------------------------------------------------
 
-_ROLE_NAMES = {"filters": "width", "units": "units", "n": "n"}
-_RESERVED = {"name", "repeat", "if", "allow", "reason", "layers", "args", "channels", "true",
-             "false", "null", "yes", "no", "on", "off"}
+# Words a block may not take as arguments: the item's own keys, YAML's words, and the input
+# shape a block reads (`channels`, `height`, `width`, …), which an argument would hide.
+_RESERVED = {"name", "repeat", "if", "allow", "reason", "layers", "args", "true", "false",
+             "null", "yes", "no", "on", "off", "channels", "height", "width", "length",
+             "depth"}
 
 
 @dataclass
@@ -294,7 +300,7 @@ class Arguments:
             relation = _affine(arg.vector, vector)
             if relation is not None:
                 return self._int_ref(Ref(arg.name, *relation), vector)
-        return self._int_ref(Ref(self._new(_ROLE_NAMES.get(role, role), vector)), vector)
+        return self._int_ref(Ref(self._new(role, vector)), vector)
 
     def condition(self, vector: tuple[Any, ...], what: str) -> Cond:
         for arg in self.args:

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from convcalc.language.discover import Discovery, prune
 from convcalc.language.emit import Emitter
-from convcalc.language.structure import Naming, convert, flatten, leaves, parts
+from convcalc.language.structure import Naming, convert, fields_of, flatten, leaves, parts
 from convcalc.language.unify import Features
 from convcalc.language.written import Document, kind_fields
 from convcalc.model import LayerNode, Merge, Model
@@ -29,8 +29,9 @@ from convcalc.model import LayerNode, Merge, Model
 Names = Literal["keep", "informative"]
 
 
-class WriteError(AssertionError):
-    """The structured text does not read back to the model (a bug of the writer)."""
+class WriteError(ValueError):
+    """The model has a value the spec language cannot write (the text would not read back
+    to it)."""
 
 
 def write_spec(model: Model, names: Names = "keep", notes: Sequence[str] = ()) -> str:
@@ -46,7 +47,11 @@ def write_spec(model: Model, names: Names = "keep", notes: Sequence[str] = ()) -
     text = compose_spec(model, names, notes)
     if same_model(model, text, names):
         return text
-    return compose_spec(model, names, notes, plain=True)  # pragma: no cover - a writer bug
+    text = compose_spec(model, names, notes, plain=True)  # pragma: no cover - a writer bug
+    if same_model(model, text, names):  # pragma: no cover
+        return text
+    raise WriteError(f"{model.name}: the spec language cannot say this model exactly "
+                     "(a layer's value has no written form)")
 
 
 def compose_spec(model: Model, names: Names = "keep", notes: Sequence[str] = (),
@@ -54,8 +59,8 @@ def compose_spec(model: Model, names: Names = "keep", notes: Sequence[str] = (),
     """The spec text of ``model``, unchecked (:func:`write_spec` checks it); ``plain``
     writes every layer in place, with no blocks."""
     flat = flatten(model.layers)
-    trees = parts(flat)
     keep = names == "keep"
+    trees = parts(flat, units=not keep)  # cutting at merges would rename the layers
     discovery = Discovery(trees, keep, language_features())
     if not plain:
         discovery.run(model.input)
@@ -95,11 +100,14 @@ def shared_defaults(flat: Sequence[LayerNode | Merge]) -> tuple[
 
     values: dict[str, dict[str, set[Any]]] = {}
     counts: Counter[str] = Counter()
+    layers: dict[int, tuple[str, Any]] = {}  # by identity: the reader makes equal layers one
     for node in leaves(flat):
         counts[node.kind] += 1
-        own = values.setdefault(node.kind, {})
-        for f in kind_fields(type(node.layer)):
-            own.setdefault(f.name, set()).add(getattr(node.layer, f.name))
+        layers[id(node.layer)] = (node.kind, node.layer)
+    for kind, layer in layers.values():
+        own = values.setdefault(kind, {})
+        for key, value in fields_of(layer):
+            own.setdefault(key, set()).add(value)
     found = []
     for kind, fields in sorted(values.items()):
         cls = KINDS[kind]
@@ -123,7 +131,8 @@ def _signature(model: Model, names: bool) -> list[tuple[Any, ...]]:
                               node.waiver.status if node.waiver else None,
                               node.waiver.reason if node.waiver else None))
             else:
-                found.append((node.name if names else "", node.op, len(node.branches)))
+                found.append((node.name if names else "", node.op, len(node.branches),
+                              node.parts))
                 for branch in node.branches:
                     found.append(("branch",))
                     walk(branch)  # type: ignore[arg-type]

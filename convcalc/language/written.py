@@ -11,14 +11,16 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from fractions import Fraction
-from functools import cache
 from typing import Any
 
+_FIELDS: dict[type[Any], tuple[dataclasses.Field[Any], ...]] = {}
 
-@cache
+
 def kind_fields(kind: type[Any]) -> tuple[dataclasses.Field[Any], ...]:
     """A layer kind's fields (its YAML keys), looked up once per kind."""
-    return dataclasses.fields(kind)
+    if kind not in _FIELDS:
+        _FIELDS[kind] = dataclasses.fields(kind)
+    return _FIELDS[kind]
 
 
 @dataclass(frozen=True)
@@ -89,13 +91,15 @@ class Leaf:
 
 @dataclass(frozen=True)
 class Fork:
-    """A merge: branches that read the same input; an empty branch is the identity."""
+    """A merge: branches that read the same input (a split: a part of its channels each);
+    an empty branch is the identity."""
 
     op: str
     branches: tuple[tuple[Item, ...], ...]
     name: str | None = None
     repeat: Value = 1
     when: Value = True
+    parts: tuple[int, ...] | None = None  # a split's channels per branch; None: equal
 
 
 @dataclass(frozen=True)

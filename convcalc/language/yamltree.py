@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from convcalc.language.expressions import COMMA, shield
+from convcalc.language.references import COMMA, shield
 
 _DECIMAL = re.compile(r"[-+]?(0|[1-9][0-9_]*)")
 MAX_DEPTH = 64  # nesting of sequences and mappings

@@ -5,7 +5,7 @@ from __future__ import annotations
 from convcalc.layers.base import Layer
 from convcalc.layers.conv import Conv, ConvTranspose, Depthwise, Local, Separable
 from convcalc.layers.dense import Dense, Flatten
-from convcalc.layers.norm import LRN, BatchNorm
+from convcalc.layers.norm import LRN, BatchNorm, LayerNorm, LayerScale
 from convcalc.layers.opaque import Opaque
 from convcalc.layers.pool import (
     AdaptiveAvgPool,
@@ -28,6 +28,7 @@ from convcalc.layers.simple import (
     Sigmoid,
     SiLU,
     Softmax,
+    StochasticDepth,
     Tanh,
     Upsample,
     ZeroPad,
@@ -48,7 +49,9 @@ KINDS: dict[str, type[Layer]] = {
     "fc": Dense,
     "flatten": Flatten,
     "bn": BatchNorm,
+    "layernorm": LayerNorm,
     "lrn": LRN,
+    "layer-scale": LayerScale,
     "relu": ReLU,
     "relu6": ReLU6,
     "leaky-relu": LeakyReLU,
@@ -60,6 +63,7 @@ KINDS: dict[str, type[Layer]] = {
     "gelu": GELU,
     "softmax": Softmax,
     "dropout": Dropout,
+    "stochastic-depth": StochasticDepth,
     "identity": Identity,
     "upsample": Upsample,
     "channel-shuffle": ChannelShuffle,
@@ -84,6 +88,9 @@ ALIASES: dict[str, str] = {
     "batchnorm": "bn",
     "batch-norm": "bn",
     "norm": "lrn",
+    "layer-norm": "layernorm",
+    "layerscale": "layer-scale",
+    "drop-path": "stochastic-depth",
     "leakyrelu": "leaky-relu",
     "swish": "silu",
     "hswish": "hard-swish",
