@@ -31,18 +31,17 @@ torchvision = need("torchvision")
 need("onnx")
 need("onnxscript")
 
-# The smallest model of each family (convnext and shufflenet_v2 wait for the language's
-# layer norm and channel split).
-FAMILIES = ["alexnet", "densenet121", "efficientnet_b0", "efficientnet_v2_s", "googlenet",
-            "inception_v3", "mnasnet0_5", "mobilenet_v2", "mobilenet_v3_small",
+# The smallest model of each family.
+FAMILIES = ["alexnet", "convnext_tiny", "densenet121", "efficientnet_b0", "efficientnet_v2_s",
+            "googlenet", "inception_v3", "mnasnet0_5", "mobilenet_v2", "mobilenet_v3_small",
             "regnet_x_400mf", "regnet_y_400mf", "resnet18", "resnext50_32x4d",
-            "squeezenet1_1", "vgg11_bn", "wide_resnet50_2"]
+            "shufflenet_v2_x0_5", "squeezenet1_1", "vgg11_bn", "wide_resnet50_2"]
 # Exported to ONNX by both exporters: the families whose smallest model exports in seconds
-# (VGG, AlexNet, Wide ResNet, Inception v3 and EfficientNet v2 write 90-530 MB of weights;
-# scripts/import_all.py covers them).
+# (VGG, AlexNet, Wide ResNet, ResNeXt, ConvNeXt, Inception v3 and EfficientNet v2 write
+# 85-530 MB of weights; scripts/import_all.py covers them, and test_import_onnx their ops).
 EXPORTED = ["densenet121", "efficientnet_b0", "googlenet", "mnasnet0_5", "mobilenet_v2",
             "mobilenet_v3_small", "regnet_x_400mf", "regnet_y_400mf", "resnet18",
-            "squeezenet1_1"]
+            "shufflenet_v2_x0_5", "squeezenet1_1"]
 
 
 def crop(name: str) -> int:

@@ -163,6 +163,7 @@ class _Reader:
         self.shapes: dict[str, tuple[int, ...]] = {}
         self.readers: dict[str, list[tuple[Any, int]]] = {}
         self.aliases: dict[str, str] = {}  # Identity outputs of constants
+        self.batchless: dict[int, int] = {}  # a vector of every element -> its tensor
         self.biasable: dict[int, int] = {}  # a dense layer's output -> its op, bias to come
         self.uses = {name: 0 for node in self.graph.node for name in node.input}
         for node in self.graph.node:
