@@ -25,7 +25,9 @@ from tests.oracles import need
 need("onnx")
 need("onnxruntime")
 
-from tests.onnx_graphs import Graph, run  # noqa: E402 - after the oracle check
+from onnx import TensorProto, helper  # noqa: E402 - after the oracle check
+
+from tests.onnx_graphs import Graph, run  # noqa: E402
 
 IMAGE = (1, 3, 16, 16)
 
@@ -269,3 +271,17 @@ def test_names_come_from_the_weights_and_the_exporters_scopes(tmp_path: Path) ->
     assert "layer1.0.relu" in names
     assert any(isinstance(n, Merge) and n.name == "layer1.0.add" for n in result.model.layers)
     assert all(isinstance(n, LayerNode | Merge) for n in result.model.layers)
+
+
+def test_a_batch_is_divided_out_and_free_sizes_need_an_input(tmp_path: Path) -> None:
+    g = Graph((4, 3, 16, 16))
+    result = imported(g, g.op("Conv", "x", g.weight(8, 3, 3, 3)), tmp_path)
+    assert result.totals.macs == 14 * 14 * 8 * 27  # per example, not for the batch of 4
+    free = Graph((1, 3, 16, 16))
+    free.input = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, "H", "W"])
+    path = free.save(tmp_path / "free.onnx", free.op("Conv", "x", free.weight(8, 3, 3, 3)))
+    with pytest.raises(ImportFailure, match="--input"):
+        load(str(path))
+    assert load(str(path), Shape((32, 32), 3)).totals.output == Shape((30, 30), 8)
+    with pytest.raises(ImportFailure, match="does not fit"):
+        load(str(path), Shape((32, 32), 4))

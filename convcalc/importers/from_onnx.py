@@ -333,8 +333,8 @@ class _Reader:
         if self.input_shape is not None:
             wanted = [self.input_shape.channels, *self.input_shape.spatial]
             if len(dims) != len(wanted) + 1 or dims[1] not in (None, wanted[0]):
-                raise ImportFailure(f"--input {self.input_shape} does not fit the model's "
-                                    f"input {shown}")
+                raise ImportFailure(f"the input {self.input_shape} does not fit the "
+                                    f"model's input {shown} (N, C, spatial)")
             dims = [dims[0] if dims else None, *wanted]
         dims = [1 if d is None and i == 0 else d for i, d in enumerate(dims)]
         fixed = [d for d in dims if d is not None]
