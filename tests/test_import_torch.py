@@ -67,10 +67,25 @@ def oracle(model: Any, size: int, bn_folded: bool = False) -> tuple[int, int, in
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         out = model(torch.zeros(1, 3, size, size, device=next(model.parameters()).device))
     if bn_folded:
-        norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
-        params -= sum(m.num_features for m in norms)  # 2C of BN become the conv's C bias
-        buffers = 0
+        folded = foldable(model)
+        params -= sum(m.num_features for m in folded)  # 2C of BN become the conv's C bias
+        buffers -= sum(2 * m.num_features for m in folded)
     return params, buffers, counter.get_total_flops() // 2, Shape((), out.shape[1])
+
+
+def foldable(model: Any) -> list[Any]:
+    """The batch norms an exporter folds: those right after a convolution (DenseNet's
+    norm-relu-conv layers keep theirs)."""
+    traced = torch.fx.symbolic_trace(model)
+    found = []
+    for node in traced.graph.nodes:
+        module = traced.get_submodule(node.target) if node.op == "call_module" else None
+        source = node.args[0] if node.args else None
+        if isinstance(module, torch.nn.BatchNorm2d) and getattr(source, "op", "") == \
+                "call_module" and isinstance(traced.get_submodule(source.target),
+                                             torch.nn.Conv2d) and len(source.users) == 1:
+            found.append(module)
+    return found
 
 
 def spec_totals(result: Imported) -> tuple[int, int, int, Shape]:
