@@ -75,7 +75,7 @@ def foldable(model: Any) -> list[Any]:
     found = []
     for node in traced.graph.nodes:
         module = traced.get_submodule(node.target) if node.op == "call_module" else None
-        source = node.args[0] if node.args else None
+        source: Any = node.args[0] if node.args else None
         if isinstance(module, torch.nn.BatchNorm2d) and getattr(source, "op", "") == \
                 "call_module" and isinstance(traced.get_submodule(source.target),
                                              torch.nn.Conv2d) and len(source.users) == 1:
@@ -94,7 +94,7 @@ def spec_totals(ref: str) -> tuple[tuple[int, int, int, int], int] | str:
     except ImportFailure as exc:
         first = exc.problems[0].message if exc.problems else exc.message
         return first[:70]
-    text = write_spec(imported.model)
+    text = write_spec(imported.model, "informative")  # as convcalc import writes it
     loaded = load_text(text, "imported.yaml")
     if not loaded.ok or loaded.model is None:
         return "the written spec does not read back"

@@ -80,7 +80,7 @@ def foldable(model: Any) -> list[Any]:
     found = []
     for node in traced.graph.nodes:
         module = traced.get_submodule(node.target) if node.op == "call_module" else None
-        source = node.args[0] if node.args else None
+        source: Any = node.args[0] if node.args else None
         if isinstance(module, torch.nn.BatchNorm2d) and getattr(source, "op", "") == \
                 "call_module" and isinstance(traced.get_submodule(source.target),
                                              torch.nn.Conv2d) and len(source.users) == 1:
