@@ -265,10 +265,12 @@ def test_names_come_from_the_weights_and_the_exporters_scopes(tmp_path: Path) ->
     y = g.op("Conv", "x", g.weight(3, 3, 1, 1, name="layer1.0.conv1.weight"))
     y = g.op("Relu", y, name="/layer1/layer1.0/relu/Relu")
     y = g.op("Add", y, "x", name="/layer1/layer1.0/Add")
+    y = g.op("Sigmoid", y, name="/features/features.1/block/block.0/block.0.2/Sigmoid")
     result = imported(g, y, tmp_path)
     names = [n.name for n in layer_nodes(result.model.layers)]
     assert names[0] == "layer1.0.conv1"
     assert "layer1.0.relu" in names
+    assert names[-1] == "features.1.block.0.2"
     assert any(isinstance(n, Merge) and n.name == "layer1.0.add" for n in result.model.layers)
     assert all(isinstance(n, LayerNode | Merge) for n in result.model.layers)
 

@@ -90,7 +90,7 @@ def foldable(model: Any) -> list[Any]:
 
 def spec_totals(result: Imported) -> tuple[int, int, int, Shape]:
     """What the written spec gives when read back: convcalc's own arithmetic."""
-    loaded = load_text(write_spec(result.model), "imported.yaml")
+    loaded = load_text(write_spec(result.model, "informative"), "imported.yaml")
     assert loaded.ok and loaded.model is not None, loaded.problems
     report = analyze(loaded.model)
     assert not [p for p in report.problems if p.level == "error"], report.problems

@@ -132,19 +132,21 @@ def _scopes(node: Any) -> list[str] | None:
 
 
 def _legacy_path(name: str) -> tuple[str, str] | None:
-    """``/layer1/layer1.0/conv1/Conv`` → (``layer1.0.conv1``, ``Conv``): torch's older
-    exporter names each node by its module scopes, each the child of the one before."""
-    if not name.startswith("/") or name.count("/") < 1:
+    """``/features/features.1/block/block.0/Conv`` → (``features.1.block.0``, ``Conv``):
+    torch's older exporter names a node by its module scopes, where a scope either extends
+    the one before (``features`` → ``features.1``: a Sequential's child) or is a child of
+    it (``block``)."""
+    if not name.startswith("/"):
         return None
     *scopes, op = name[1:].split("/")
-    path: list[str] = []
+    path, before = "", None
     for scope in scopes:
-        if path and scope.startswith(path[-1].rsplit(".", 1)[-1] + ".") and \
-                scope.split(".")[0] == path[-1].rsplit(".", 1)[-1]:
-            path[-1] = f"{path[-1]}.{scope.split('.', 1)[1]}"
+        if before is not None and scope.startswith(before + "."):
+            path += scope[len(before):]
         else:
-            path.append(f"{path[-1]}.{scope}" if path else scope)
-    return (path[-1] if path else ""), op
+            path = f"{path}.{scope}" if path else scope
+        before = scope
+    return path, op
 
 
 class _Reader:
@@ -257,8 +259,6 @@ class _Reader:
                                         f"{_printable(name)!r} before any node makes it (a "
                                         "cycle, or nodes out of order)")
             known.update(node.output)
-            if any(a.type in (5, 10) for a in node.attribute):  # GRAPH, GRAPHS
-                continue  # a subgraph (If, Loop) is refused when its node is read
 
     def sizes_computed(self) -> bool:
         """Evaluate the constants the graph computes from shapes (``Shape``, ``Gather``,
