@@ -184,3 +184,40 @@ def test_a_missing_file_and_a_missing_extra(tmp_path: Path, cli: Any,
     monkeypatch.setitem(sys.modules, "onnx", None)
     run = cli("import", str(path))
     assert run.code == 2 and 'pip install "convcalc[onnx]"' in run.err
+
+
+def test_mutated_models_are_imported_or_refused_never_crash(tmp_path: Path) -> None:
+    """Every attribute of every node removed, zeroed, negated or made huge in turn: the
+    import works or says why (ImportFailure), whatever the file says."""
+    from convcalc.importers import ImportFailure, load
+
+    g = Graph((1, 3, 16, 16))
+    y = g.op("Conv", "x", g.weight(4, 3, 3, 3), kernel_shape=[3, 3], pads=[1, 1, 1, 1],
+             strides=[1, 1])
+    y = g.op("MaxPool", y, kernel_shape=[2, 2], strides=[2, 2], ceil_mode=1)
+    y = g.op("Concat", y, g.op("Relu", y), axis=1)
+    y = g.op("Gemm", g.op("Flatten", g.op("GlobalAveragePool", y), axis=1),
+             g.weight(5, 8), transB=1)
+    original = g.save(tmp_path / "base.onnx", y)
+    model = onnx.load(original)
+    tried = 0
+    for index, node in enumerate(model.graph.node):
+        for position in range(len(node.attribute)):
+            for value in (None, 0, -1, 10**12):
+                mutated = onnx.ModelProto()
+                mutated.CopyFrom(model)
+                attributes = mutated.graph.node[index].attribute
+                if value is None:
+                    del attributes[position]
+                elif attributes[position].ints:
+                    attributes[position].ints[:] = [value] * len(attributes[position].ints)
+                else:
+                    attributes[position].i = value
+                path = tmp_path / "mutated.onnx"
+                onnx.save(mutated, path)
+                tried += 1
+                try:
+                    load(str(path))
+                except ImportFailure as exc:
+                    assert exc.message
+    assert tried > 30

@@ -36,6 +36,9 @@ from convcalc.shape import Shape
 MAX_BYTES = 2**31  # protobuf's own limit on one message
 MAX_NODES = 200_000
 SMALL = 64  # constants with more elements are weights: their values are never read
+# What a handler raises on a node whose attributes or inputs are missing or out of range
+MALFORMED = (KeyError, IndexError, ValueError, TypeError, ZeroDivisionError, OverflowError,
+             AssertionError)
 
 # Inputs (by position) that hold weights: float constants there are params ...
 WEIGHTS: dict[str, tuple[int, ...]] = {
@@ -366,6 +369,9 @@ class _Reader:
             if any(a.type in (5, 10) for a in node.attribute):
                 raise Unsupported("an op with a subgraph")
             handler(self, node)
+        except MALFORMED as exc:  # attributes missing or out of range: a broken node
+            self.unknown(node, f"a malformed {_printable(node.op_type, 40)} "
+                         f"({type(exc).__name__})")
         except Unsupported as exc:
             self.unknown(node, str(exc),
                          exc.fn if isinstance(exc, onnx_ops.Elementwise) else None)
