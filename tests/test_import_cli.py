@@ -27,7 +27,7 @@ from onnx import TensorProto, helper  # noqa: E402 - after the oracle check
 from tests.onnx_graphs import Graph  # noqa: E402
 
 ROOT = Path(__file__).parent.parent
-DATA = ROOT / "tests" / "data" / "import"
+ARCHITECTURES = ROOT / "architectures"
 
 
 def convcalc(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -85,18 +85,18 @@ def test_a_factory_of_the_users_own_code(cli: Any) -> None:
 
 def test_verify_against_a_real_model_passes_and_names_the_first_difference(
         tmp_path: Path, cli: Any) -> None:
-    # the zoo's ShuffleNet v2 1.0x (a copy until the zoo lands): one branch 2 wider fails
-    spec = DATA / "shufflenet-v2-x1_0.yaml"
-    same = cli("verify", str(spec), "--against", "torchvision:shufflenet_v2_x1_0")
+    # the bundled ShuffleNet v2 1.0x passes; with the first 1x1 of branch 2 wider, it fails
+    same = cli("verify", "shufflenet-v2-x1_0", "--against", "torchvision:shufflenet_v2_x1_0")
     assert same.code == 0, same.out + same.err
     assert "113 alike" in same.out and "the spec is the model" in same.out
-    blocks = (DATA / "shufflenet-v2-blocks.yaml").read_text()
+    blocks = (ARCHITECTURES / "shufflenet-v2-blocks.yaml").read_text()
     wider = blocks.replace("layers: [conv1-$out, bn, relu, depthwise",
                            "layers: [conv1-$(out+2), bn, relu, depthwise")
     assert wider != blocks
     (tmp_path / "shufflenet-v2-blocks.yaml").write_text(wider)
-    (tmp_path / "wrong.yaml").write_text(spec.read_text().split("expect:")[0] + "layers:" +
-                                         spec.read_text().split("layers:")[1])
+    spec = (ARCHITECTURES / "shufflenet-v2-x1_0.yaml").read_text()
+    (tmp_path / "wrong.yaml").write_text(spec.split("expect:")[0] + "layers:" +
+                                         spec.split("layers:")[1])
     different = cli("verify", str(tmp_path / "wrong.yaml"), "--against",
                     "torchvision:shufflenet_v2_x1_0")
     assert different.code == 1, different.err
