@@ -94,7 +94,10 @@ def spec_totals(ref: str) -> tuple[tuple[int, int, int, int], int] | str:
     except ImportFailure as exc:
         first = exc.problems[0].message if exc.problems else exc.message
         return first[:70]
-    text = write_spec(imported.model, "informative")  # as convcalc import writes it
+    try:
+        text = write_spec(imported.model, "informative")  # as convcalc import writes it
+    except Exception as exc:  # the writer's own failure, reported as such in the table
+        return f"the writer failed: {type(exc).__name__}"
     loaded = load_text(text, "imported.yaml")
     if not loaded.ok or loaded.model is None:
         return "the written spec does not read back"
