@@ -287,3 +287,11 @@ def test_a_batch_is_divided_out_and_free_sizes_need_an_input(tmp_path: Path) -> 
     assert load(str(path), Shape((32, 32), 3)).totals.output == Shape((30, 30), 8)
     with pytest.raises(ImportFailure, match="does not fit"):
         load(str(path), Shape((32, 32), 4))
+
+
+def test_a_size_the_model_floors_with_loss_is_allowed_in_the_spec(tmp_path: Path) -> None:
+    g = Graph(IMAGE)  # (16 − 3)/2 + 1 = 7.5: the last row and column are never read
+    result = imported(g, g.op("Conv", "x", g.weight(4, 3, 3, 3), strides=[2, 2]), tmp_path)
+    text = write_spec(result.model)
+    assert "allow: lossy" in text and "as the imported model computes it" in text
+    assert spec_report(result).totals.output_shape == Shape((7, 7), 4)
