@@ -60,14 +60,14 @@ def oracle(model: Any, size: int, folded: bool) -> tuple[int, int, int, int]:
     buffers = sum(b.numel() for b in model.buffers() if b.is_floating_point())
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         out = model.to("meta")(torch.zeros(1, 3, size, size, device="meta"))
-    if folded:  # an exporter folds a batch norm right after a convolution into it
-        norms = foldable(model)
-        params -= sum(m.num_features for m in norms)
-        buffers -= sum(2 * m.num_features for m in norms)
+    if folded:  # an exporter folds a batch norm right after a convolution into its bias
+        for norm, conv in foldable(model):
+            params -= norm.num_features * (1 if conv.bias is None else 2)
+            buffers -= 2 * norm.num_features
     return params, buffers, counter.get_total_flops() // 2, int(out.shape[1])
 
 
-def foldable(model: Any) -> list[Any]:
+def foldable(model: Any) -> list[tuple[Any, Any]]:
     import torch
     import torch.fx
 
@@ -79,7 +79,7 @@ def foldable(model: Any) -> list[Any]:
         if isinstance(module, torch.nn.BatchNorm2d) and getattr(source, "op", "") == \
                 "call_module" and isinstance(traced.get_submodule(source.target),
                                              torch.nn.Conv2d) and len(source.users) == 1:
-            found.append(module)
+            found.append((module, traced.get_submodule(source.target)))
     return found
 
 

@@ -67,15 +67,16 @@ def oracle(model: Any, size: int, bn_folded: bool = False) -> tuple[int, int, in
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         out = model(torch.zeros(1, 3, size, size, device=next(model.parameters()).device))
     if bn_folded:
-        folded = foldable(model)
-        params -= sum(m.num_features for m in folded)  # 2C of BN become the conv's C bias
-        buffers -= sum(2 * m.num_features for m in folded)
+        # BN's 2C params become the conv's C bias (merged with one it already has)
+        for norm, conv in foldable(model):
+            params -= norm.num_features * (1 if conv.bias is None else 2)
+            buffers -= 2 * norm.num_features
     return params, buffers, counter.get_total_flops() // 2, Shape((), out.shape[1])
 
 
-def foldable(model: Any) -> list[Any]:
-    """The batch norms an exporter folds: those right after a convolution (DenseNet's
-    norm-relu-conv layers keep theirs)."""
+def foldable(model: Any) -> list[tuple[Any, Any]]:
+    """The batch norms an exporter folds, with their convolution: those right after one
+    (DenseNet's norm-relu-conv layers keep theirs)."""
     traced = torch.fx.symbolic_trace(model)
     found = []
     for node in traced.graph.nodes:
@@ -84,7 +85,7 @@ def foldable(model: Any) -> list[Any]:
         if isinstance(module, torch.nn.BatchNorm2d) and getattr(source, "op", "") == \
                 "call_module" and isinstance(traced.get_submodule(source.target),
                                              torch.nn.Conv2d) and len(source.users) == 1:
-            found.append(module)
+            found.append((module, traced.get_submodule(source.target)))
     return found
 
 
