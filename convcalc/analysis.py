@@ -93,6 +93,8 @@ class _Walk:
             at = node.fields_at.get(exc.field, node.at) if exc.field else node.at
             self.problem(at, exc.code, f"{node.name}: {exc.message} (input {x})")
             return None
+        for code, message in effect.warnings:
+            self.problem(node.at, code, f"{node.name}: {message}", WARNING)
         row = row_of(node.layer, x, effect, node.name, after, depth, node.at, sizes)
         self.rows.append(self.judge_sizes(node, row))
         return effect.output, after

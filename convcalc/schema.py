@@ -33,6 +33,8 @@ _FIELDS: dict[str, dict[str, Any]] = {
     "float": {"type": ["number", "string"]},
     "Act": {"anyOf": [{"enum": [*ACTIVATIONS, *ACTIVATION_ALIASES, None]}, {"type": "string"}]},
     "str": {"type": "string"},
+    "Shape": {"anyOf": [{"type": "string", "pattern": r"^\d+(x\d+){0,3}$"},
+                        {"type": "integer"}, {"type": "array", "items": {"type": "integer"}}]},
 }
 _CONDITION = {"type": ["boolean", "string"],
               "description": "the item is left out unless this holds: true, false or $(…)"}

@@ -6,6 +6,7 @@ from convcalc.layers.base import Layer
 from convcalc.layers.conv import Conv, ConvTranspose, Depthwise, Local, Separable
 from convcalc.layers.dense import Dense, Flatten
 from convcalc.layers.norm import LRN, BatchNorm, LayerNorm, LayerScale
+from convcalc.layers.opaque import Opaque
 from convcalc.layers.pool import (
     AdaptiveAvgPool,
     AdaptiveMaxPool,
@@ -67,6 +68,7 @@ KINDS: dict[str, type[Layer]] = {
     "upsample": Upsample,
     "channel-shuffle": ChannelShuffle,
     "zeropad": ZeroPad,
+    "opaque": Opaque,
 }
 
 # Other spellings people write, each mapped to its registry name.

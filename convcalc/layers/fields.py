@@ -22,6 +22,7 @@ from convcalc.units import (
     shorten,
     whole_number,
 )
+from convcalc.shape import Shape
 
 ACTIVATIONS = ("relu", "relu6", "leaky-relu", "sigmoid", "tanh", "silu", "hard-swish",
                "hard-sigmoid", "gelu", "softmax")
@@ -160,6 +161,18 @@ def _text(value: object) -> str:
     raise ValueError(f"expected text, got {_shown(value)}")
 
 
+def _shape(value: object) -> Shape:
+    """A declared shape: ``14x14x256``, ``[14, 14, 256]`` or ``1000``."""
+    if isinstance(value, list | tuple) and all(isinstance(v, int) and not isinstance(v, bool)
+                                               for v in value):
+        return Shape.of(list(value))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Shape.of([value])
+    if isinstance(value, str):
+        return Shape.parse(value)
+    raise ValueError(f"expected a shape like 14x14x256, got {value!r}")
+
+
 def _optional(parse: Callable[[object], Any]) -> Callable[[object], Any]:
     return lambda value: None if value is None else parse(value)
 
@@ -176,6 +189,7 @@ PARSERS: dict[str, Callable[[object], Any]] = {
     "float": _number,
     "Act": _activation,
     "str": _text,
+    "Shape": _shape,
 }
 
 
