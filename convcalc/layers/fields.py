@@ -14,6 +14,7 @@ from fractions import Fraction
 from typing import Any
 
 from convcalc.arith import PAD_WORDS
+from convcalc.shape import Shape
 from convcalc.units import (
     LIMIT,
     MAX_DIGITS,
@@ -22,7 +23,6 @@ from convcalc.units import (
     shorten,
     whole_number,
 )
-from convcalc.shape import Shape
 
 ACTIVATIONS = ("relu", "relu6", "leaky-relu", "sigmoid", "tanh", "silu", "hard-swish",
                "hard-sigmoid", "gelu", "softmax")
