@@ -72,8 +72,12 @@ def discover(arguments: list[str]) -> tuple[list[Path], list[str]]:
 
 
 def check(arguments: list[str], settings: Settings | None = None, strict: bool = False,
-          budget: Budget | None = None) -> Outcome:
-    """Check every spec that ``arguments`` name, in one process."""
+          budget: Budget | None = None, portable: tuple[str, ...] = ()) -> Outcome:
+    """Check every spec that ``arguments`` name, in one process.
+
+    ``portable`` names rule sets that must agree on every layer (``not-portable`` where
+    they do not).
+    """
     settings = settings or Settings()
     paths, missing = discover(arguments)
     problems: list[Problem] = []
@@ -89,6 +93,10 @@ def check(arguments: list[str], settings: Settings | None = None, strict: bool =
         extra = budget.claims(loaded.path) if budget else ()
         report = analyze(loaded.model, settings, strict, loaded.problems, extra)
         problems += report.problems
+        if portable:
+            from convcalc.portability import compare
+
+            problems += compare(loaded.model, portable).problems()
     unusable = tuple(f"{argument}: no such file, folder or matching spec"
                      for argument in missing) + tuple(f"{path}: cannot be read"
                                                       for path in unreadable)

@@ -88,3 +88,4 @@ class Model:
     layers: tuple[Node, ...]
     expect: tuple[Claim, ...] = ()
     budget: tuple[Claim, ...] = ()
+    rules: str | None = None  # the framework whose rules the spec declares (`rules: caffe`)

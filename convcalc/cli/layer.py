@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from convcalc.cli.common import Dtype, LayerFormat, fail
+from convcalc.cli.common import RULES_HELP, Dtype, LayerFormat, fail, rule_names, settings_of
 
 _LAYER_OPTIONS = {"k": "--k", "stride": "--stride", "pad": "--pad", "dilation": "--dilation",
                   "groups": "--groups", "ceil": "--ceil", "output_padding": "--output-padding",
@@ -48,6 +48,7 @@ def layer(
                                              "programs.")] = LayerFormat.table,
     explain: Annotated[bool, typer.Option("--explain", help="Also name the formulas after "
                                           "Dumoulin & Visin's relationships.")] = False,
+    rules: Annotated[str | None, typer.Option("--rules", help=RULES_HELP)] = None,
 ) -> None:
     """One layer on one input: output shape, params, MACs, memory and the worked formulas.
 
@@ -55,9 +56,8 @@ def layer(
     """
     from convcalc.layers import KINDS, lookup
     from convcalc.layers.fields import construct
-    from convcalc.measure import analyze_layer
+    from convcalc.measure import adapted, analyze_layer
     from convcalc.problem import LayerError
-    from convcalc.report import Settings
     from convcalc.shape import Shape
 
     kind_class = lookup(kind)
@@ -80,15 +80,17 @@ def layer(
         if error.code == "missing-key":
             fail(f"--kind {kind} needs {option}")
         fail(f"{option}{error.message.removeprefix(error.field)}")
+    settings = settings_of(batch, dtype.value, rule_names(rules))
     try:
-        report = analyze_layer(built, x, Settings(batch, dtype.value))
+        report = analyze_layer(built, x, settings)
     except LayerError as exc:
         fail(exc.message)
     if explain:
         from convcalc.relationships import explain as cases
 
+        sized = adapted(built, x, settings)
         report = dataclasses.replace(report, formulas=(*report.formulas,
-                                                       *cases(built, report.row)))
+                                                       *cases(sized, report.row)))
     if fmt is LayerFormat.json:
         from convcalc.render.json_ import layer_report
 

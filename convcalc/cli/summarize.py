@@ -10,12 +10,15 @@ import typer
 
 from convcalc.cli.common import (
     EXIT_PROBLEMS,
+    RULES_HELP,
     Dtype,
     Optimizer,
     SummaryFormat,
     fail,
     load,
     print_problems,
+    rule_names,
+    settings_of,
 )
 from convcalc.problem import ERROR
 
@@ -50,6 +53,10 @@ def summarize(
     count: Annotated[str | None, typer.Option("--count", help="Your own convention instead "
                                               "of a preset: MACs plus any of bias, norm, act, "
                                               "pool, add, comma-separated.")] = None,
+    rules: Annotated[str | None, typer.Option("--rules", help=RULES_HELP + " Several, "
+                                              "comma-separated (pytorch,caffe), add the "
+                                              "layers whose sizes differ side by side.")
+                     ] = None,
 ) -> None:
     """A whole network, layer by layer: shapes, activations, params, MACs, exact totals.
 
@@ -60,7 +67,6 @@ def summarize(
     from convcalc.counting import PRESETS, custom
     from convcalc.counting import count as count_ops
     from convcalc.memory import memory as memory_models
-    from convcalc.report import Settings
     from convcalc.shape import Shape
     from convcalc.units import parse_quantity
 
@@ -81,13 +87,19 @@ def summarize(
             model = dataclasses.replace(model, input=Shape.parse(input_shape))
         except ValueError as exc:
             fail(f"--input: {exc}")
-    report = analyze(model, Settings(batch, dtype.value), known=loaded.problems)
+    chosen = rule_names(rules, most=7)
+    report = analyze(model, settings_of(batch, dtype.value, chosen), known=loaded.problems)
+    compared = None
+    if len(chosen) > 1:
+        from convcalc.portability import compare
+
+        compared = compare(model, chosen)
     counted = count_ops(report, convention)
     memory = memory_models(model, report, optimizer.value if optimizer else None, mixed, budget)
     if fmt is SummaryFormat.json:
         from convcalc.render.json_ import summary
 
-        print(summary(report, memory, counted))
+        print(summary(report, memory, counted, compared))
     elif fmt is SummaryFormat.csv:
         from convcalc.render.tabular import to_csv
 
@@ -101,6 +113,10 @@ def summarize(
         from convcalc.render.summary import draw
 
         sys.stdout.write(draw(report, depth, wants_colour(), memory, counted, receptive))
+        if compared is not None:
+            from convcalc.render.portability import draw as draw_rules
+
+            sys.stdout.write(draw_rules(compared, wants_colour()))
     if fmt is not SummaryFormat.json:
         print_problems(report.problems)
     if any(p.level == ERROR for p in report.problems):

@@ -33,8 +33,8 @@ from convcalc.problem import ERROR, WARNING, Where
 from convcalc.shape import Shape
 from convcalc.units import parse_quantity
 
-TOP_KEYS = ("name", "source", "description", "include", "input", "defaults", "expect", "budget",
-            "blocks", "layers")
+TOP_KEYS = ("name", "source", "description", "include", "input", "rules", "defaults", "expect",
+            "budget", "blocks", "layers")
 LIBRARY_KEYS = ("name", "source", "description", "include", "blocks")
 MAX_INCLUDES = 64
 EXPECT_KEYS = ("params", "trainable", "trainable_params", "non_trainable",
@@ -72,6 +72,7 @@ class Builder(BlockReader):
             self.library = True
             return None
         shape = self.input(root)
+        rules = self.rules(root.get("rules"))
         self.read_defaults(root.get("defaults"))
         layers: list[ModelNode] = []
         body = root.get("layers")
@@ -93,7 +94,20 @@ class Builder(BlockReader):
         return Model(name=str(plain(name_node)) if name_node else stem,
                      source=str(plain(source_node)) if source_node else "",
                      path=self.path, input=shape, input_at=self.where(input_node),
-                     layers=tuple(layers), expect=expect, budget=budget)
+                     layers=tuple(layers), expect=expect, budget=budget, rules=rules)
+
+    def rules(self, node: Node | None) -> str | None:
+        """``rules: caffe``: the framework whose rules the spec's sizes follow."""
+        from convcalc.rules import RULES
+
+        if node is None:
+            return None
+        value = plain(node)
+        if isinstance(value, str) and value.strip().lower() in RULES:
+            return value.strip().lower()
+        self.problem(node, "unknown-rules", f"rules must be one of {', '.join(RULES)}, got "
+                     f"{value!r}")
+        return None
 
     def input(self, root: Map) -> Shape | None:
         node = root.get("input")
