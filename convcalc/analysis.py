@@ -56,6 +56,11 @@ class _Walk:
     measured: dict[tuple[Layer, Shape], tuple[Effect, tuple[AxisSize, ...]]]
     rules: Rules  # the framework whose sizes the walk computes
     refuse: bool  # whether what that framework refuses is a problem
+    stopped: Problem | None = None  # the problem that ended the walk early
+
+    def stop(self, at: Where, code: str, message: str) -> None:
+        self.problem(at, code, message)
+        self.stopped = self.problems[-1]
 
     def problem(self, at: Where, code: str, message: str, level: str = ERROR) -> None:
         self.problems.append(Problem(at.path, at.line, at.col, level, code, message))
@@ -82,7 +87,7 @@ class _Walk:
                 effect = self.rules.adapt(node.layer, x, self.refuse).apply(x)
             except LayerError as exc:
                 at = node.fields_at.get(exc.field, node.at) if exc.field else node.at
-                self.problem(at, exc.code, f"{node.name}: {exc.message} (input {x})")
+                self.stop(at, exc.code, f"{node.name}: {exc.message} (input {x})")
                 return None
             known = self.measured[node.layer, x] = effect, sizes_of(x, effect)
         effect, sizes = known
@@ -116,7 +121,7 @@ class _Walk:
         try:
             out = MERGES[node.op]([shape for shape, _ in outputs])
         except LayerError as exc:
-            self.problem(node.at, exc.code, f"{node.name}: {exc.message}")
+            self.stop(node.at, exc.code, f"{node.name}: {exc.message}")
             return None
         merged = self.merge_fields(node, outputs)
         self.summarise(header, node.name, node.op, depth, x, out, merged, node.at,
@@ -193,7 +198,7 @@ def analyze(model: Model, settings: Settings | None = None, strict: bool = False
         walk.problems += claims_problems(model, totals, settings, budget)
     return Report(name=model.name, source=model.source, path=model.path, input_shape=x,
                   rows=tuple(walk.rows), totals=totals, settings=settings,
-                  problems=tuple(sorted(set(walk.problems))), complete=result is not None)
+                  problems=tuple(sorted(set(walk.problems))), stopped=walk.stopped)
 
 
 def totals_value(key: str, totals: Totals, settings: Settings) -> int | Shape:

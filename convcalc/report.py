@@ -171,7 +171,11 @@ class Report:
     totals: Totals
     settings: Settings
     problems: tuple[Problem, ...]
-    complete: bool = True  # False when a layer or merge stopped the walk
+    stopped: Problem | None = None  # the problem of the layer or merge the walk stopped at
+
+    @property
+    def complete(self) -> bool:
+        return self.stopped is None
 
 
 def covers_input(row: Row, input_shape: Shape) -> bool:

@@ -116,7 +116,7 @@ def summarize(
         if compared is not None:
             from convcalc.render.portability import draw as draw_rules
 
-            sys.stdout.write(draw_rules(compared, wants_colour()))
+            sys.stdout.write(draw_rules(compared, depth, wants_colour()))
     if fmt is not SummaryFormat.json:
         print_problems(report.problems)
     if any(p.level == ERROR for p in report.problems):

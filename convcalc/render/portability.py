@@ -8,17 +8,20 @@ from convcalc.portability import Portability, side_by_side
 from convcalc.render.grid import paint, table
 
 
-def draw(portability: Portability, colour: bool = False) -> str:
+def draw(portability: Portability, depth: int | None = None, colour: bool = False) -> str:
     """The layers whose output differs between the rule sets, one column per rule set."""
     names = portability.names
     title = f"Sizes under {', '.join(names)}"
-    rows = side_by_side(portability)
+    rows = side_by_side(portability, depth)
     finals = [("final output", tuple(portability.final(name) for name in names))]
     if not rows:
         return "\n".join(["", paint(title, "bold", colour),
                           f"every layer has the same output under {', '.join(names)}"]) + "\n"
-    lines = table(["layer", *names], [[name, *outputs] for name, outputs in rows + finals],
-                  [False] * (len(names) + 1), colour)
+    disputed = {d.name for d in portability.differences}
+    marked = [[name, *outputs, "← the rules disagree here" if name in disputed else ""]
+              for name, outputs in rows]
+    lines = table(["layer", *names, ""], [*marked, ["final output", *finals[0][1], ""]],
+                  [False] * (len(names) + 2), colour)
     return "\n".join(["", paint(title + ": the layers whose outputs differ", "bold", colour),
                       *lines]) + "\n"
 
