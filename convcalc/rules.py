@@ -102,6 +102,7 @@ class ConvRules:
     same_strided: bool = True  # `same` with a stride above 1 (PyTorch: refused)
     dilation: bool = True
     dilated_strides: bool = True  # stride > 1 together with dilation > 1 (Keras: refused)
+    dilated_words: bool = True  # `same` words with dilation > 1 (onnxruntime: refused)
     truncates: bool = False  # C division toward zero: a kernel a little larger than the
     # padded input still gives one output, its missing taps read as zeros
 
@@ -123,6 +124,10 @@ class PoolRules:
     windowed_avg: bool = True  # Darknet's [avgpool] is global only
     pads_kernel: bool = False  # an unset max-pooling pad is k − 1 in total (Darknet)
     truncates: bool = False  # C division toward zero, as ConvRules.truncates
+    dilated_words: bool = True  # `same` words with dilation > 1 (onnxruntime sizes them as
+    # if undilated, against ONNX's own formula: refused as not portable)
+    max_same_gaps: bool = True  # max pooling's `same` when the windows leave gaps, its
+    # padding formula negative (onnxruntime: "padding values must be non-negative")
 
 
 @dataclass(frozen=True)
@@ -134,8 +139,9 @@ class TransposedRules:
     words: WordSizes = WordSizes.NONE
     pads: PadRule = PadRule.SYMMETRIC
     output_padding: bool = True  # it has an output padding (Caffe, Darknet: none)
-    below_stride: bool = False  # output_padding must be below the stride (Keras)
+    below_stride: bool = False  # output_padding must be below the stride (Keras, ONNX)
     dilation: bool = True
+    dilated_strides: bool = True  # stride > 1 together with dilation > 1 (Keras: refused)
 
 
 @dataclass(frozen=True)
@@ -192,6 +198,10 @@ class Rules:
             if max(ds) > 1 and max(ss) > 1 and not rules.dilated_strides:
                 raise self._refused(what, "refuses a stride above 1 with a dilation above 1",
                                     rules.source, "dilation")
+            if layer.pad in ("same", "same-lower") and layer.pad in rules.words and \
+                    max(ds) > 1 and not rules.dilated_words:
+                raise self._refused(what, "refuses a padding word with a dilation above 1 "
+                                    "(give the pads as numbers)", rules.source, "pad")
             if layer.pad == "same" and "same" in rules.words and max(ss) > 1 \
                     and not rules.same_strided:
                 raise self._refused(what, "refuses padding 'same' with a stride above 1 "
@@ -226,6 +236,17 @@ class Rules:
                 raise self._refused(what, "has no ceil mode", rules.source, "ceil")
             if max(ds) > 1 and not rules.dilation:
                 raise self._refused(what, "has no dilation", rules.source, "dilation")
+            word = pad in ("same", "same-lower") and pad in rules.words
+            if word and max(ds) > 1 and not rules.dilated_words:
+                raise self._refused(what, "sizes a padding word with a dilation above 1 "
+                                    "against its own formula (give the pads as numbers)",
+                                    rules.source, "pad")
+            if word and is_max and not rules.max_same_gaps and any(
+                    (-(-i // s) - 1) * s + k < i
+                    for i, k, s in zip(x.spatial, ks, ss, strict=True)):
+                raise self._refused(what, "fails on a padding word whose windows leave gaps "
+                                    "(a negative padding; give the pads as numbers)",
+                                    rules.source, "pad")
             allowed = rules.pads if is_max or rules.avg_pads is None else rules.avg_pads
             native = self._judge_pads(what, pad, pads, rules.words, allowed, rules.source,
                                       x, ks, ss, ds)
@@ -258,6 +279,9 @@ class Rules:
         if refuse:
             if max(ds) > 1 and not rules.dilation:
                 raise self._refused(what, "has no dilation", rules.source, "dilation")
+            if max(ds) > 1 and max(ss) > 1 and not rules.dilated_strides:
+                raise self._refused(what, "refuses a stride above 1 with a dilation above 1",
+                                    rules.source, "dilation")
             if any(extras) and not rules.output_padding:
                 raise self._refused(what, "has no output padding", rules.source,
                                     "output_padding")
@@ -272,11 +296,6 @@ class Rules:
             if word is None and not valid and rules.pads.refuses(
                     per_axis_pads(layer.pad, ndim), [((0, 0),) * ndim]):
                 raise self._refused(what, f"takes {rules.pads.value}", rules.source, "pad")
-            if word is not None and given is not None and any(extras) and \
-                    rules.words is WordSizes.ONNX and word != "valid":
-                raise self._refused(what, "ignores output_padding under auto_pad SAME in "
-                                    "onnxruntime (ONNX's shape inference adds it)",
-                                    rules.source, "output_padding")
         if rules.words is WordSizes.KERAS and (valid or word == "same"):
             targets = [_keras_transposed(i, span(k, d), s, word == "same",
                                          None if given is None else a)
@@ -426,28 +445,33 @@ KERAS = Rules(
                     "a is unset, else (i − 1)·s + k̂ mod 2 + a",
                     "keras: keras/src/backend/common/backend_utils.py "
                     "_get_output_shape_given_tf_padding (conv_utils.deconv_output_length in "
-                    "Keras 2); output_padding < strides in base_conv_transpose.py",
-                    words=WordSizes.KERAS, pads=PadRule.WORDS, below_stride=True),
+                    "Keras 2); output_padding < strides, and no strides > 1 with dilation_rate "
+                    "> 1, in base_conv_transpose.py",
+                    words=WordSizes.KERAS, pads=PadRule.WORDS, below_stride=True,
+                    dilated_strides=False),
 )
 
 ONNX = Rules(
     "onnx", "ONNX (onnxruntime)",
     ConvRules("floor((i + pad_begin + pad_end − d·(k − 1) − 1)/s) + 1; auto_pad SAME_UPPER "
               "(same) and SAME_LOWER (same-lower): ceil(i/s), the odd pixel after or before",
-              "onnx: docs/Operators.md, Conv (auto_pad, pads)",
-              words=("valid", "same", "same-lower"), pads=PadRule.ANY),
+              "onnx: docs/Operators.md, Conv (auto_pad, pads); onnxruntime: "
+              "core/providers/common.h ComputePadAndOutputShape (no dilation with SAME)",
+              words=("valid", "same", "same-lower"), pads=PadRule.ANY, dilated_words=False),
     PoolRules("floor, or ceil with ceil_mode, of (i + pad_begin + pad_end − d·(k − 1) − 1)/s, "
               "+ 1; ceil mode drops a last window that would start in the end padding",
               "onnx: docs/Operators.md, MaxPool; onnxruntime: "
-              "core/providers/cpu/nn/pool_attributes.h (pads below the kernel)",
+              "core/providers/cpu/nn/pool_attributes.h (pads below the kernel; SAME pads "
+              "from the undilated kernel, never negative for MaxPool; C division)",
               words=("valid", "same", "same-lower"), pads=PadRule.ANY,
-              limit=PadLimit.BELOW_KERNEL),
+              limit=PadLimit.BELOW_KERNEL, dilated_words=False, max_same_gaps=False,
+              truncates=True),
     TransposedRules("s·(i − 1) + a + d·(k − 1) + 1 − pad_begin − pad_end; auto_pad SAME_UPPER "
                     "and SAME_LOWER: min(i·s, s·(i − 1) + a + d·(k − 1) + 1)",
                     "onnx: docs/Operators.md, ConvTranspose; onnxruntime: "
                     "core/providers/cpu/nn/conv_transpose_attributes.h "
-                    "ComputeTransposePadAndOutputShape",
-                    words=WordSizes.ONNX, pads=PadRule.ANY),
+                    "ComputeTransposePadAndOutputShape (output_padding below the stride)",
+                    words=WordSizes.ONNX, pads=PadRule.ANY, below_stride=True),
 )
 
 CAFFE = Rules(

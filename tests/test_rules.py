@@ -410,3 +410,11 @@ def test_the_readme_lists_each_specs_portability() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert script.rewritten(readme, bundled_table()) == readme, \
         "README's table is stale: run python scripts/frameworks_table.py"
+
+
+def test_the_python_api_takes_rules() -> None:
+    import convcalc
+
+    model = convcalc.load_text(CAFFE_SPEC)
+    assert convcalc.analyze(model).totals.output_shape == Shape((3, 2), 3)
+    assert convcalc.analyze(model, rules="onnx").totals.output_shape == Shape((2, 2), 3)
