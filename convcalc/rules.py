@@ -458,8 +458,9 @@ ONNX = Rules(
               "onnx: docs/Operators.md, Conv (auto_pad, pads); onnxruntime: "
               "core/providers/common.h ComputePadAndOutputShape (no dilation with SAME)",
               words=("valid", "same", "same-lower"), pads=PadRule.ANY, dilated_words=False),
-    PoolRules("floor, or ceil with ceil_mode, of (i + pad_begin + pad_end − d·(k − 1) − 1)/s, "
-              "+ 1; ceil mode drops a last window that would start in the end padding",
+    PoolRules("(i + pad_begin + pad_end − d·(k − 1) − 1)/s + 1 in C integer division, or its "
+              "ceil with ceil_mode, which drops a last window that would start in the end "
+              "padding",
               "onnx: docs/Operators.md, MaxPool; onnxruntime: "
               "core/providers/cpu/nn/pool_attributes.h (pads below the kernel; SAME pads "
               "from the undilated kernel, never negative for MaxPool; C division)",
