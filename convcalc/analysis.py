@@ -91,6 +91,8 @@ class _Walk:
                 return None
             known = self.measured[node.layer, x] = effect, sizes_of(x, effect)
         effect, sizes = known
+        for code, message in effect.warnings:
+            self.problem(node.at, code, f"{node.name}: {message}", WARNING)
         after = advance(field, x, effect)
         row = row_of(node.layer, x, effect, node.name, after, depth, node.at, sizes)
         self.rows.append(self.judge_sizes(node, row))
@@ -113,8 +115,13 @@ class _Walk:
               depth: int) -> tuple[Shape, Field] | None:
         header = len(self.rows)
         outputs: list[tuple[Shape, Field]] = []
-        for branch in node.branches:
-            result = self.sequence(branch, x, field, depth + 1)
+        try:
+            inputs = node.inputs(x)
+        except LayerError as exc:
+            self.problem(node.at, exc.code, f"{node.name}: {exc.message}")
+            return None
+        for branch, start in zip(node.branches, inputs, strict=True):
+            result = self.sequence(branch, start, field, depth + 1)
             if result is None:
                 return None
             outputs.append(result)

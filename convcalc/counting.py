@@ -29,7 +29,8 @@ class Convention:
     pools: tuple[tuple[str, int], ...] = ()  # (kind, per input element)
     upsample: int = 0  # per output element
     merges: int = 0  # per output element, for each branch beyond the first (add and mul)
-    bn_params: bool = False  # torchinfo: one per batch-norm parameter
+    norm_params: bool = False  # torchinfo: one per batch-norm or layer-norm parameter
+    layernorm: tuple[int, int] = (0, 0)  # per layer-norm element: with a scale, without
 
     def extra(self, row: Row) -> int:
         """Operations this convention adds to one layer's MACs."""
@@ -39,7 +40,10 @@ class Convention:
             count += self.bias * out
         if row.kind == "bn":
             count += self.norm * out if row.params else self.norm * out // 2
-            count += row.params if self.bn_params else 0
+        if row.kind == "layernorm":
+            count += self.layernorm[0 if row.params else 1] * out
+        if row.kind in ("bn", "layernorm") and self.norm_params:
+            count += row.params
         acts = dict(self.activations)
         count += acts.get(row.kind, 0) * out
         if row.act:
@@ -59,25 +63,36 @@ class Convention:
 
 MACS = Convention("macs", "multiply-accumulates of conv and dense weights, bias excluded: the "
                           "papers', torchvision's published GFLOPS and fvcore's core")
+# Layer norm and layer scale, from each tool's source: fvcore's flop_count.py maps
+# aten::layer_norm to norm_flop_counter(2), 5 per element with a weight (4 without), and has
+# no handle for aten::mul (layer scale: 0). ptflops' pytorch_ops.py hooks nn.LayerNorm with
+# bn_flops_counter_hook, which doubles only for an `affine` attribute that LayerNorm does not
+# have (it has elementwise_affine): 1 per element; the hook is found by exact type, so a
+# subclass such as torchvision's LayerNorm2d counts 0, and `scale * x` (Tensor.__mul__) is not
+# patched: layer scale 0. torchinfo's calculate_macs counts a non-conv module's parameters
+# named weight or bias once: layer norm's 2C, not ConvNeXt's `layer_scale`. Stochastic depth
+# is the identity at inference: 0 in every tool.
 FVCORE = Convention(
     "fvcore", "fvcore's FlopCountAnalysis defaults: conv and linear MACs, batch norm 2 per "
-              "element (eval, affine), adaptive average pooling 1 per input element, nearest "
-              "upsampling 1 per output element; ReLU, max pooling and adds ignored",
-    norm=2, pools=(("global-avgpool", 1), ("adaptive-avgpool", 1)), upsample=1)
+              "element (eval, affine), layer norm 5 per element (4 without a scale), adaptive "
+              "average pooling 1 per input element, nearest upsampling 1 per output element; "
+              "ReLU, max pooling, adds and layer scale ignored",
+    norm=2, pools=(("global-avgpool", 1), ("adaptive-avgpool", 1)), upsample=1,
+    layernorm=(5, 4))
 PTFLOPS = Convention(
     "ptflops", "ptflops 0.7's pytorch (module-hook) backend: conv and linear MACs plus bias (1 "
                "per output), batch norm 2 per element, ReLU-family modules and pooling modules "
                "counted twice (once by the module hook, once by the patched torch.nn.functional "
-               "call inside them), SiLU and softmax once through the functional patch; "
-               "in-place adds not counted",
-    bias=1, norm=2,
+               "call inside them), SiLU and softmax once through the functional patch, "
+               "nn.LayerNorm 1 per element; in-place adds and layer scale not counted",
+    bias=1, norm=2, layernorm=(1, 1),
     activations=(("relu", 2), ("relu6", 2), ("leaky-relu", 2), ("gelu", 2), ("silu", 1),
                  ("softmax", 1)),
     pools=tuple((kind, 2) for kind in POOLS), upsample=2)
 TORCHINFO = Convention(
     "torchinfo", "torchinfo's mult-adds: each conv parameter (weights and bias) times the output "
-                 "positions, each other parameter (dense, batch norm) once",
-    bias=1, bn_params=True)
+                 "positions, each other parameter (dense, batch norm, layer norm) once",
+    bias=1, norm_params=True)
 
 PRESETS: dict[str, Convention] = {c.name: c for c in (MACS, FVCORE, PTFLOPS, TORCHINFO)}
 PRESETS["paper"] = MACS
@@ -95,6 +110,7 @@ def custom(switches: list[str]) -> Convention:
         "custom:" + "+".join(sorted(chosen)),
         "conv and dense MACs" + "".join(f" + {s}" for s in sorted(chosen)),
         bias=int("bias" in chosen), norm=2 * ("norm" in chosen),
+        layernorm=(2, 1) if "norm" in chosen else (0, 0),
         activations=tuple((kind, 1) for kind in ACTIVATIONS) if "act" in chosen else (),
         pools=tuple((kind, 1) for kind in POOLS) if "pool" in chosen else (),
         merges=int("add" in chosen))

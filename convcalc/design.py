@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from convcalc.analysis import analyze
 from convcalc.arith import Status, Window, resolve_pad, span, transposed_output
-from convcalc.model import LayerNode, Model, layer_nodes
-from convcalc.problem import ERROR
+from convcalc.model import LayerNode, Model, layer_nodes, with_input
+from convcalc.problem import ERROR, SpecError
 from convcalc.report import Report, Row, Settings
 from convcalc.shape import Shape
 
@@ -118,13 +118,21 @@ class SizeCheck:
 
 
 def _with_input(model: Model, size: int) -> Model:
+    """The model at a square input of ``size`` (built again if its blocks read the input's
+    shape; raises SpecError if it cannot be), without the spec's claims."""
     spatial = (size,) * len(model.input.spatial)
-    return dataclasses.replace(model, input=Shape(spatial, model.input.channels), expect=(),
-                               budget=())
+    return dataclasses.replace(with_input(model, Shape(spatial, model.input.channels)),
+                               expect=(), budget=(), rules=model.rules)
 
 
 def check_size(model: Model, size: int) -> SizeCheck:
-    report = analyze(_with_input(model, size))
+    try:
+        resized = _with_input(model, size)
+    except SpecError as exc:
+        errors = [p for p in exc.problems if p.level == ERROR]
+        return SizeCheck(size, False, False, False, "", errors[0].message if errors else
+                         str(exc))
+    report = analyze(resized)
     errors = [p for p in report.problems if p.level == ERROR and p.code != "non-integer-size"]
     if errors:
         return SizeCheck(size, False, False, False, "", errors[0].message)

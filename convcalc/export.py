@@ -21,7 +21,7 @@ from convcalc.layers import NAME_OF
 from convcalc.layers.base import Layer, explicit_pads, per_axis
 from convcalc.layers.conv import Conv, ConvTranspose, Depthwise, Local, Separable
 from convcalc.layers.dense import Dense, Flatten
-from convcalc.layers.norm import LRN, BatchNorm
+from convcalc.layers.norm import LRN, BatchNorm, LayerNorm, LayerScale
 from convcalc.layers.pool import (
     AdaptiveAvgPool,
     AdaptiveMaxPool,
@@ -36,6 +36,7 @@ from convcalc.layers.simple import (
     Dropout,
     Identity,
     LeakyReLU,
+    StochasticDepth,
     Upsample,
     ZeroPad,
 )
@@ -122,15 +123,18 @@ class _Writer:
     def merge(self, node: Merge, x: str) -> None:
         row = next(self.rows)
         self.line(f"# {comment(row.name)}: {node.op} of {len(node.branches)} branches")
-        outputs = []
-        for branch in node.branches:
-            self.branches += 1
-            var = f"b{self.branches}"
-            self.line(f"{var} = {x}")
+        outputs = [f"b{self.branches + number}" for number in range(1, len(node.branches) + 1)]
+        self.branches += len(node.branches)
+        if node.op == "split":  # each branch reads its part of the channels
+            sizes = [part.channels for part in node.inputs(row.input_shape)]
+            unpacked = ", ".join(outputs) + ("," if len(outputs) == 1 else "")
+            self.line(f"{unpacked} = torch.split({x}, {sizes}, dim=1)")
+        else:
+            self.line(f"{' = '.join(outputs)} = {x}")
+        for branch, var in zip(node.branches, outputs, strict=True):
             self.sequence(branch, var)
-            outputs.append(var)
-        joined = {"concat": f"torch.cat([{', '.join(outputs)}], dim=1)",
-                  "add": " + ".join(outputs), "mul": " * ".join(outputs)}[node.op]
+        joined = " + ".join(outputs) if node.op == "add" else " * ".join(outputs) \
+            if node.op == "mul" else f"torch.cat([{', '.join(outputs)}], dim=1)"
         self.line(f"{x} = {joined}")
 
     def layer(self, node: LayerNode, row: Row, x: str) -> None:
@@ -216,10 +220,19 @@ class _Writer:
             norm = self.module(row, f"nn.BatchNorm{max(ndim, 1)}d({cin}, "
                                     f"affine={layer.affine})")
             return [f"{norm}({x})"]
+        if isinstance(layer, LayerNorm):
+            self.helpers.add("ChannelLayerNorm")
+            options = _options(elementwise_affine=layer.affine, bias=layer.bias)
+            return [f"{self.module(row, f'ChannelLayerNorm({cin}{options})')}({x})"]
+        if isinstance(layer, LayerScale):
+            self.helpers.add("LayerScale")
+            return [f"{self.module(row, f'LayerScale({cin})')}({x})"]
         if isinstance(layer, LRN):
             norm = self.module(row, f"nn.LocalResponseNorm({layer.size}, alpha={layer.alpha!r}, "
                                     f"beta={layer.beta!r}, k={layer.k!r})")
             return [f"{norm}({x})"]
+        if isinstance(layer, StochasticDepth):
+            return []  # the identity at inference, as torchvision.ops.StochasticDepth in eval
         if isinstance(layer, Dropout):
             return [f"{self.module(row, f'nn.Dropout({layer.rate!r})')}({x})"]
         if isinstance(layer, LeakyReLU):
@@ -266,6 +279,26 @@ class _Writer:
 
 
 _HELPERS = {
+    "ChannelLayerNorm": '''class ChannelLayerNorm(nn.LayerNorm):
+    """Layer norm over the channels at each position (torchvision's LayerNorm2d, any rank)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.movedim(1, -1)).movedim(-1, 1)
+
+
+''',
+    "LayerScale": '''class LayerScale(nn.Module):
+    """A learnt multiplier per channel (as ConvNeXt's layer_scale)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale.view(-1, *([1] * (x.dim() - 2)))
+
+
+''',
     "Local2d": '''class Local2d(nn.Module):
     """A locally connected layer: a convolution with its own weights at every position."""
 
@@ -319,7 +352,7 @@ def _size(values: tuple[int, ...]) -> str:
 def _options(**values: object) -> str:
     """``, stride=2, bias=False``: the keyword arguments that differ from torch's defaults."""
     defaults = {"stride": "1", "padding": "0", "dilation": "1", "groups": "1", "bias": "True",
-                "output_padding": "0", "ceil_mode": "False"}
+                "output_padding": "0", "ceil_mode": "False", "elementwise_affine": "True"}
     shown = {k: str(v) for k, v in values.items() if str(v) != defaults.get(k)}
     return "".join(f", {key}={value}" for key, value in shown.items())
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import dataclasses
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from convcalc.layers.base import Layer
+from convcalc.layers.merge import split
 from convcalc.problem import Where
 from convcalc.shape import Shape
 
@@ -33,12 +35,21 @@ class LayerNode:
 
 @dataclass(frozen=True)
 class Merge:
-    """Branches that all read the same input, joined by ``op``."""
+    """Branches that all read the same input, joined by ``op``; or, for ``split``, each reads
+    a part of the input's channels (equal parts, or ``parts``) and their outputs are
+    concatenated."""
 
-    op: str  # "concat", "add" or "mul"
+    op: str  # "concat", "add", "mul" or "split"
     branches: tuple[tuple[Node, ...], ...]  # an empty branch is the identity
     name: str
     at: Where
+    parts: tuple[int, ...] | None = None  # a split's channels per branch; None: equal parts
+
+    def inputs(self, x: Shape) -> tuple[Shape, ...]:
+        """What each branch reads; raises LayerError when a split's parts do not fit ``x``."""
+        if self.op != "split":
+            return (x,) * len(self.branches)
+        return split(x, len(self.branches), self.parts)
 
 
 @dataclass(frozen=True)
@@ -89,3 +100,17 @@ class Model:
     expect: tuple[Claim, ...] = ()
     budget: tuple[Claim, ...] = ()
     rules: str | None = None  # the framework whose rules the spec declares (`rules: caffe`)
+    # Set when building read the input's shape (a block used `channels` or `height`): another
+    # input needs another build, not just another input. It gives the model built for a
+    # shape, or raises SpecError with the problems of that build.
+    rebuild: Callable[[Shape], Model] | None = field(default=None, compare=False, repr=False)
+
+
+def with_input(model: Model, shape: Shape) -> Model:
+    """The model for another input: built again if its layers depend on the input's shape.
+
+    Raises :class:`~convcalc.problem.SpecError` when it cannot be built for ``shape``.
+    """
+    if model.rebuild is not None:
+        return model.rebuild(shape)
+    return dataclasses.replace(model, input=shape)

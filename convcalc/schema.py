@@ -38,7 +38,11 @@ _FIELDS: dict[str, dict[str, Any]] = {
     "float": {"type": ["number", "string"]},
     "Act": {"anyOf": [{"enum": [*ACTIVATIONS, *ACTIVATION_ALIASES, None]}, {"type": "string"}]},
     "str": {"type": "string"},
+    "Shape": {"anyOf": [{"type": "string", "pattern": r"^\d+(x\d+){0,3}$"},
+                        {"type": "integer"}, {"type": "array", "items": {"type": "integer"}}]},
 }
+_CONDITION = {"type": ["boolean", "string"],
+              "description": "the item is left out unless this holds: true, false or $(…)"}
 _COMMON = {"name": {"type": ["string", "integer"]}, "allow": {"enum": list(WAIVABLE)},
            "reason": {"type": "string"}}
 
@@ -64,7 +68,10 @@ def schema() -> dict[str, Any]:
                             **{op: {"type": "array", "items": {"$ref": "#/$defs/branch"}}
                                for op in MERGES},
                             "layers": {"$ref": "#/$defs/layers"},
-                            "repeat": _INTEGER, **_COMMON},
+                            "repeat": _INTEGER, "if": _CONDITION,
+                            "parts": {"type": "array", "items": _INTEGER,
+                                      "description": "a split's channels per branch"},
+                            **_COMMON},
              "additionalProperties": {"type": ["object", "null"],
                                       "description": "a block call with its arguments"}},
         ]}

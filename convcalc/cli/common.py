@@ -147,6 +147,22 @@ def numbers(text: str | None, option: str, default: tuple[int, ...],
 
 
 
+def resized(model: Model, text: str) -> Model:
+    """The model for the input ``--input`` gives (built again if its blocks read the input's
+    shape), or the problems on stderr and exit 2."""
+    from convcalc.model import with_input
+    from convcalc.problem import SpecError
+    from convcalc.shape import Shape
+
+    try:
+        return with_input(model, Shape.parse(text))
+    except ValueError as exc:
+        fail(f"--input: {exc}")
+    except SpecError as exc:
+        print_problems(exc.problems)
+        raise typer.Exit(EXIT_USAGE) from None
+
+
 def resizable(spec: str, settings: Settings | None = None) -> Model:
     """A clean model with a spatial input, whose size `sizes` and `sweep` vary."""
     model, _ = clean_report(load(spec), settings)

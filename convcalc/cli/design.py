@@ -11,12 +11,14 @@ import typer
 
 from convcalc.cli.common import (
     EXIT_PROBLEMS,
+    EXIT_USAGE,
     RULES_HELP,
     Dtype,
     clean_report,
     fail,
     load,
     numbers,
+    print_problems,
     resizable,
     rule_names,
     settings_of,
@@ -108,12 +110,17 @@ def sweep(
     Example: convcalc sweep vgg16 --sizes 224,448
     """
     from convcalc.design import sweep as run
+    from convcalc.problem import SpecError
     from convcalc.render.design import sweep as render
     from convcalc.report import Settings
 
     model = resizable(spec)
-    points = run(model, list(numbers(sizes, "--sizes", (), most=200)),
-                 Settings(batch, dtype.value))
+    try:
+        points = run(model, list(numbers(sizes, "--sizes", (), most=200)),
+                     Settings(batch, dtype.value))
+    except SpecError as exc:  # its blocks read the input's shape, and one size breaks them
+        print_problems(exc.problems)
+        raise typer.Exit(EXIT_USAGE) from None
     sys.stdout.write(render(model.name, points))
 
 

@@ -49,11 +49,22 @@ def verify(
     spec: Annotated[str, typer.Argument(help="A spec file or a bundled spec's name.")],
     device: Annotated[str, typer.Option("--device", help="meta (shapes only, no memory) or "
                                         "cpu.")] = "meta",
+    against: Annotated[str | None, typer.Option("--against", help="Compare with a real model "
+                                                "instead: an .onnx file, torchvision:NAME or "
+                                                "package.module:factory.")] = None,
 ) -> None:
     """Build the PyTorch export, run it once, and compare every layer with convcalc.
 
-    Needs torch. Exits 1 on any difference in output shape or parameter count.
+    This proves convcalc's arithmetic for the spec as written. With --against MODEL it
+    compares the spec with a real model instead (each weighted layer's output shape, params
+    and buffers, then the totals with MACs), proving the spec is that model. Needs torch
+    (or onnx). Exits 1 on any difference.
     """
+    if against is not None:
+        from convcalc.cli.importing import verify_against
+
+        verify_against(spec, against)
+        return
     try:
         import torch
     except ImportError:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from typing import Annotated
 
@@ -17,6 +16,7 @@ from convcalc.cli.common import (
     fail,
     load,
     print_problems,
+    resized,
     rule_names,
     settings_of,
 )
@@ -67,7 +67,6 @@ def summarize(
     from convcalc.counting import PRESETS, custom
     from convcalc.counting import count as count_ops
     from convcalc.memory import memory as memory_models
-    from convcalc.shape import Shape
     from convcalc.units import parse_quantity
 
     if mixed and dtype.value not in ("float16", "bfloat16"):
@@ -83,10 +82,7 @@ def summarize(
     model = loaded.model
     assert model is not None
     if input_shape is not None:
-        try:
-            model = dataclasses.replace(model, input=Shape.parse(input_shape))
-        except ValueError as exc:
-            fail(f"--input: {exc}")
+        model = resized(model, input_shape)
     chosen = rule_names(rules, most=7)
     report = analyze(model, settings_of(batch, dtype.value, chosen), known=loaded.problems)
     compared = None

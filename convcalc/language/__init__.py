@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from convcalc.model import Model
-from convcalc.problem import ERROR, Problem
+from convcalc.problem import ERROR, Problem, SpecError
+from convcalc.shape import Shape
 
 MAX_BYTES = 8 * 2**20  # refused before reading: no real spec comes near it
 
@@ -59,10 +61,12 @@ def open_include(name: str, including: str) -> tuple[str, str]:
     return shown, path.read_bytes().decode("utf-8")
 
 
-def load_text(text: str, path: str, includes: bool = False) -> Loaded:
+def load_text(text: str, path: str, includes: bool = False, input: Shape | None = None
+              ) -> Loaded:
     """Build the model of a spec's text; ``path`` is what problems name.
 
-    ``includes`` lets the spec include files (beside ``path``, or bundled ones).
+    ``includes`` lets the spec include files (beside ``path``, or bundled ones); ``input``
+    replaces the spec's own input shape.
     """
     from convcalc.language.builder import Builder
     from convcalc.language.yamltree import YamlError, parse
@@ -76,13 +80,25 @@ def load_text(text: str, path: str, includes: bool = False) -> Loaded:
         return fatal(exc.code, exc.message, exc.line, exc.col)
     except RecursionError:  # pragma: no cover - the depth bound comes first
         return fatal("too-deep", "the document nests too deeply")
-    builder = Builder(path, open_include if includes else None)
+    builder = Builder(path, open_include if includes else None, input)
     builder.duplicates(duplicates)
     stem = Path(path).stem
     model = builder.model(root, stem)
     problems = tuple(sorted(set(builder.problems)))
-    return Loaded(path, model if not any(p.level == ERROR for p in problems) else None,
-                  problems, builder.library)
+    if any(p.level == ERROR for p in problems):
+        model = None
+    if model is not None and builder.read_shape:
+        model = dataclasses.replace(model, rebuild=lambda shape: _rebuilt(text, path, includes,
+                                                                          shape))
+    return Loaded(path, model, problems, builder.library)
+
+
+def _rebuilt(text: str, path: str, includes: bool, shape: Shape) -> Model:
+    """The spec built again for another input (its blocks read the input's shape)."""
+    loaded = load_text(text, path, includes, shape)
+    if loaded.model is None:
+        raise SpecError(f"{path} cannot be built for the input {shape}", loaded.problems)
+    return loaded.model
 
 
 def load_file(path: Path) -> Loaded:

@@ -15,8 +15,12 @@ from typing import Any
 from convcalc.language.yamltree import Duplicate, Map, Node, Scalar, Seq
 from convcalc.problem import ERROR, Problem, Where
 
-MERGES = ("concat", "add", "mul")
-MODIFIERS = ("repeat", "name", "allow", "reason")
+MERGES = ("concat", "add", "mul", "split")
+MODIFIERS = ("repeat", "if", "parts", "name", "allow", "reason")
+# Keywords a block may not be named. `split`, `if` and `parts` came later than blocks, which
+# may already have had those names: such a block still works (`- split` calls it, and
+# `split:` with a list of branches is the channel split).
+RESERVED = ("concat", "add", "mul", "repeat", "name", "allow", "reason")
 MAX_LAYERS = 250_000  # expanded layers in one model
 
 # (what `include` names, the file that names it) -> (the included file's path, its text)

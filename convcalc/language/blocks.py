@@ -8,11 +8,12 @@ bottleneck 36 times in a stage, and the body is read once.
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass
 
-from convcalc.language.base import MERGES, MODIFIERS, BadCall, Reporter, Scope, plain, suggest
-from convcalc.language.expressions import REFERENCE, expression, integer_expression
+from convcalc.language.base import MERGES, RESERVED, BadCall, Scope, plain, suggest
+from convcalc.language.expressions import FUNCTIONS, ExpressionError, evaluate, show
+from convcalc.language.references import Reference, brief, names_in, references
+from convcalc.language.shapes import SHAPE_NAMES, ShapeTracker
 from convcalc.language.yamltree import Map, Node, Scalar, Seq
 from convcalc.layers import lookup
 from convcalc.model import Group
@@ -30,6 +31,7 @@ class Block:
     args: dict[str, Node | None]  # None: required
     body: Seq
     at: Where
+    reads: tuple[str, ...] = ()  # names of its input's shape it uses (channels, height, …)
 
 
 def memo_key(what: object, values: dict[str, object]) -> tuple[object, ...] | None:
@@ -46,7 +48,7 @@ def memo_key(what: object, values: dict[str, object]) -> tuple[object, ...] | No
     return key
 
 
-class BlockReader(Reporter):
+class BlockReader(ShapeTracker):
     """Reads block definitions and expands block calls; the layer lists are the builder's."""
 
     def __init__(self, path: str) -> None:
@@ -65,7 +67,7 @@ class BlockReader(Reporter):
         assert isinstance(node, Map)
         for key, value in node.entries:
             name = str(key.value)
-            if lookup(name) is not None or name in MERGES or name in MODIFIERS:
+            if lookup(name) is not None or name in RESERVED:
                 self.problem(key, "bad-block", f"block name {name!r} is taken by a layer kind "
                              "or keyword")
                 continue
@@ -80,7 +82,7 @@ class BlockReader(Reporter):
 
     def block(self, name: str, key: Scalar, node: Node) -> Block | None:
         if isinstance(node, Seq):
-            return Block(name, {}, node, self.where(key))
+            return self.checked(Block(name, {}, node, self.where(key)))
         if not self.expect_type(node, Map, f"block {name!r}"):
             return None
         assert isinstance(node, Map)
@@ -105,9 +107,15 @@ class BlockReader(Reporter):
             self.problem(key, "bad-block", f"block {name!r} needs `layers` or one of "
                          f"{', '.join(MERGES)}")
             return None
-        if not self.check_references(body, args):
-            self.broken_blocks.add(name)
-        return Block(name, args, body, self.where(key))
+        return self.checked(Block(name, args, body, self.where(key)))
+
+    def checked(self, block: Block) -> Block:
+        """The block with the shape names it reads; broken if its references are bad."""
+        used: set[str] = set()
+        if not self.check_references(block.body, block.args, used):
+            self.broken_blocks.add(block.name)
+        reads = tuple(name for name in SHAPE_NAMES if name in used and name not in block.args)
+        return dataclasses.replace(block, reads=reads)
 
     def block_args(self, node: Node | None) -> dict[str, Node | None]:
         if node is None:
@@ -120,24 +128,39 @@ class BlockReader(Reporter):
                      "list of required names")
         return {}
 
-    def check_references(self, node: Node, args: dict[str, Node | None]) -> bool:
-        """Every ``$name`` in a block body must be one of its arguments."""
-        ok = True
+    def check_references(self, node: Node, args: dict[str, Node | None],
+                         used: set[str]) -> bool:
+        """Every name in a block body's ``$name`` and ``$(…)`` must be one of its arguments
+        or a name of its input's shape, and every function one the language has; the names
+        are added to ``used``."""
         if isinstance(node, Scalar):
-            if isinstance(node.value, str):
-                for match in REFERENCE.finditer(node.value):
-                    names = ([match["name"]] if match["name"] else
-                             re.findall(r"[A-Za-z_]\w*", expression(match)))
-                    for name in names:
-                        if name not in args:
-                            self.problem(node, "undefined-argument", f"${name} is not an "
-                                         f"argument of this block{suggest(name, list(args))}")
-                            ok = False
-            return ok
+            return not isinstance(node.value, str) or self.check_text(node, args, used)
         children = node.items if isinstance(node, Seq) else \
             [part for entry in node.entries for part in entry]
-        return all([self.check_references(child, args) for child in children])
+        return all([self.check_references(child, args, used) for child in children])
 
+    def check_text(self, node: Scalar, args: dict[str, Node | None], used: set[str]) -> bool:
+        assert isinstance(node.value, str)
+        try:
+            found = list(references(node.value))
+        except ExpressionError as exc:
+            self.problem(node, exc.code, exc.message)
+            return False
+        ok = True
+        for reference in found:
+            variables, calls = names_in(reference.expression or "")
+            for name in sorted(calls - set(FUNCTIONS)):
+                what = f" ({name} is an argument)" if name in args else ""
+                self.problem(node, "unknown-function", f"{name}() is not a function{what}; the "
+                             f"functions are {', '.join(FUNCTIONS)}{suggest(name, [*FUNCTIONS])}")
+                ok = False
+            names = {reference.name} if reference.name else variables
+            used |= names
+            for name in sorted(names - set(args) - set(SHAPE_NAMES)):
+                self.problem(node, "undefined-argument", f"${name} is not an argument of this "
+                             f"block{suggest(name, [*args, *SHAPE_NAMES])}")
+                ok = False
+        return ok
 
     # --- calls ---------------------------------------------------------------------------
 
@@ -168,8 +191,10 @@ class BlockReader(Reporter):
                                  "argument outside a block")
                     return []
         bound = self.bind(block, at, value)
-        if bound is None:
+        shape = self.shape_arguments(block.name, block.reads, at)
+        if bound is None or shape is None:
             return []
+        bound |= shape
         name = scope.name(plain(modifiers["name"]) if "name" in modifiers else None, block.name)
         called_at, caller, outer = self.where(at), self.path, self.expanding
         self.path = block.at.path  # the body's positions are in the file that defines it
@@ -225,20 +250,30 @@ class BlockReader(Reporter):
             return Seq(tuple(self.substitute(item, args) for item in node.items), node.line,
                        node.col, node.size)
         if isinstance(node, Map):
+            condition = node.get("if")
+            if condition is not None:  # an item left out is not filled in: its `if` is enough
+                decided = self.substitute(condition, args)
+                key = node.key("if")
+                if isinstance(decided, Scalar) and decided.value is False and key is not None:
+                    return Map(((key, decided),), node.line, node.col, node.size, {"if": decided})
             entries = tuple((self.substitute_text(key, args), self.substitute(value, args))
                             for key, value in node.entries)
             return Map(entries, node.line, node.col, node.size,
                        {str(key.value): value for key, value in entries})
         if not isinstance(node.value, str) or "$" not in node.value:
             return node
-        whole = REFERENCE.fullmatch(node.value)
-        if whole and whole["name"]:
-            return dataclasses.replace(args[whole["name"]], line=node.line, col=node.col)
-        text = REFERENCE.sub(lambda m: self.evaluate(m, args, node), node.value)
-        if whole:  # a whole ${expression}: keep the number a number
-            return Scalar(int(text) if re.fullmatch(r"-?\d+", text) else text, node.line,
-                          node.col)
-        return Scalar(text, node.line, node.col)
+        text = node.value
+        found = list(references(text))  # checked when the block was defined
+        if len(found) == 1 and found[0].start == 0 and found[0].end == len(text):
+            if found[0].name:  # a whole $name: the argument's node, with its type
+                return dataclasses.replace(args[found[0].name], line=node.line, col=node.col)
+            # a whole $(expression): its value, a number or true/false
+            return Scalar(self.value(found[0], args, node), node.line, node.col)
+        pieces, end = [], 0
+        for reference in found:
+            pieces += [text[end:reference.start], self.text_value(reference, args, node)]
+            end = reference.end
+        return Scalar("".join([*pieces, text[end:]]), node.line, node.col)
 
     def substitute_text(self, key: Scalar, args: dict[str, Node]) -> Scalar:
         """A mapping key stays text: ``conv1-$mid: {stride: 2}``."""
@@ -246,12 +281,26 @@ class BlockReader(Reporter):
         return found if isinstance(found, Scalar) else Scalar(str(plain(found)), key.line,
                                                                 key.col)
 
-    def evaluate(self, match: re.Match[str], args: dict[str, Node], at: Scalar) -> str:
-        if match["name"]:
-            return str(plain(args[match["name"]]))
+    def value(self, reference: Reference, args: dict[str, Node], at: Scalar) -> object:
+        """The exact value of ``$(…)``; a problem and :class:`BadCall` if it has none."""
+        assert reference.expression is not None
         try:
-            return str(integer_expression(expression(match), {
-                name: plain(value) for name, value in args.items()}))
-        except ValueError as exc:
-            self.problem(at, "bad-expression", f"{match[0]}: {exc}")
+            return evaluate(reference.expression, {name: plain(value)
+                                                   for name, value in args.items()})
+        except ExpressionError as exc:
+            shown = brief(str(at.value)[reference.start:reference.end])
+            self.problem(at, exc.code, f"{shown}: {exc.message}")
             raise BadCall from None
+
+    def text_value(self, reference: Reference, args: dict[str, Node], at: Scalar) -> str:
+        """A reference written inside a text (``conv1-$(c*4)``): a name's value, or a whole
+        number."""
+        if reference.name:
+            return str(plain(args[reference.name]))
+        value = self.value(reference, args, at)
+        if isinstance(value, bool) or not isinstance(value, int):
+            shown = brief(str(at.value)[reference.start:reference.end])
+            self.problem(at, "bad-expression", f"{shown} is {show(value)}; inside a text it "
+                         "must be a whole number")
+            raise BadCall
+        return str(value)

@@ -1,8 +1,9 @@
 """The spec language: a located YAML tree to a :class:`~convcalc.model.Model`.
 
 This module reads the document (its top-level keys, includes, defaults and claims) and its
-layer lists (items, repeats, merges, layers in long form and shorthand). Blocks are
-``blocks``', shorthand ``shorthand``'s and expressions ``expressions``'. Every problem is
+layer lists (items, repeats, layers in long form and shorthand). Merges and conditions are
+``merges``', blocks ``blocks``', the shapes carried while building ``shapes``', shorthand
+``shorthand``'s and expressions ``expressions``'. Every problem is
 collected with its position; building goes on past each one so a file shows all its
 problems at once. The README's "Spec language" section is the grammar implemented here.
 """
@@ -22,12 +23,13 @@ from convcalc.language.base import (
     plain,
     suggest,
 )
-from convcalc.language.blocks import BlockReader, memo_key
+from convcalc.language.blocks import memo_key
+from convcalc.language.merges import MergeReader
 from convcalc.language.shorthand import read_shorthand, shorthand_hint
 from convcalc.language.yamltree import Map, Node, Scalar, Seq
 from convcalc.layers import ALIASES, KINDS, NAME_OF, lookup
 from convcalc.layers.fields import FieldError, construct
-from convcalc.model import Claim, LayerNode, Merge, Model, Waiver
+from convcalc.model import Claim, LayerNode, Model, Waiver
 from convcalc.model import Node as ModelNode
 from convcalc.problem import ERROR, WARNING, Where
 from convcalc.shape import Shape
@@ -44,10 +46,12 @@ WAIVABLE = ("harmless", "lossy")
 MAX_REPEAT = 10_000
 
 
-class Builder(BlockReader):
-    def __init__(self, path: str, opener: Opener | None = None) -> None:
+class Builder(MergeReader):
+    def __init__(self, path: str, opener: Opener | None = None,
+                 input: Shape | None = None) -> None:
         super().__init__(path)
         self.opener = opener
+        self.given_input = input  # replaces the spec's own `input`
         self.included: set[str] = set()
         self.library = False  # the file has blocks only: it is included, not analysed
         self.defaults: dict[str, list[tuple[str, object, Where]]] = {}
@@ -73,6 +77,7 @@ class Builder(BlockReader):
             return None
         shape = self.input(root)
         rules = self.rules(root.get("rules"))
+        self.x = shape
         self.read_defaults(root.get("defaults"))
         layers: list[ModelNode] = []
         body = root.get("layers")
@@ -115,8 +120,7 @@ class Builder(BlockReader):
             self.problem(root, "missing-input", "the spec has no `input` shape (e.g. "
                          "input: 224x224x3)")
             return None
-        shape = self.shape(node, "input")
-        return shape
+        return self.given_input or self.shape(node, "input")
 
     def shape(self, node: Node, what: str) -> Shape | None:
         value = plain(node)
@@ -240,6 +244,8 @@ class Builder(BlockReader):
                          "with `repeat`, or a merge (`add:`, `concat:`)")
             return []
         modifiers = {str(k.value): v for k, v in node.entries if k.value in MODIFIERS}
+        if "if" in modifiers and not self.holds(modifiers["if"]):
+            return []  # left out: its keys are not even read
         heads = [(k, v) for k, v in node.entries if k.value not in MODIFIERS]
         if len(heads) != 1:
             found = ", ".join(str(k.value) for k, _ in heads) or "none"
@@ -247,7 +253,11 @@ class Builder(BlockReader):
                          f"key; found {found}")
             return []
         (key, value), = heads
+        if "parts" in modifiers and key.value != "split":
+            self.problem(modifiers["parts"], "unknown-key", "`parts` goes with split")
         repeat = self.repeat(modifiers.get("repeat"))
+        if repeat == 0:  # zero copies: a stage of `repeat: $(n - 1)` when n is 1
+            return []
         before = self.layer_count
         built = self.head(str(key.value), key, value, modifiers, scope)
         # Every copy is as large as the first: refuse an explosion before building it.
@@ -261,8 +271,9 @@ class Builder(BlockReader):
         if node is None:
             return 1
         value = plain(node)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            self.problem(node, "wrong-type", f"repeat must be a positive integer, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            self.problem(node, "wrong-type", f"repeat must be a whole number, 0 or more, got "
+                         f"{value!r}")
             return 1
         if value > MAX_REPEAT:
             self.problem(node, "too-large", f"repeat {value:,} is above the limit of "
@@ -272,28 +283,11 @@ class Builder(BlockReader):
 
     def head(self, key: str, at: Scalar, value: Node, modifiers: dict[str, Node],
              scope: Scope) -> list[ModelNode]:
-        if key in MERGES:
+        if key in MERGES and (key not in self.blocks or isinstance(value, Seq)):
             return self.merge(key, at, value, modifiers, scope)
         if key == "layers":
             return self.items(value, scope)
         return self.word(key, at, value, modifiers, scope)
-
-    def merge(self, op: str, at: Scalar, value: Node, modifiers: dict[str, Node],
-              scope: Scope) -> list[ModelNode]:
-        if not self.expect_type(value, Seq, f"the branches of {op}"):
-            return []
-        assert isinstance(value, Seq)
-        name = scope.name(plain(modifiers["name"]) if "name" in modifiers else None, op)
-        branches = []
-        for number, branch in enumerate(value.items, 1):
-            inner = scope.inner(f"{name}.b{number}")
-            layers = self.items(branch, inner) if isinstance(branch, Seq) else \
-                self.item(branch, inner)
-            branches.append(tuple(layers))
-        if not branches:
-            self.problem(value, "bad-layer", f"{op} needs at least one branch")
-            return []
-        return [Merge(op, tuple(branches), name, self.where(at))]
 
     def word(self, text: str, at: Scalar, value: Node | None, modifiers: dict[str, Node],
              scope: Scope) -> list[ModelNode]:
@@ -373,8 +367,10 @@ class Builder(BlockReader):
             raise TooLarge
         name_node = own.get("name")
         name = scope.name(plain(name_node) if name_node else None, registry_name)
-        return LayerNode(layer, registry_name, name, self.where(at), places,
+        made = LayerNode(layer, registry_name, name, self.where(at), places,
                          self.waiver(own.get("allow"), own.get("reason"), at))
+        self.advance(made)
+        return made
 
     def waiver(self, allow: Node | None, reason: Node | None, at: Scalar) -> Waiver | None:
         if allow is None:

@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from convcalc.language.references import COMMA, shield
+
 _DECIMAL = re.compile(r"[-+]?(0|[1-9][0-9_]*)")
 MAX_DEPTH = 64  # nesting of sequences and mappings
 MAX_NODES = 1_000_000  # values after alias expansion (the "billion laughs" bound)
@@ -105,6 +107,8 @@ class _Builder:
 
     def scalar(self, event: yaml.ScalarEvent) -> Scalar:
         line, col = _at(event.start_mark)
+        if COMMA in event.value:  # a comma inside $(…), shielded from YAML's flow lists
+            event.value = event.value.replace(COMMA, ",")
         tag = event.tag
         implicit = tag is None or tag == "!"
         if implicit:
@@ -180,7 +184,7 @@ def parse(text: str) -> tuple[Node | None, list[Duplicate]]:
     builder = _Builder()
     documents = 0
     try:
-        for event in _events(text):
+        for event in _events(shield(text)):
             if isinstance(event, yaml.DocumentStartEvent):
                 documents += 1
                 if documents > 1:

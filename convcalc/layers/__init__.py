@@ -5,7 +5,8 @@ from __future__ import annotations
 from convcalc.layers.base import Layer
 from convcalc.layers.conv import Conv, ConvTranspose, Depthwise, Local, Separable
 from convcalc.layers.dense import Dense, Flatten
-from convcalc.layers.norm import LRN, BatchNorm
+from convcalc.layers.norm import LRN, BatchNorm, LayerNorm, LayerScale
+from convcalc.layers.opaque import Opaque
 from convcalc.layers.pool import (
     AdaptiveAvgPool,
     AdaptiveMaxPool,
@@ -27,6 +28,7 @@ from convcalc.layers.simple import (
     Sigmoid,
     SiLU,
     Softmax,
+    StochasticDepth,
     Tanh,
     Upsample,
     ZeroPad,
@@ -47,7 +49,9 @@ KINDS: dict[str, type[Layer]] = {
     "fc": Dense,
     "flatten": Flatten,
     "bn": BatchNorm,
+    "layernorm": LayerNorm,
     "lrn": LRN,
+    "layer-scale": LayerScale,
     "relu": ReLU,
     "relu6": ReLU6,
     "leaky-relu": LeakyReLU,
@@ -59,10 +63,12 @@ KINDS: dict[str, type[Layer]] = {
     "gelu": GELU,
     "softmax": Softmax,
     "dropout": Dropout,
+    "stochastic-depth": StochasticDepth,
     "identity": Identity,
     "upsample": Upsample,
     "channel-shuffle": ChannelShuffle,
     "zeropad": ZeroPad,
+    "opaque": Opaque,
 }
 
 # Other spellings people write, each mapped to its registry name.
@@ -82,6 +88,9 @@ ALIASES: dict[str, str] = {
     "batchnorm": "bn",
     "batch-norm": "bn",
     "norm": "lrn",
+    "layer-norm": "layernorm",
+    "layerscale": "layer-scale",
+    "drop-path": "stochastic-depth",
     "leakyrelu": "leaky-relu",
     "swish": "silu",
     "hswish": "hard-swish",

@@ -55,6 +55,7 @@ class Effect:
     windows: tuple[Window, ...] = ()  # one per spatial axis where sizes are divided
     rf: tuple[RFStep, ...] = ()  # one per spatial axis; () leaves the field unchanged
     notes: tuple[str, ...] = ()
+    warnings: tuple[tuple[str, str], ...] = ()  # (code, message): a warning for each use
 
     @property
     def status(self) -> Status:

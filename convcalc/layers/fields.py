@@ -9,9 +9,11 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable, Mapping
+from fractions import Fraction
 from typing import Any
 
 from convcalc.arith import PAD_WORDS
+from convcalc.shape import Shape
 
 ACTIVATIONS = ("relu", "relu6", "leaky-relu", "sigmoid", "tanh", "silu", "hard-swish",
                "hard-sigmoid", "gelu", "softmax")
@@ -34,6 +36,8 @@ class FieldError(ValueError):
 def _integer(value: object, minimum: int) -> int:
     if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
         value = int(value)
+    if isinstance(value, Fraction):  # the value of a $(…) that is not whole
+        raise ValueError(f"expected an integer, got the fraction {value}")
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"expected an integer, got {value!r}")
     if value < minimum:
@@ -96,7 +100,7 @@ def _number(value: object) -> float:
     if isinstance(value, str) and re.fullmatch(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*",
                                                value):
         value = float(value)
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, int | float | Fraction):
         raise ValueError(f"expected a number, got {value!r}")
     return float(value)
 
@@ -118,6 +122,18 @@ def _text(value: object) -> str:
     raise ValueError(f"expected text, got {value!r}")
 
 
+def _shape(value: object) -> Shape:
+    """A declared shape: ``14x14x256``, ``[14, 14, 256]`` or ``1000``."""
+    if isinstance(value, list | tuple) and all(isinstance(v, int) and not isinstance(v, bool)
+                                               for v in value):
+        return Shape.of(list(value))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Shape.of([value])
+    if isinstance(value, str):
+        return Shape.parse(value)
+    raise ValueError(f"expected a shape like 14x14x256, got {value!r}")
+
+
 def _optional(parse: Callable[[object], Any]) -> Callable[[object], Any]:
     return lambda value: None if value is None else parse(value)
 
@@ -137,6 +153,7 @@ PARSERS: dict[str, Callable[[object], Any]] = {
     "float": _number,
     "Act": _activation,
     "str": _text,
+    "Shape": _shape,
 }
 
 

@@ -1,4 +1,5 @@
-"""Merges: branches that read one input and are joined into one output."""
+"""Merges: branches that read one input (or, in a split, a part of its channels each) and are
+joined into one output."""
 
 from __future__ import annotations
 
@@ -42,4 +43,21 @@ def mul(shapes: list[Shape]) -> Shape:
     return full
 
 
-MERGES = {"concat": concat, "add": add, "mul": mul}
+def split(x: Shape, branches: int, parts: tuple[int, ...] | None = None) -> tuple[Shape, ...]:
+    """The input of each branch of a channel split: equal parts of the channels, one per
+    branch, or the given sizes (ShuffleNet v2's ``x.chunk(2, dim=1)``, ``torch.split``)."""
+    if parts is None:
+        if x.channels % branches:
+            raise LayerError("bad-split", f"split: {x.channels} channels do not divide into "
+                             f"{branches} equal parts")
+        parts = (x.channels // branches,) * branches
+    elif len(parts) != branches:
+        raise LayerError("bad-split", f"split: {len(parts)} parts for {branches} branches")
+    elif sum(parts) != x.channels:
+        raise LayerError("bad-split", f"split: the parts {' + '.join(map(str, parts))} = "
+                         f"{sum(parts)} do not add up to the input's {x.channels} channels")
+    return tuple(Shape(x.spatial, part) for part in parts)
+
+
+# How branch outputs are joined; a split's are concatenated.
+MERGES = {"concat": concat, "add": add, "mul": mul, "split": concat}

@@ -1,4 +1,5 @@
-"""Normalisation: batch norm (with its running statistics) and local response norm."""
+"""Normalisation and per-channel scaling: batch norm (with its running statistics), layer
+norm, local response norm, and layer scale."""
 
 from __future__ import annotations
 
@@ -46,3 +47,46 @@ class LRN:
 
     def explain(self, x: Shape) -> tuple[Formula, ...]:
         return (Formula("params", "0"), activation_formula(x))
+
+
+@dataclass(frozen=True)
+class LayerNorm:
+    """Layer norm over the channels at each position (ConvNeXt's LayerNorm2d; torch's
+    LayerNorm over the last dimension of a channels-last tensor); no running statistics."""
+
+    count_field: ClassVar[str | None] = None
+    kernel_field: ClassVar[str | None] = None
+
+    affine: bool = True  # a learnt scale per channel (torch: elementwise_affine)
+    bias: bool = True  # and a learnt shift, with the scale
+
+    def apply(self, x: Shape) -> Effect:
+        return Effect(x, params=x.channels * self.affine * (1 + self.bias))
+
+    def explain(self, x: Shape) -> tuple[Formula, ...]:
+        c = x.channels
+        if not self.affine:
+            trained = "0 (affine: false)"
+        elif self.bias:
+            trained = f"{c} (scale) + {c} (shift) = {2 * c}"
+        else:
+            trained = f"{c} (scale; bias: false)"
+        return (Formula("params", f"{trained} trainable; each position is normalised over its "
+                        f"{c} channels, so there are no running statistics (no buffers)"),
+                activation_formula(x))
+
+
+@dataclass(frozen=True)
+class LayerScale:
+    """A learnt multiplier per channel (ConvNeXt's layer scale, CaiT's LayerScale)."""
+
+    count_field: ClassVar[str | None] = None
+    kernel_field: ClassVar[str | None] = None
+
+    def apply(self, x: Shape) -> Effect:
+        return Effect(x, params=x.channels)
+
+    def explain(self, x: Shape) -> tuple[Formula, ...]:
+        return (Formula("params", f"{x.channels} trainable, one multiplier per channel; an "
+                        "elementwise product, so no MACs under the default convention"),
+                activation_formula(x))

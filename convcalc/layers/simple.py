@@ -97,6 +97,28 @@ class Identity(Activation):
 
 
 @dataclass(frozen=True)
+class StochasticDepth(Activation):
+    """Drops a residual branch at random while training (``row``: per example, ``batch``: for
+    the whole batch); the identity at inference (torchvision.ops.StochasticDepth)."""
+
+    rate: float = 0.0
+    mode: str = "row"
+
+    def apply(self, x: Shape) -> Effect:
+        if self.mode not in ("row", "batch"):
+            raise LayerError("unsupported", f"stochastic depth mode is row or batch, got "
+                             f"{self.mode!r}", "mode")
+        if not 0 <= self.rate <= 1:
+            raise LayerError("invalid-size", f"the drop rate is between 0 and 1, got "
+                             f"{self.rate}", "rate")
+        return Effect(x, inplace=True)
+
+    def explain(self, x: Shape) -> tuple[Formula, ...]:
+        return (Formula("output", "the input itself at inference (a branch is dropped only "
+                        "while training): no parameters, no new memory"),)
+
+
+@dataclass(frozen=True)
 class Upsample:
     """Repeat (nearest) or interpolate each spatial axis by an integer factor."""
 
