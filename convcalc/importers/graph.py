@@ -101,6 +101,7 @@ class Graph:
     output: int = -1
     totals: Totals | None = None
     notes: list[str] = field(default_factory=list)
+    rules: str | None = None  # the framework whose size rules the model follows (convcalc.rules)
 
 
 def safe_name(text: str) -> str:
