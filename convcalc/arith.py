@@ -69,6 +69,23 @@ def resolve_pad(word: str, size: int, kernel_span: int, stride: int) -> tuple[in
     raise ValueError(f"unknown padding word {word!r}")
 
 
+def transposed_window(size: int, kernel: int, stride: int, pad: tuple[int, int],
+                      dilation: int = 1, output_padding: int = 0) -> Window:
+    """The direct convolution that equals a transposed one, on its stretched input.
+
+    Dumoulin & Visin (2016), relationships 12-14: insert s − 1 zeros between the input
+    positions (size (i − 1)·s + 1), pad k̂ − 1 − p on each side and output_padding more
+    after (bottom/right), then slide the kernel with stride 1. Its output is
+    ``transposed_output``. A pad above k̂ − 1 would crop instead: ValueError.
+    """
+    reach = span(kernel, dilation)
+    pads = (reach - 1 - pad[0], reach - 1 - pad[1] + output_padding)
+    if min(pads) < 0:
+        raise ValueError(f"padding {pad[0]},{pad[1]} is more than the effective kernel "
+                         f"{reach} − 1: the equivalent convolution would crop its input")
+    return Window((size - 1) * stride + 1, kernel, 1, pads, dilation)
+
+
 @dataclass(frozen=True)
 class Fix:
     """One change of one parameter that makes an axis divide exactly."""
@@ -124,7 +141,12 @@ class Window:
 
     @cached_property
     def lost(self) -> int:
-        """Real input positions that the rounding throws away.
+        """Real input positions that the rounding throws away: ``len(unseen)``."""
+        return len(self.unseen)
+
+    @cached_property
+    def unseen(self) -> range | tuple[int, ...]:
+        """The real input positions (padded coordinates) that the rounding throws away.
 
         Flooring drops the partial window that would start at ``o·s``. A real (unpadded)
         position is lost when that window would read it and no kept window does. Positions
@@ -132,20 +154,25 @@ class Window:
         row) are not lost to rounding. Ceil mode keeps partial windows: nothing is lost.
 
         Without dilation the kept windows read everything up to their last end that the
-        dropped window could touch, so the count is a difference of two positions. Dilated
-        kernels have gaps and are checked tap by tap, up to _MAX_TAPS taps (beyond that,
-        an absurd kernel, only the part past the kept windows' end counts).
+        dropped window could touch, so the lost positions are one run. Dilated kernels have
+        gaps and are checked tap by tap, up to _MAX_TAPS taps (beyond that, an absurd
+        kernel, only the part past the kept windows' end counts).
         """
         if self.ceil or self.output < 1:
-            return 0
+            return ()
         first_real, last_real = self.pad[0], self.pad[0] + self.size - 1
         start = self.output * self.stride
         if self.dilation == 1 or self.kernel > _MAX_TAPS:
             low = max(start, (self.output - 1) * self.stride + self.span, first_real)
-            return max(0, min(start + self.span - 1, last_real) - low + 1)
+            return range(low, max(low, min(start + self.span - 1, last_real) + 1))
         dropped = (start + tap * self.dilation for tap in range(self.kernel))
-        return sum(1 for position in dropped
-                   if first_real <= position <= last_real and not self._read(position))
+        return tuple(position for position in dropped
+                     if first_real <= position <= last_real and not self._read(position))
+
+    def taps(self, position: int) -> range:
+        """The padded positions that output ``position`` reads: k taps, d apart."""
+        start = position * self.stride
+        return range(start, start + self.span, self.dilation)
 
     def _read(self, position: int) -> bool:
         """Whether a kept window has a tap at ``position`` (in padded coordinates)."""

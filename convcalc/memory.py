@@ -26,54 +26,68 @@ DEFINITIONS = {
 }
 
 
-def inference_peak(model: Model, report: Report) -> int:
-    """The most activation elements (per example) alive at once during inference.
+@dataclass(frozen=True)
+class Step:
+    """One point of the liveness curve: while a row runs, this many elements are alive."""
 
-    Walks the model in execution order with the report's rows: a layer's input and output
-    are alive together (an in-place layer makes no new tensor); a merge keeps its input
-    and every finished branch's output alive until the merged output exists.
+    row: int  # the row's index in report.rows
+    alive: int  # activation elements alive at once (per example)
+
+
+def liveness(model: Model, report: Report) -> tuple[Step, ...]:
+    """The activation elements alive at each step of inference, in execution order.
+
+    Walks the model in execution order with the report's rows: the input alone, then each
+    layer with its input and output alive together (an in-place layer makes no new tensor),
+    and each merge as it joins, its input and every finished branch's output still alive.
     """
-    rows = iter(report.rows[1:])
-    peak, _, _ = _sequence(model.layers, rows, report.input_shape.size, 0, True)
-    return peak
+    steps = [Step(0, report.input_shape.size)]
+    rows = iter(enumerate(report.rows[1:], 1))
+    _sequence(model.layers, rows, report.input_shape.size, 0, True, steps)
+    return tuple(steps)
 
 
-def _sequence(nodes: tuple[ModelNode, ...], rows: Iterator[Row], current: int, held: int,
-              owned: bool) -> tuple[int, int, bool]:
-    """(peak, current size, whether the current tensor is this sequence's own)."""
-    peak = held + (current if owned else 0)
+def inference_peak(model: Model, report: Report) -> int:
+    """The most activation elements (per example) alive at once during inference: the
+    highest point of the liveness curve."""
+    return max(step.alive for step in liveness(model, report))
+
+
+def _sequence(nodes: tuple[ModelNode, ...], rows: Iterator[tuple[int, Row]], current: int,
+              held: int, owned: bool, steps: list[Step]) -> tuple[int, bool]:
+    """(current size, whether the current tensor is this sequence's own); ``held`` elements
+    stay alive throughout."""
     for node in nodes:
-        row = next(rows, None)
+        index, row = next(rows, (0, None))
         if row is None:  # the analysis stopped at an error: count what was computed
             break
         if isinstance(node, LayerNode):
             if row.activations == 0:  # in place, or a view: no new tensor
+                steps.append(Step(index, held + (current if owned else 0)))
                 continue
             new = row.output_shape.size
-            peak = max(peak, held + (current if owned else 0) + new)
+            steps.append(Step(index, held + (current if owned else 0) + new))
             current, owned = new, True
         elif isinstance(node, Group):
-            inner, current, owned = _sequence(node.children, rows, current, held, owned)
-            peak = max(peak, inner)
+            current, owned = _sequence(node.children, rows, current, held, owned, steps)
         else:
-            inner, current = _merge(node, rows, current, held, owned, row)
-            peak, owned = max(peak, inner), True
-    return peak, current, owned
+            current = _merge(node, rows, current, held, owned, index, row, steps)
+            owned = True
+    return current, owned
 
 
-def _merge(node: Merge, rows: Iterator[Row], current: int, held: int, owned: bool,
-           row: Row) -> tuple[int, int]:
-    """(peak, merged size): the input and the finished branches stay alive to the end."""
+def _merge(node: Merge, rows: Iterator[tuple[int, Row]], current: int, held: int, owned: bool,
+           index: int, row: Row, steps: list[Step]) -> int:
+    """The merged size: the input and the finished branches stay alive to the end."""
     base = held + (current if owned else 0)
     finished = 0
-    peak = base
     for branch in node.branches:
-        inner, out, branch_owned = _sequence(branch, rows, current, base + finished, False)
-        peak = max(peak, inner)
+        out, branch_owned = _sequence(branch, rows, current, base + finished, False, steps)
         if branch_owned:  # an identity branch's output is the input, already counted
             finished += out
     merged = row.output_shape.size
-    return max(peak, base + finished + merged), merged
+    steps.append(Step(index, base + finished + merged))
+    return merged
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,8 @@ def schema() -> dict[str, Any]:
         "properties": {
             "name": {"type": "string"}, "source": {"type": "string"},
             "description": {"type": "string"},
+            "torchvision": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
+                            "description": "the torchvision model the spec reproduces"},
             "include": {"anyOf": [{"type": "string"},
                                   {"type": "array", "items": {"type": "string"}}]},
             "input": {"anyOf": [{"type": "string", "pattern": r"^\d+(x\d+){0,3}$"},

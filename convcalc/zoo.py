@@ -17,6 +17,7 @@ class Entry:
     name: str
     report: Report | None  # None when the spec cannot be built (a bug: the tests say so)
     problems: tuple[Problem, ...]
+    torchvision: str = ""  # the torchvision model the spec reproduces, if it says so
 
 
 def catalogue() -> list[Entry]:
@@ -27,5 +28,6 @@ def catalogue() -> list[Entry]:
         if loaded.library:
             continue
         report = analyze(loaded.model, known=loaded.problems) if loaded.model else None
-        entries.append(Entry(name, report, report.problems if report else loaded.problems))
+        entries.append(Entry(name, report, report.problems if report else loaded.problems,
+                             loaded.model.torchvision if loaded.model else ""))
     return entries

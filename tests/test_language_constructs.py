@@ -4,10 +4,14 @@ conditions, the input's shape inside a block, channel splits."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from convcalc.analysis import analyze
 from convcalc.language import Loaded, load_text
@@ -311,3 +315,94 @@ layers:
 """)
     assert kinds_found == ["split", "concat", "conv", "conv", "split", "concat", "conv", "conv",
                            "split", "conv", "parts", "relu"]
+
+
+def test_a_default_may_compute_from_the_shape_and_earlier_arguments() -> None:
+    text = """
+input: 8x8x64
+blocks:
+  squeeze:
+    args: {ratio: 4, width: $(make_divisible(channels // ratio, 8)), out: $channels}
+    mul: [[], [gap, conv1-$width, relu, conv1-$out, sigmoid]]
+layers:
+  - squeeze
+  - squeeze: {ratio: 2}
+  - squeeze: {width: 3}
+"""
+    widths = [row.output_shape.channels for row in report(text).rows
+              if row.name.endswith(".b2.conv1")]
+    assert widths == [16, 32, 3]
+    assert codes(text.replace("ratio: 4, width", "width").replace("), out", "), ratio: 4, out")
+                 ) == [(5, 19, "undefined-argument")]  # ratio is declared after its use
+
+
+def test_a_model_that_read_only_channels_keeps_its_layers_for_other_sizes() -> None:
+    from convcalc.model import with_input
+    from convcalc.shape import Shape
+
+    text = """
+input: 16x16x24
+blocks:
+  squeeze:
+    mul: [[], [gap, conv1-$(channels // 4), relu, conv1-$channels, sigmoid]]
+  head: [fc-$(channels // 2)]
+layers: [squeeze, LAST]
+"""
+    model = load(text.replace("LAST", "conv1-8")).model
+    assert model is not None and model.rebuild is not None
+    assert with_input(model, Shape((40, 40), 24)).layers is model.layers
+    wider = with_input(model, Shape((40, 40), 32))  # other channels: built again
+    assert [row.output_shape.channels for row in analyze(wider).rows
+            if row.name == "squeeze1.mul1.b2.conv1"] == [8]
+    # a block reading a flat vector's channels (its size) is built again for other sizes
+    flat = load(text.replace("LAST", "flatten, head")).model
+    assert flat is not None
+    assert analyze(with_input(flat, Shape((8, 8), 24))).totals.output_shape.channels == \
+        8 * 8 * 24 // 2
+
+
+def test_an_input_the_blocks_cannot_take_is_reported_with_exit_2(cli: Any,
+                                                                  tmp_path: Path) -> None:
+    spec = tmp_path / "squeeze.yaml"
+    spec.write_text(SQUEEZE)
+    run = cli("summarize", str(spec), "--input", "24x40")  # 1-D: no height to read
+    assert run.code == 2
+    assert f"{spec}:12:5: error [wrong-rank] block 'pool-all' reads height, width" in run.err
+
+
+def test_a_default_may_not_read_an_argument_declared_after_it() -> None:
+    text = "input: 4x4x8\nblocks:\n  b:\n    args: {w: $channels, channels: 2}\n" \
+           "    layers: [conv1-$w]\nlayers: [b]\n"
+    assert codes(text) == [(4, 15, "undefined-argument")]
+
+
+# --- fuzzing the new constructs together -------------------------------------------------------
+
+WORDS = ["split", "parts", "if", "layers", "add", "concat", "mul", "repeat", "relu", "bn",
+         "conv1-$c", "conv1-$(channels // 2)", "conv3-$(max(c, 2), )", "$(channels > 4)",
+         "$(c // 0)", "$(height)", "$c", "$(c)", "$(true)", "layernorm", "drop-path",
+         "layer-scale", "b", "[]", "channels", "$(make_divisible(c, 0))", "$(c * 0.5)"]
+LEAVES = st.one_of(st.sampled_from(WORDS), st.integers(-2, 9), st.booleans(), st.none())
+BODIES = st.recursive(LEAVES, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(WORDS), inner, max_size=3)),
+    max_leaves=25)
+
+
+@settings(max_examples=int(os.environ.get("CONVCALC_FUZZ_EXAMPLES", "150")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(BODIES, st.sampled_from(["8x8x8", "12x6", "16", "4x4x4x4"]))
+def test_any_mix_of_the_new_constructs_loads_or_gives_problems(body: object,
+                                                               shape: str) -> None:
+    from convcalc.export import to_pytorch
+    from convcalc.render.summary import draw
+
+    text = f"input: {shape}\n" + yaml.safe_dump({
+        "blocks": {"b": {"args": {"c": 4}, "layers": body if isinstance(body, list) else [body]}},
+        "layers": ["b", {"b": {"c": 6}}, {"split": [[], ["b"]]}, {"layers": ["b"], "if": True}]})
+    loaded = load(text)
+    assert loaded.model is not None or loaded.problems
+    if loaded.model is not None:
+        result = analyze(loaded.model, known=loaded.problems)
+        draw(result)
+        if not any(p.level == "error" for p in result.problems):
+            to_pytorch(loaded.model, result)

@@ -62,7 +62,8 @@ def assert_round_trip(model: Model, names: Names, exact_names: bool = True) -> s
     keep = names == "keep" and exact_names
     assert rows(back, keep) == rows(model, keep), text
     assert totals(back) == totals(model)
-    assert [(c.key, c.value) for c in back.expect] == [(c.key, c.value) for c in model.expect]
+    for claims, written in ((model.expect, back.expect), (model.budget, back.budget)):
+        assert [(c.key, c.value) for c in written] == [(c.key, c.value) for c in claims]
     assert (back.name, back.source, back.input) == (model.name, model.source, model.input)
     assert same_model(model, text, names)
     return text
@@ -101,6 +102,19 @@ def test_write_spec_is_deterministic_and_a_fixed_point() -> None:
     text = write_spec(model)
     assert write_spec(model) == text
     assert write_spec(read(text)) == text  # written again, the spec does not change
+
+
+def test_the_text_does_not_depend_on_hash_seeds() -> None:
+    import subprocess
+    import sys
+
+    code = ("from convcalc.language import bundled, load_file\n"
+            "from convcalc.language.writer import write_spec\n"
+            "print(write_spec(load_file(bundled()['googlenet']).model, 'informative'))")
+    texts = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+             for seed in ("1", "2")}
+    assert len(texts) == 1 and "blocks:" in texts.pop()
 
 
 # --- torchvision's names ------------------------------------------------------------------
@@ -251,18 +265,35 @@ def test_vgg16_is_at_most_40_lines(model: Model | None) -> None:
 
 
 def test_shorthand_where_exact_long_form_otherwise_and_shared_defaults() -> None:
-    model = read("input: 32x32x3\nlayers:\n"
+    model = read("input: 32x32x3\nbudget: {params: 10M, memory: 1GiB}\nlayers:\n"
                  "  - conv: {filters: 8, k: 3, pad: [[0, 1], [0, 1]], bias: false}\n"
                  "  - conv: {filters: 8, k: 1x3, stride: 2, pad: 0x1, bias: false}\n"
                  "  - conv: {filters: 8, k: 3, dilation: 2, pad: 2, bias: false, "
                  "act: relu}\n"
                  "  - leaky-relu: {slope: 0.2}\n  - maxpool: {k: 3, stride: 2, ceil: true}\n")
     text = assert_round_trip(model, "keep")
+    assert "budget:\n  params: 10000000\n  memory: 1073741824\n" in text
     assert "conv: {bias: false}" in text  # defaults: every conv has no bias
     assert "- conv3-8: {pad: [[0, 1], [0, 1]]}" in text  # asymmetric: no shorthand for it
     assert "- conv1x3-8-s2-p0x1" in text
     assert "- conv3-8-d2-p2: {act: relu}" in text
     assert "- leaky-relu: {slope: 0.2}" in text and "- maxpool3-s2-ceil" in text
+
+
+def test_arguments_relate_by_a_multiple_or_a_shift() -> None:
+    """Module parts (b1, b2, b3) differing in widths become one block; a width that is
+    another's plus 8 or a quarter of it is written as an expression of it."""
+    body = "".join(f"  - conv3-{w}-p1: {{name: b{i}.conv1}}\n"
+                   f"  - conv1-{w + 8}: {{name: b{i}.conv2}}\n"
+                   f"  - conv1-{w // 4}: {{name: b{i}.conv3}}\n"
+                   f"  - relu: {{name: b{i}.act}}\n"
+                   for i, w in enumerate((16, 32, 64, 64), 1))
+    model = read("input: 8x8x3\nlayers:\n" + body)
+    text = assert_round_trip(model, "informative")
+    assert "layers: [conv3-$filters-p1, conv1-$(filters+8), conv1-$(filters/4), relu]" in text
+    assert "- b: {filters: 16}\n  - b: {filters: 32}\n  - repeat: 2\n    layers: [b]" in text
+    keep = assert_round_trip(model, "keep")  # the reader names the calls b1, b2, …
+    assert "- b: {filters: 16}\n" in keep and "relu: {name: act}" in keep
 
 
 # --- hostile names ------------------------------------------------------------------------

@@ -155,3 +155,22 @@ def test_zoo_table(cli: Cli) -> None:
 def test_a_block_library_is_not_a_model(cli: Cli) -> None:
     run = cli("summarize", "resnet-blocks")
     assert run.code == 2 and "block library" in run.err
+
+
+def test_bundled_specs_read_the_same_in_any_yaml_reader() -> None:
+    """convcalc shields a comma inside `$(…)` from YAML, but an editor, a linter or a JSON
+    Schema validator would split `{out: $(max(1, c)), k: 3}` at it: the bundled specs keep
+    such expressions out of flow collections (`[…]`, `{…}`), so each reader sees one spec."""
+    import yaml
+
+    def texts(node: object) -> list[str]:
+        if isinstance(node, dict):
+            return [t for key, value in node.items() for t in texts(key) + texts(value)]
+        if isinstance(node, list):
+            return [t for item in node for t in texts(item)]
+        return [node] if isinstance(node, str) else []
+
+    for name, path in bundled().items():
+        torn = [text for text in texts(yaml.safe_load(path.read_text()))
+                if "$(" in text and text.count("(") != text.count(")")]
+        assert torn == [], name

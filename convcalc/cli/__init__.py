@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "schema": "catalogue", "export": "export", "verify": "export", "import": "importing",
     "solve": "design",
     "sizes": "design", "sweep": "design", "compare": "design", "explain": "design",
+    "draw": "draw",
 }
 
 

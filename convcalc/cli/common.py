@@ -36,6 +36,7 @@ class SummaryFormat(str, Enum):
     json = "json"
     csv = "csv"
     markdown = "markdown"
+    html = "html"
 
 
 def fail(message: str) -> NoReturn:

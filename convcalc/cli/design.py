@@ -31,6 +31,11 @@ class SolveKind(str, Enum):
     conv_transpose = "conv-transpose"
 
 
+class CompareFormat(str, Enum):
+    text = "text"
+    html = "html"
+
+
 
 
 def solve(
@@ -127,6 +132,11 @@ def sweep(
 def compare(
     first: Annotated[str, typer.Argument(help="Spec A: a file or a bundled name.")],
     second: Annotated[str, typer.Argument(help="Spec B: a file or a bundled name.")],
+    fmt: Annotated[CompareFormat, typer.Option("--format", help="text, or html (a page with "
+                                               "both specs' charts side by side).")] =
+        CompareFormat.text,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Write the html page "
+                                               "to this file.")] = None,
 ) -> None:
     """Two specs (or two versions of one) side by side: totals and the layers that differ.
 
@@ -136,11 +146,19 @@ def compare(
     from convcalc.design import compare as diff
     from convcalc.render.design import comparison
 
-    reports = []
+    if output is not None and fmt is not CompareFormat.html:
+        fail("--output writes the html page (--format html)")
+    reports, models = [], []
     for spec in (first, second):
         loaded = load(spec)
         assert loaded.model is not None
+        models.append(loaded.model)
         reports.append(analyze(loaded.model, known=loaded.problems))
+    if fmt is CompareFormat.html:
+        from convcalc.cli.pictures import comparison_page
+
+        comparison_page(models, reports, output)
+        return
     sys.stdout.write(comparison(reports[0], reports[1], diff(reports[0], reports[1])))
 
 

@@ -49,6 +49,15 @@ def layer(
     explain: Annotated[bool, typer.Option("--explain", help="Also name the formulas after "
                                           "Dumoulin & Visin's relationships.")] = False,
     rules: Annotated[str | None, typer.Option("--rules", help=RULES_HELP)] = None,
+    draw_to: Annotated[str | None, typer.Option("--draw", help="Also draw the arithmetic as a "
+                                                "figure: an .svg (or .png) file.")] = None,
+    positions: Annotated[str | None, typer.Option("--positions", help="With --draw, the output "
+                                                  "positions drawn: 0x0,1x2 (2-D), 0,3 (1-D) "
+                                                  "or all.")] = None,
+    animate: Annotated[bool, typer.Option("--animate", help="With --draw, one animated panel "
+                                          "stepping the kernel over the input.")] = False,
+    slice_: Annotated[str | None, typer.Option("--slice", help="With --draw, the axes drawn, "
+                                               "e.g. HW of a 3-D layer.")] = None,
 ) -> None:
     """One layer on one input: output shape, params, MACs, memory and the worked formulas.
 
@@ -91,6 +100,10 @@ def layer(
         sized = adapted(built, x, settings)
         report = dataclasses.replace(report, formulas=(*report.formulas,
                                                        *cases(sized, report.row)))
+    if draw_to is not None:
+        from convcalc.cli.pictures import layer_figure
+
+        layer_figure(built, x, report, draw_to, positions, animate, slice_)
     if fmt is LayerFormat.json:
         from convcalc.render.json_ import layer_report
 

@@ -31,8 +31,11 @@ def summarize(
         Dtype.float32,
     input_shape: Annotated[str | None, typer.Option("--input", help="Override the spec's "
                                                     "input shape, e.g. 320x320x3.")] = None,
-    fmt: Annotated[SummaryFormat, typer.Option("--format", help="table, json, csv or "
-                                               "markdown.")] = SummaryFormat.table,
+    fmt: Annotated[SummaryFormat, typer.Option("--format", help="table, json, csv, "
+                                               "markdown, or html (a self-contained page with "
+                                               "charts).")] = SummaryFormat.table,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Write the html page "
+                                               "to this file.")] = None,
     depth: Annotated[int | None, typer.Option("--depth", min=0, help="Show rows down to this "
                                               "nesting depth; deeper blocks and merges are "
                                               "collapsed into one row. Default: all.")] = None,
@@ -69,6 +72,8 @@ def summarize(
     from convcalc.memory import memory as memory_models
     from convcalc.units import parse_quantity
 
+    if output is not None and fmt is not SummaryFormat.html:
+        fail("--output writes the html page (--format html); redirect other formats with >")
     if mixed and dtype.value not in ("float16", "bfloat16"):
         fail("--mixed needs --dtype float16 or bfloat16 (the compute precision)")
     try:
@@ -92,7 +97,11 @@ def summarize(
         compared = compare(model, chosen)
     counted = count_ops(report, convention)
     memory = memory_models(model, report, optimizer.value if optimizer else None, mixed, budget)
-    if fmt is SummaryFormat.json:
+    if fmt is SummaryFormat.html:
+        from convcalc.cli.pictures import summary_page
+
+        summary_page(model, report, memory, counted, output)
+    elif fmt is SummaryFormat.json:
         from convcalc.render.json_ import summary
 
         print(summary(report, memory, counted, compared))

@@ -88,17 +88,27 @@ def load_text(text: str, path: str, includes: bool = False, input: Shape | None 
     if any(p.level == ERROR for p in problems):
         model = None
     if model is not None and builder.read_shape:
-        model = dataclasses.replace(model, rebuild=lambda shape: _rebuilt(text, path, includes,
-                                                                          shape))
+        model = _rebuildable(model, text, includes, builder.read_sizes)
     return Loaded(path, model, problems, builder.library)
 
 
-def _rebuilt(text: str, path: str, includes: bool, shape: Shape) -> Model:
-    """The spec built again for another input (its blocks read the input's shape)."""
-    loaded = load_text(text, path, includes, shape)
-    if loaded.model is None:
-        raise SpecError(f"{path} cannot be built for the input {shape}", loaded.problems)
-    return loaded.model
+def _rebuildable(model: Model, text: str, includes: bool, read_sizes: bool) -> Model:
+    """The model, able to build itself again for another input (its blocks read the input's
+    shape). When they read only channels at spatial points, an input of other spatial sizes
+    (same rank, same channels) builds the same layers: it just replaces the input."""
+
+    def rebuild(shape: Shape) -> Model:
+        if not read_sizes and shape.channels == model.input.channels and \
+                len(shape.spatial) == len(model.input.spatial):
+            return dataclasses.replace(built, input=shape)
+        loaded = load_text(text, model.path, includes, shape)
+        if loaded.model is None:
+            raise SpecError(f"{model.path} cannot be built for the input {shape}",
+                            loaded.problems)
+        return loaded.model
+
+    built = dataclasses.replace(model, rebuild=rebuild)
+    return built
 
 
 def load_file(path: Path) -> Loaded:

@@ -32,6 +32,7 @@ class Block:
     body: Seq
     at: Where
     reads: tuple[str, ...] = ()  # names of its input's shape it uses (channels, height, …)
+    computes: bool = False  # some default is computed: `squeeze: $(channels // 4)`
 
 
 def memo_key(what: object, values: dict[str, object]) -> tuple[object, ...] | None:
@@ -112,10 +113,19 @@ class BlockReader(ShapeTracker):
     def checked(self, block: Block) -> Block:
         """The block with the shape names it reads; broken if its references are bad."""
         used: set[str] = set()
-        if not self.check_references(block.body, block.args, used):
+        shapes = set(SHAPE_NAMES) - set(block.args)  # a declared argument wins
+        earlier: set[str] = set()  # a default may use the shape and the arguments before it
+        for name, default in block.args.items():
+            if default is not None and not self.check_references(default, earlier | shapes,
+                                                                 used):
+                self.broken_blocks.add(block.name)
+            earlier.add(name)
+        if not self.check_references(block.body, set(block.args) | shapes, used):
             self.broken_blocks.add(block.name)
         reads = tuple(name for name in SHAPE_NAMES if name in used and name not in block.args)
-        return dataclasses.replace(block, reads=reads)
+        computes = any(isinstance(node, Scalar) and isinstance(node.value, str) and
+                       "$" in node.value for node in block.args.values())
+        return dataclasses.replace(block, reads=reads, computes=computes)
 
     def block_args(self, node: Node | None) -> dict[str, Node | None]:
         if node is None:
@@ -128,18 +138,17 @@ class BlockReader(ShapeTracker):
                      "list of required names")
         return {}
 
-    def check_references(self, node: Node, args: dict[str, Node | None],
-                         used: set[str]) -> bool:
-        """Every name in a block body's ``$name`` and ``$(…)`` must be one of its arguments
-        or a name of its input's shape, and every function one the language has; the names
+    def check_references(self, node: Node, known: set[str], used: set[str]) -> bool:
+        """Every name in a ``$name`` or ``$(…)`` below ``node`` must be ``known`` (an argument
+        or a name of the input's shape), and every function one the language has; the names
         are added to ``used``."""
         if isinstance(node, Scalar):
-            return not isinstance(node.value, str) or self.check_text(node, args, used)
+            return not isinstance(node.value, str) or self.check_text(node, known, used)
         children = node.items if isinstance(node, Seq) else \
             [part for entry in node.entries for part in entry]
-        return all([self.check_references(child, args, used) for child in children])
+        return all([self.check_references(child, known, used) for child in children])
 
-    def check_text(self, node: Scalar, args: dict[str, Node | None], used: set[str]) -> bool:
+    def check_text(self, node: Scalar, known: set[str], used: set[str]) -> bool:
         assert isinstance(node.value, str)
         try:
             found = list(references(node.value))
@@ -150,15 +159,15 @@ class BlockReader(ShapeTracker):
         for reference in found:
             variables, calls = names_in(reference.expression or "")
             for name in sorted(calls - set(FUNCTIONS)):
-                what = f" ({name} is an argument)" if name in args else ""
+                what = f" ({name} is an argument)" if name in known else ""
                 self.problem(node, "unknown-function", f"{name}() is not a function{what}; the "
                              f"functions are {', '.join(FUNCTIONS)}{suggest(name, [*FUNCTIONS])}")
                 ok = False
             names = {reference.name} if reference.name else variables
             used |= names
-            for name in sorted(names - set(args) - set(SHAPE_NAMES)):
+            for name in sorted(names - known):
                 self.problem(node, "undefined-argument", f"${name} is not an argument of this "
-                             f"block{suggest(name, [*args, *SHAPE_NAMES])}")
+                             f"block{suggest(name, sorted(known))}")
                 ok = False
         return ok
 
@@ -200,6 +209,8 @@ class BlockReader(ShapeTracker):
         self.path = block.at.path  # the body's positions are in the file that defines it
         self.expanding = outer or (block.name, called_at)
         try:
+            if block.computes:
+                bound = self.computed_defaults(block, bound)
             body = self.block_body(block, bound)
             children = self.items(body, scope.inner(name, block.name))
         except BadCall:
@@ -230,6 +241,18 @@ class BlockReader(ShapeTracker):
                 return None
             bound[name] = chosen
         return bound
+
+    def computed_defaults(self, block: Block, bound: dict[str, Node]) -> dict[str, Node]:
+        """The arguments with each default that computes (``squeeze: $(channels // 4)``)
+        filled in from the shape and the arguments before it."""
+        filled = {name: node for name, node in bound.items() if name not in block.args}
+        for name in block.args:
+            node = bound[name]
+            if node is block.args[name] and isinstance(node, Scalar) and \
+                    isinstance(node.value, str) and "$" in node.value:
+                node = self.substitute(node, filled)
+            filled[name] = node
+        return filled
 
     def block_body(self, block: Block, bound: dict[str, Node]) -> Seq:
         """The body with the arguments filled in; once per block and argument values."""

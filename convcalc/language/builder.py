@@ -35,8 +35,8 @@ from convcalc.problem import ERROR, WARNING, Where
 from convcalc.shape import Shape
 from convcalc.units import parse_quantity
 
-TOP_KEYS = ("name", "source", "description", "include", "input", "rules", "defaults", "expect",
-            "budget", "blocks", "layers")
+TOP_KEYS = ("name", "source", "description", "torchvision", "include", "input", "rules",
+            "defaults", "expect", "budget", "blocks", "layers")
 LIBRARY_KEYS = ("name", "source", "description", "include", "blocks")
 MAX_INCLUDES = 64
 EXPECT_KEYS = ("params", "trainable", "trainable_params", "non_trainable",
@@ -77,7 +77,9 @@ class Builder(MergeReader):
             return None
         shape = self.input(root)
         rules = self.rules(root.get("rules"))
-        self.x = shape
+        # Shapes are carried only when some block reads one: other specs build as fast as
+        # before there were shapes to read.
+        self.x = shape if any(block.reads for block in self.blocks.values()) else None
         self.read_defaults(root.get("defaults"))
         layers: list[ModelNode] = []
         body = root.get("layers")
@@ -91,6 +93,7 @@ class Builder(MergeReader):
                              f"{MAX_LAYERS:,} layers")
         expect = self.claims(root.get("expect"), EXPECT_KEYS, "expect")
         budget = self.claims(root.get("budget"), BUDGET_KEYS, "budget")
+        torchvision = self.torchvision(root.get("torchvision"))
         if shape is None or any(p.level == ERROR for p in self.problems):
             return None
         name_node, source_node = root.get("name"), root.get("source")
@@ -99,7 +102,19 @@ class Builder(MergeReader):
         return Model(name=str(plain(name_node)) if name_node else stem,
                      source=str(plain(source_node)) if source_node else "",
                      path=self.path, input=shape, input_at=self.where(input_node),
-                     layers=tuple(layers), expect=expect, budget=budget, rules=rules)
+                     layers=tuple(layers), expect=expect, budget=budget,
+                     torchvision=torchvision, rules=rules)
+
+    def torchvision(self, node: Node | None) -> str:
+        """The torchvision model a spec reproduces (``torchvision: resnet50``), or ""."""
+        if node is None:
+            return ""
+        if not (isinstance(node, Scalar) and isinstance(node.value, str) and
+                node.value.isascii() and node.value.isidentifier()):
+            self.problem(node, "wrong-type", "torchvision: must name a model as "
+                         "torchvision.models.get_model takes it, e.g. resnet50")
+            return ""
+        return node.value
 
     def rules(self, node: Node | None) -> str | None:
         """``rules: caffe``: the framework whose rules the spec's sizes follow."""

@@ -283,9 +283,10 @@ class Emitter:
             lines.append("defaults:")
             lines += [f"  {kind}: {flow_map([(k, value_text(v)) for k, v in values])}"
                       for kind, values in doc.defaults]
-        if doc.expect:
-            lines.append("expect:")
-            lines += [f"  {key}: {value_text(value)}" for key, value in doc.expect]
+        for key, claims in (("expect", doc.expect), ("budget", doc.budget)):
+            if claims:
+                lines.append(f"{key}:")
+                lines += [f"  {name}: {value_text(value)}" for name, value in claims]
         if doc.blocks:
             lines.append("blocks:")
             for block in doc.blocks:

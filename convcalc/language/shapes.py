@@ -50,6 +50,10 @@ class ShapeTracker(Reporter):
         self.x: Current = None
         self.outputs: dict[tuple[Layer, Shape], Shape | LayerError] = {}
         self.read_shape = False  # some block call read its input's shape
+        # ... and what it read may change with the input's spatial sizes: it read a spatial
+        # size, or the channels of a flat vector (a flattened tensor's channels are its size).
+        # Channels read at a spatial point depend on the input's channels alone.
+        self.read_sizes = False
 
     def advance(self, node: LayerNode) -> None:
         """The shape after ``node``; the same layer on the same shape is applied once."""
@@ -71,6 +75,8 @@ class ShapeTracker(Reporter):
 
     def join(self, op: str, outputs: list[Current], name: str, at: Where) -> None:
         """The shape after a merge of branches that ended in ``outputs``."""
+        if self.x is None:  # no shapes carried
+            return
         shapes = [x for x in outputs if isinstance(x, Shape)]
         if len(shapes) < len(outputs):
             self.x = next((x for x in outputs if not isinstance(x, Shape)), None)
@@ -102,4 +108,5 @@ class ShapeTracker(Reporter):
             self.problem(at, "wrong-rank", f"block {block!r} reads {', '.join(missing)}, but "
                          f"its input {self.x} has no such axis (named: {', '.join(known)})")
             return None
+        self.read_sizes |= reads != ("channels",) or not self.x.spatial
         return {name: Scalar(known[name], at.line, at.col) for name in reads}

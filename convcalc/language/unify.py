@@ -117,11 +117,10 @@ def align(seqs: Sequence[tuple[Item, ...] | None]) -> list[Column]:
 
 
 class Unifier:
-    """Builds one body for ``count`` members, recording where they disagree."""
+    """Builds one body for several members, recording where they disagree."""
 
-    def __init__(self, count: int, keep_names: bool, features: Features,
+    def __init__(self, keep_names: bool, features: Features,
                  block_defaults: dict[str, dict[str, Any]]) -> None:
-        self.count = count
         self.keep_names = keep_names
         self.features = features
         self.block_defaults = block_defaults
@@ -193,7 +192,7 @@ class Unifier:
         else:
             made = Run(self.sequence([item.items if isinstance(item, Run) else None
                                       for item in parts]))
-        # the count after the values: a block's arguments read width, stride, then n
+        # the count after the values: a block's arguments read filters, stride, then n
         repeat = self.value([item.repeat if isinstance(item, Item) else
                              absent_repeat if item is None else MISSING
                              for item in column], "n")
@@ -283,8 +282,7 @@ def _affine(known: Sequence[Any], vector: Sequence[Any]) -> tuple[Fraction, int]
 class Arguments:
     """Turns slots into arguments and references, sharing and relating them."""
 
-    def __init__(self, count: int, features: Features, channels: Sequence[int]) -> None:
-        self.count = count
+    def __init__(self, features: Features, channels: Sequence[int]) -> None:
         self.features = features
         self.channels = channels
         self.args: list[_Arg] = []
@@ -411,12 +409,12 @@ def instantiate(items: Sequence[Item], args: dict[str, Any], channels: int,
 def unify(bodies: Sequence[tuple[Item, ...]], channels: Sequence[int], keep_names: bool,
           features: Features, block_defaults: dict[str, dict[str, Any]]) -> Template | None:
     """One body for all ``bodies`` with arguments, or None when they cannot share one."""
-    unifier = Unifier(len(bodies), keep_names, features, block_defaults)
+    unifier = Unifier(keep_names, features, block_defaults)
     try:
         body = unifier.sequence(list(bodies))
     except Mismatch:
         return None
-    arguments = Arguments(len(bodies), features, channels)
+    arguments = Arguments(features, channels)
     refs = {index: arguments.resolve(vector, role)
             for index, (vector, role) in enumerate(unifier.slots)}
     if len(arguments.args) > MAX_ARGS:

@@ -41,8 +41,8 @@ def write_spec(model: Model, names: Names = "keep", notes: Sequence[str] = ()) -
     model's (inside a merge the reader adds the merge's ``add1.b1.`` to names that do not
     already carry it); ``"informative"`` drops names that say no more than the kind and the
     position (``conv1``, ``features.0``, ``relu_2``), which lets more runs fold.
-    ``notes`` become comment lines at the top. The model's ``expect`` claims are written as
-    its ``expect``.
+    ``notes`` become comment lines at the top. The model's ``expect`` claims (an importer
+    gives the real model's totals) and ``budget`` are written as they are.
     """
     text = compose_spec(model, names, notes)
     if same_model(model, text, names):
@@ -70,6 +70,7 @@ def compose_spec(model: Model, names: Names = "keep", notes: Sequence[str] = (),
         name=model.name, source=model.source, input=str(model.input),
         defaults=shared_defaults(flat),
         expect=tuple((claim.key, claim.value) for claim in model.expect),
+        budget=tuple((claim.key, claim.value) for claim in model.budget),
         blocks=tuple(blocks), layers=layers, notes=tuple(notes), rules=model.rules)
     return Emitter(document, discovery.members).text()
 

@@ -143,6 +143,7 @@ class Document:
     input: str
     defaults: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]
     expect: tuple[tuple[str, Any], ...]
+    budget: tuple[tuple[str, Any], ...]
     blocks: tuple[Block, ...]
     layers: tuple[Item, ...]
     notes: tuple[str, ...] = field(default=())  # comment lines at the top

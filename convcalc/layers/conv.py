@@ -7,7 +7,7 @@ from fractions import Fraction
 from math import prod
 from typing import ClassVar
 
-from convcalc.arith import Window, span, transposed_output
+from convcalc.arith import Window, span, transposed_output, transposed_window
 from convcalc.layers.base import (
     Act,
     Effect,
@@ -216,6 +216,12 @@ class ConvTranspose:
                       macs=prod(x.spatial) * x.channels * per_group * kernel,
                       rf=tuple(self._step(k, s, left, d) for _, k, s, (left, _), d, _ in axes),
                       notes=self._ambiguity(axes))
+
+    def direct(self, x: Shape) -> tuple[tuple[Window, int], ...]:
+        """Per axis, the equivalent direct convolution and the input's stretch (the stride:
+        s − 1 zeros between input positions). ValueError where it would crop."""
+        return tuple((transposed_window(i, k, s, pads, d, extra), s)
+                     for i, k, s, pads, d, extra in self._axes(x))
 
     @staticmethod
     def _step(k: int, s: int, pad: int, d: int) -> RFStep:

@@ -38,7 +38,8 @@ def _entry_json(entry: Entry) -> dict[str, Any]:
         "title": report.name, "input_shape": plain(report.input_shape),
         "params": report.totals.params, "macs": report.totals.macs,
         "activations": report.totals.activations, "source": report.source}
-    return {"name": entry.name, **dict.fromkeys(_FACTS), **facts,
+    return {"name": entry.name, "torchvision": entry.torchvision or None,
+            **dict.fromkeys(_FACTS), **facts,
             "problems": [problem_json(p) for p in entry.problems]}
 
 
