@@ -25,7 +25,9 @@ from tests.oracles import need
 need("onnx")
 need("onnxruntime")
 
-from tests.onnx_graphs import Graph, run  # noqa: E402 - after the oracle check
+from onnx import TensorProto, helper  # noqa: E402 - after the oracle check
+
+from tests.onnx_graphs import Graph, run  # noqa: E402
 
 IMAGE = (1, 3, 16, 16)
 
@@ -214,12 +216,33 @@ def test_a_vector_made_an_image_again_is_refused_by_name(tmp_path: Path) -> None
         failure.value.problems[0].message
 
 
-def test_a_channel_split_is_named_until_the_language_can_write_it(tmp_path: Path) -> None:
-    g = Graph((1, 4, 8, 8), opset=18)
-    first, second = g.op("Split", "x", axis=1, outputs=2, num_outputs=2)
+def test_a_channel_split_by_split_or_by_slices(tmp_path: Path) -> None:
+    g = Graph((1, 6, 8, 8), opset=18)
+    first, second = g.op("Split", "x", g.const([2, 4], dtype=np.int64), axis=1, outputs=2)
     y = g.op("Concat", first, g.op("Relu", second), axis=1)
-    with pytest.raises(ImportFailure, match="channel split"):
-        imported(g, y, tmp_path)
+    # ShuffleNet's halves as torch's older exporter writes them: two Slices
+    half = g.op("Slice", y, g.const([0], dtype=np.int64), g.const([3], dtype=np.int64),
+                g.const([1], dtype=np.int64))
+    rest = g.op("Slice", y, g.const([3], dtype=np.int64), g.const([6], dtype=np.int64),
+                g.const([1], dtype=np.int64))
+    y = g.op("Concat", half, g.op("Conv", rest, g.weight(3, 3, 1, 1)), axis=1)
+    result = imported(g, y, tmp_path)
+    splits = [node for node in result.model.layers if isinstance(node, Merge)]
+    assert [(m.op, m.parts) for m in splits] == [("split", (2, 4)), ("split", None)]
+    assert splits[1].branches[0] == ()  # the half that passes untouched
+    assert spec_report(result).totals.params == 9
+
+
+def test_layer_norm_and_layer_scale_between_transposes(tmp_path: Path) -> None:
+    g = Graph((1, 4, 8, 8))
+    y = g.op("Transpose", "x", perm=[0, 2, 3, 1])
+    y = g.op("LayerNormalization", y, g.weight(4), g.weight(4), axis=-1)
+    y = g.op("Transpose", y, perm=[0, 3, 1, 2])
+    y = g.op("Mul", g.weight(4, 1, 1), y)  # ConvNeXt's layer scale
+    result = imported(g, y, tmp_path)
+    assert kinds(result) == ["layernorm", "layer-scale"]
+    assert result.totals.params == 8 + 4
+    assert spec_report(result).totals.params == 12
 
 
 def test_an_op_convcalc_cannot_express_is_named_or_opaque(tmp_path: Path) -> None:
@@ -242,9 +265,25 @@ def test_names_come_from_the_weights_and_the_exporters_scopes(tmp_path: Path) ->
     y = g.op("Conv", "x", g.weight(3, 3, 1, 1, name="layer1.0.conv1.weight"))
     y = g.op("Relu", y, name="/layer1/layer1.0/relu/Relu")
     y = g.op("Add", y, "x", name="/layer1/layer1.0/Add")
+    y = g.op("Sigmoid", y, name="/features/features.1/block/block.0/block.0.2/Sigmoid")
     result = imported(g, y, tmp_path)
     names = [n.name for n in layer_nodes(result.model.layers)]
     assert names[0] == "layer1.0.conv1"
     assert "layer1.0.relu" in names
+    assert names[-1] == "features.1.block.0.2"
     assert any(isinstance(n, Merge) and n.name == "layer1.0.add" for n in result.model.layers)
     assert all(isinstance(n, LayerNode | Merge) for n in result.model.layers)
+
+
+def test_a_batch_is_divided_out_and_free_sizes_need_an_input(tmp_path: Path) -> None:
+    g = Graph((4, 3, 16, 16))
+    result = imported(g, g.op("Conv", "x", g.weight(8, 3, 3, 3)), tmp_path)
+    assert result.totals.macs == 14 * 14 * 8 * 27  # per example, not for the batch of 4
+    free = Graph((1, 3, 16, 16))
+    free.input = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, "H", "W"])
+    path = free.save(tmp_path / "free.onnx", free.op("Conv", "x", free.weight(8, 3, 3, 3)))
+    with pytest.raises(ImportFailure, match="--input"):
+        load(str(path))
+    assert load(str(path), Shape((32, 32), 3)).totals.output == Shape((30, 30), 8)
+    with pytest.raises(ImportFailure, match="does not fit"):
+        load(str(path), Shape((32, 32), 4))

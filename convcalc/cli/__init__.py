@@ -27,8 +27,8 @@ HELP = ("Exact convolution arithmetic: shapes, parameters, MACs, memory and rece
 COMMANDS: dict[str, str] = {
     "layer": "layer", "summarize": "summarize", "zoo": "catalogue", "check": "check",
     "schema": "catalogue", "export": "export", "verify": "export", "import": "importing",
-    "solve": "design",
-    "sizes": "design", "sweep": "design", "compare": "design", "explain": "design",
+    "solve": "design", "sizes": "design", "sweep": "design", "compare": "design",
+    "explain": "design",
     "draw": "draw",
 }
 

@@ -155,6 +155,7 @@ class _Reader:
     def __init__(self, path: str, net: Message, input_shape: Shape | None) -> None:
         self.path, self.net, self.input_shape = path, net, input_shape
         self.b = Builder(str(_one(net, "name") or os.path.basename(path)), path)
+        self.b.graph.rules = "caffe"  # its layers are sized by Caffe's rules
         self.blobs: dict[str, int | None] = {}  # None: after a layer convcalc cannot read
         self.params = self.buffers = self.macs = 0
         self.last: int | None = -1
@@ -176,7 +177,7 @@ class _Reader:
             raise ImportFailure(f"{len(self.failed)} layer(s) convcalc cannot express",
                                 tuple(self.failed))
         graph = self.b.graph
-        graph.output, graph.rules = self.last, "caffe"
+        graph.output = self.last
         graph.source = f"{os.path.basename(self.path)} (a Caffe net description)"
         graph.notes.append("a prototxt holds no weights: params, buffers and MACs are "
                            "convcalc's counts from each layer's settings")

@@ -90,6 +90,7 @@ class _Reader:
         self.path, self.document, self.input_shape = path, document, input_shape
         config = document["config"]
         self.b = Builder(str(config.get("name") or os.path.basename(path)), path)
+        self.b.graph.rules = "keras"  # its layers are sized by Keras' rules
         self.tensors: dict[Key, int | None] = {}  # None: after a layer convcalc cannot read
         self.params = self.buffers = self.macs = 0
         self.failed: list[Problem] = []
@@ -111,7 +112,7 @@ class _Reader:
             raise ImportFailure(f"{len(self.failed)} layer(s) convcalc cannot express",
                                 tuple(self.failed))
         graph = self.b.graph
-        graph.output, graph.rules = output, "keras"
+        graph.output = output
         version = self.document.get("keras_version") or "3"
         graph.source = (f"{os.path.basename(self.path)} (a Keras {version} "
                         f"{self.document['class_name']} configuration)")

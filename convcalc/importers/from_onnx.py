@@ -36,6 +36,9 @@ from convcalc.shape import Shape
 MAX_BYTES = 2**31  # protobuf's own limit on one message
 MAX_NODES = 200_000
 SMALL = 64  # constants with more elements are weights: their values are never read
+# What a handler raises on a node whose attributes or inputs are missing or out of range
+MALFORMED = (KeyError, IndexError, ValueError, TypeError, ZeroDivisionError, OverflowError,
+             AssertionError)
 
 # Inputs (by position) that hold weights: float constants there are params ...
 WEIGHTS: dict[str, tuple[int, ...]] = {
@@ -132,19 +135,21 @@ def _scopes(node: Any) -> list[str] | None:
 
 
 def _legacy_path(name: str) -> tuple[str, str] | None:
-    """``/layer1/layer1.0/conv1/Conv`` → (``layer1.0.conv1``, ``Conv``): torch's older
-    exporter names each node by its module scopes, each the child of the one before."""
-    if not name.startswith("/") or name.count("/") < 1:
+    """``/features/features.1/block/block.0/Conv`` → (``features.1.block.0``, ``Conv``):
+    torch's older exporter names a node by its module scopes, where a scope either extends
+    the one before (``features`` → ``features.1``: a Sequential's child) or is a child of
+    it (``block``)."""
+    if not name.startswith("/"):
         return None
     *scopes, op = name[1:].split("/")
-    path: list[str] = []
+    path, before = "", None
     for scope in scopes:
-        if path and scope.startswith(path[-1].rsplit(".", 1)[-1] + ".") and \
-                scope.split(".")[0] == path[-1].rsplit(".", 1)[-1]:
-            path[-1] = f"{path[-1]}.{scope.split('.', 1)[1]}"
+        if before is not None and scope.startswith(before + "."):
+            path += scope[len(before):]
         else:
-            path.append(f"{path[-1]}.{scope}" if path else scope)
-    return (path[-1] if path else ""), op
+            path = f"{path}.{scope}" if path else scope
+        before = scope
+    return path, op
 
 
 class _Reader:
@@ -163,6 +168,7 @@ class _Reader:
         self.shapes: dict[str, tuple[int, ...]] = {}
         self.readers: dict[str, list[tuple[Any, int]]] = {}
         self.aliases: dict[str, str] = {}  # Identity outputs of constants
+        self.batchless: dict[int, int] = {}  # a vector of every element -> its tensor
         self.biasable: dict[int, int] = {}  # a dense layer's output -> its op, bias to come
         self.uses = {name: 0 for node in self.graph.node for name in node.input}
         for node in self.graph.node:
@@ -256,8 +262,6 @@ class _Reader:
                                         f"{_printable(name)!r} before any node makes it (a "
                                         "cycle, or nodes out of order)")
             known.update(node.output)
-            if any(a.type in (5, 10) for a in node.attribute):  # GRAPH, GRAPHS
-                continue  # a subgraph (If, Loop) is refused when its node is read
 
     def sizes_computed(self) -> bool:
         """Evaluate the constants the graph computes from shapes (``Shape``, ``Gather``,
@@ -332,8 +336,8 @@ class _Reader:
         if self.input_shape is not None:
             wanted = [self.input_shape.channels, *self.input_shape.spatial]
             if len(dims) != len(wanted) + 1 or dims[1] not in (None, wanted[0]):
-                raise ImportFailure(f"--input {self.input_shape} does not fit the model's "
-                                    f"input {shown}")
+                raise ImportFailure(f"the input {self.input_shape} does not fit the "
+                                    f"model's input {shown} (N, C, spatial)")
             dims = [dims[0] if dims else None, *wanted]
         dims = [1 if d is None and i == 0 else d for i, d in enumerate(dims)]
         fixed = [d for d in dims if d is not None]
@@ -365,6 +369,9 @@ class _Reader:
             if any(a.type in (5, 10) for a in node.attribute):
                 raise Unsupported("an op with a subgraph")
             handler(self, node)
+        except MALFORMED as exc:  # attributes missing or out of range: a broken node
+            self.unknown(node, f"a malformed {_printable(node.op_type, 40)} "
+                         f"({type(exc).__name__})")
         except Unsupported as exc:
             self.unknown(node, str(exc),
                          exc.fn if isinstance(exc, onnx_ops.Elementwise) else None)

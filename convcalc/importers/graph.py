@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from convcalc.importers import layout as layouts
 from convcalc.importers.layout import Layout
 from convcalc.layers.base import Layer
-from convcalc.problem import Problem
+from convcalc.problem import LayerError, Problem
 from convcalc.shape import Shape
 
 MERGES = ("add", "mul", "concat")
@@ -138,7 +138,10 @@ class Builder:
 
     def input(self, dims: tuple[int, ...]) -> int:
         """The model's input, channels first (N, C, spatial...) as frameworks take images."""
-        self.graph.input = self.tensor(dims, layouts.default(len(dims)))
+        try:
+            self.graph.input = self.tensor(dims, layouts.default(len(dims)))
+        except Unsupported as exc:
+            raise ImportFailure(f"the model's input: {exc}") from None
         return self.graph.input
 
     def shape(self, tensor: int) -> Shape:
@@ -174,9 +177,35 @@ class Builder:
     def layer(self, name: str, origin: str, kind: str, layer: Layer, x: int,
               dims: tuple[int, ...], *, params: int = 0, buffers: int = 0,
               form: Layout | None = None) -> int:
-        """A convcalc layer reading ``x``; ``dims`` is the framework's output shape."""
-        return self.emit(name, origin, kind, (x,), dims, form or self.layout(x), layer=layer,
-                         params=params, buffers=buffers)
+        """A convcalc layer reading ``x``; ``dims`` is the framework's output shape.
+
+        The layer must give what the framework says it gives (output, params, buffers):
+        where convcalc's rule differs from the framework's (ONNX's ceil mode keeps a last
+        window that starts in the padding; torch and convcalc drop it) the op is refused.
+        """
+        form = form or self.layout(x)
+        try:
+            theirs = layouts.convert(form, dims)
+            effect = self.sized(layer, x).apply(self.shape(x))
+        except layouts.LayoutError as exc:
+            raise Unsupported(str(exc)) from None
+        except LayerError as exc:
+            raise Unsupported(f"convcalc's {kind} refuses it: {exc.message}") from None
+        ours = (effect.output, effect.params, effect.buffers)
+        if ours != (theirs, params, buffers):
+            raise Unsupported(f"convcalc's {kind} gives output {effect.output}, "
+                              f"{effect.params:,} params, {effect.buffers:,} buffers where "
+                              f"the model gives {theirs}, {params:,}, {buffers:,}")
+        return self.emit(name, origin, kind, (x,), dims, form, layer=layer, params=params,
+                         buffers=buffers)
+
+    def sized(self, layer: Layer, x: int) -> Layer:
+        """The layer as the graph's size rules compute it (Keras' and Caffe's models carry
+        their framework's; convcalc.rules)."""
+        from convcalc.rules import DEFAULT, rules_named
+
+        return rules_named(self.graph.rules or DEFAULT).adapt(layer, self.shape(x),
+                                                               refuse=False)
 
     def merge(self, name: str, origin: str, op: str, inputs: tuple[int, ...],
               dims: tuple[int, ...]) -> int:

@@ -20,8 +20,10 @@ from itertools import pairwise
 from convcalc.arith import Status
 from convcalc.importers.graph import MERGES, Facts, Graph, ImportFailure, Op, Totals
 from convcalc.importers.patterns import rewrite
+from convcalc.layers import KINDS
 from convcalc.model import Claim, LayerNode, Merge, Model, Node, Waiver
 from convcalc.problem import ERROR, Problem, Where
+from convcalc.shape import Shape
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ def lower(graph: Graph, allow_opaque: bool = False) -> Imported:
     ops, output = _without_aliases(graph.ops, graph.output)
     ops, output = _without_aliases(rewrite(ops), output)
     ops = _opaque(_live(ops, output), graph.path, allow_opaque)
-    walk = _Walk(ops, graph.input, at)
+    walk = _Walk(ops, graph.input, at, graph.shapes)
     layers = walk.chain(graph.input, output)
     assert graph.totals is not None
     totals = graph.totals
@@ -114,8 +116,9 @@ class _Walk:
     """The walk back from the output along the dominator tree (Cooper, Harvey & Kennedy's
     intersection, on a DAG whose ops come in execution order)."""
 
-    def __init__(self, ops: list[Op], start: int, at: Where) -> None:
+    def __init__(self, ops: list[Op], start: int, at: Where, shapes: list[Shape]) -> None:
         self.at = at
+        self.shapes = shapes
         self.producer = {op.output: op for op in ops}
         self.rank = {start: 0} | {op.output: i for i, op in enumerate(ops, 1)}
         self.idom: dict[int, int] = {}
@@ -174,10 +177,23 @@ class _Walk:
         return items, span
 
     def merge(self, op: Op, fork: int) -> Node:
-        if op.kind == "concat":
-            return Merge("concat", self.concat_branches(op, op.inputs, fork), op.name, self.at)
-        return Merge(op.kind, tuple(tuple(self.chain(fork, x)) for x in op.inputs), op.name,
-                     self.at)
+        if op.kind != "concat":
+            return Merge(op.kind, tuple(tuple(self.chain(fork, x)) for x in op.inputs),
+                         op.name, self.at)
+        walked = self.concat_branches(op, op.inputs, fork)
+        branches = tuple(tuple(items) for items, _ in walked)
+        spans = [span for _, span in walked]
+        if all(span == (0, 0) for span in spans):
+            return Merge("concat", branches, op.name, self.at)
+        if spans[0][0] != 0 or any(a[1] != b[0] for a, b in pairwise(spans)) or \
+                spans[-1][1] != self.shapes[fork].channels:
+            raise ImportFailure(f"{op.name} ({op.origin}) joins channel parts "
+                                f"{', '.join(f'{a}:{b}' for a, b in spans)} of "
+                                f"{self.shapes[fork].channels} out of order, with gaps, or "
+                                "with a part left out: no split can write it")
+        sizes = tuple(b - a for a, b in spans)
+        parts = None if len(set(sizes)) == 1 else sizes
+        return Merge("split", branches, op.name, self.at, parts=parts)
 
     def below(self, tensor: int, fork: int) -> int | None:
         """The tensor right below ``fork`` on ``tensor``'s dominator path (None: the fork)."""
@@ -188,10 +204,11 @@ class _Walk:
         return tensor
 
     def concat_branches(self, op: Op, inputs: tuple[int, ...], fork: int
-                        ) -> tuple[tuple[Node, ...], ...]:
-        """A concat's branches. Inputs that meet below the fork are a concat of their own
-        (exporters fuse nested concats, as Inception's into one); concat is associative,
-        so they become a nested concat, as long as they are side by side."""
+                        ) -> list[tuple[list[Node], tuple[int, int]]]:
+        """A concat's branches, each with the channel span of ``fork`` it starts from
+        ((0, 0): the whole of it). Inputs that meet below the fork are a concat of their own
+        (exporters fuse nested concats, as Inception's into one); concat is associative, so
+        they become a nested concat, as long as they are side by side."""
         runs: list[list[int]] = []
         roots: list[int | None] = []
         for x in inputs:
@@ -205,25 +222,22 @@ class _Walk:
                                     "can write")
             runs.append([x])
             roots.append(root)
-        walked = []
+        walked: list[tuple[list[Node], tuple[int, int]]] = []
         for run in runs:
             if len(run) == 1:
                 walked.append(self.branch(fork, run[0], split=True))
                 continue
             inner = self.meet(tuple(run))
             items, span = self.branch(fork, inner, split=True)
-            nested = Merge("concat", self.concat_branches(op, tuple(run), inner),
-                           f"{op.name}.{len(walked) + 1}", self.at)
-            walked.append(([*items, nested], span))
-        spans = [span for _, span in walked]
-        if any(span != (0, 0) for span in spans):
-            if spans[0][0] != 0 or any(a[1] != b[0] for a, b in pairwise(spans)):
-                raise ImportFailure(f"{op.name} ({op.origin}) joins channel parts "
-                                    f"{', '.join(f'{a}:{b}' for a, b in spans)} out of order "
-                                    "or with gaps")
-            raise ImportFailure(f"{op.name} ({op.origin}) joins a channel split (x.chunk, "
-                                "Split, Slice), which the spec language cannot express yet")
-        return tuple(tuple(items) for items, _ in walked)
+            below = self.concat_branches(op, tuple(run), inner)
+            if any(span != (0, 0) for _, span in below):
+                raise ImportFailure(f"{op.name} ({op.origin}) joins channel parts inside a "
+                                    "concat, which no split can write")
+            nested = [items for items, _ in below]
+            items.append(Merge("concat", tuple(tuple(b) for b in nested),
+                               f"{op.name}.{len(walked) + 1}", self.at))
+            walked.append((items, span))
+        return walked
 
 
 def _waived(model: Model) -> Model:
@@ -264,7 +278,7 @@ def _checked(model: Model, facts: dict[str, Facts]) -> Model:
             continue
         ours = (row.output_shape, row.params, row.non_trainable_params)
         theirs = (fact.output, fact.params, fact.buffers)
-        if ours != theirs if row.kind not in MERGES else row.output_shape != fact.output:
+        if ours != theirs if row.kind in KINDS else row.output_shape != fact.output:
             raise ImportFailure(f"convcalc reads {row.name} ({row.kind}) as output "
                                 f"{row.output_shape}, {row.params:,} params, "
                                 f"{row.non_trainable_params:,} buffers, but the model gives "

@@ -265,6 +265,22 @@ def batch_norm(r: _Reader, node: Any) -> None:
                           buffers=r.weights(node, 3, 4)))
 
 
+def layer_norm(r: _Reader, node: Any) -> None:
+    """LayerNormalization over the last axis of a channels-last tensor: each position's
+    channels, as convcalc's layernorm (ConvNeXt, between two Transposes)."""
+    x = r.x(node)
+    rank = len(r.b.dims[x])
+    axis = layouts.normalise_axis(int(attrs(node).get("axis", -1)), rank)
+    if r.b.layout(x).form not in ("last", "flat") or axis != rank - 1:
+        raise Unsupported(f"a layer norm from axis {axis} of a tensor laid out as "
+                          f"({r.b.layout(x)}): convcalc's normalises the channels at each "
+                          "position")
+    scale, bias = r.const(node, 1), r.const(node, 2)
+    layer = layers.make("layernorm", affine=scale is not None, bias=bias is not None)
+    r.set(node, r.b.layer(r.name(node), node.op_type, "layernorm", layer, x, r.out(node),
+                          params=r.weights(node, 1, 2)))
+
+
 def activation(kind: str) -> Handler:
     def handler(r: _Reader, node: Any) -> None:
         x = r.x(node)
@@ -355,8 +371,22 @@ def mul(r: _Reader, node: Any) -> None:
                               (r.data[data[0]], r.data[data[1]]), r.out(node)))
         return
     const_index = 1 if node.input[0] in r.data else 0
-    r.x(node, 1 - const_index)
-    _arithmetic("mul", r.const(node, const_index))
+    x = r.x(node, 1 - const_index)
+    const = r.const(node, const_index)
+    if const is not None and const.floating and const.size > 1 and \
+            const.dims == _per_channel(r, x, len(const.dims)):  # ConvNeXt's layer scale
+        r.set(node, r.b.layer(r.name(node), node.op_type, "layer-scale",
+                              layers.make("layer-scale"), x, r.out(node), params=const.size))
+        return
+    _arithmetic("mul", const)
+
+
+def _per_channel(r: _Reader, x: int, rank: int) -> tuple[int, ...]:
+    """The dims of one value per channel, broadcast along ``x``'s channel axis: (C, 1, 1)."""
+    full = len(r.b.dims[x])
+    channel = layouts.channel_axis(r.b.layout(x), full)
+    return tuple(r.b.shape(x).channels if axis == channel else 1
+                 for axis in range(full - rank, full))
 
 
 def scalar_op(r: _Reader, node: Any) -> None:
@@ -432,10 +462,36 @@ def view(r: _Reader, node: Any) -> None:
     """Reshape, Flatten, Squeeze, Unsqueeze: the dims ONNX infers before and after."""
     x = r.x(node)
     after = r.out(node)
+    if len(after) == 1 and r.b.dims[x][0] == 1 and after[0] == prod(r.b.dims[x]):
+        # every element in one vector, the batch of 1 with them: kept as (1, n), and
+        # remembered, so that the Gather torch's dynamo exporter follows it with is read
+        r.set(node, r.b.view(r.name(node), node.op_type, x, (1, after[0]), layouts.FLAT))
+        r.batchless[r.data[node.output[0]]] = x
+        return
     form = layouts.reshape(r.b.layout(x), r.b.dims[x], after)
     if form is None:
         raise Unsupported(f"a reshape from {list(r.b.dims[x])} to {list(after)}")
     r.set(node, r.b.view(r.name(node), node.op_type, x, after, form))
+
+
+def gather(r: _Reader, node: Any) -> None:
+    """A Gather that picks every element of a whole-tensor vector once more: torch's dynamo
+    exporter writes a flatten, or a view back to the tensor's own shape, so (``as_strided``).
+    Any order of the same elements has the same shape and counts; picking fewer or more,
+    or into another shape, is refused."""
+    x = r.x(node)
+    indices = r.const(node, 1)
+    size, out = r.b.dims[x][1], r.out(node)
+    source = r.batchless.get(x)
+    if source is None or int(attrs(node).get("axis", 0)) != 0 or indices is None or \
+            indices.size != size or indices.dims != out:
+        raise Unsupported("a Gather that is not a reordering of a flattened tensor")
+    if out == r.b.dims[source]:
+        r.set(node, source)
+    elif out == (1, size):
+        r.set(node, x)
+    else:
+        raise Unsupported(f"a Gather of a flattened tensor into {list(out)}")
 
 
 def transpose(r: _Reader, node: Any) -> None:
@@ -469,6 +525,7 @@ HANDLERS: dict[str, Handler] = {
     "ReduceMean": reduce("global-avgpool"), "ReduceMax": reduce("global-maxpool"),
     "Resize": resize, "Upsample": resize, "Pad": pad,
     "Gemm": gemm, "MatMul": matmul, "BatchNormalization": batch_norm,
+    "LayerNormalization": layer_norm,
     "Relu": activation("relu"), "Sigmoid": activation("sigmoid"),
     "Tanh": activation("tanh"), "HardSwish": activation("hard-swish"),
     "HardSigmoid": activation("hard-sigmoid"), "Gelu": activation("gelu"),
@@ -477,7 +534,7 @@ HANDLERS: dict[str, Handler] = {
     "Add": add, "Mul": mul, "Sub": scalar_op, "Div": scalar_op, "Erf": erf,
     "Concat": concat, "Split": split, "Slice": slice_,
     "Reshape": view, "Flatten": view, "Squeeze": view, "Unsqueeze": view,
-    "Transpose": transpose, "Shape": shape,
+    "Transpose": transpose, "Shape": shape, "Gather": gather,
 }
 
 

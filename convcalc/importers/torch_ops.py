@@ -166,6 +166,33 @@ def linear(r: _Reader, node: Any, m: Any) -> int:
                       f"({r.b.layout(x)})")
 
 
+def layer_norm(r: _Reader, node: Any, m: Any) -> int:
+    x = r.x(node)
+    _over_channels(r, x, tuple(m.normalized_shape))
+    return r.add_layer(node, "layernorm", x, module=m, affine=bool(m.elementwise_affine),
+                       bias=getattr(m, "bias", None) is not None)
+
+
+def _over_channels(r: _Reader, x: int, normalized: tuple[int, ...]) -> None:
+    """Layer norm convcalc can write normalises each position's channels: the last axis
+    of a channels-last (or flat) tensor."""
+    if r.b.layout(x).form not in ("last", "flat") or normalized != (r.b.shape(x).channels,):
+        raise Unsupported(f"a layer norm over {list(normalized)} of a tensor laid out as "
+                          f"({r.b.layout(x)}): convcalc's normalises the channels at each "
+                          "position")
+
+
+def function_layer_norm(r: _Reader, node: Any) -> int:
+    """``F.layer_norm(x, shape, weight, bias)`` (ConvNeXt's LayerNorm2d, between permutes)."""
+    x = r.x(node)
+    _over_channels(r, x, tuple(r.arg(node, 1, "normalized_shape")))
+    weight, bias = (r.arg(node, i, n) for i, n in ((2, "weight"), (3, "bias")))
+    params = sum(t.numel() for t in (weight, bias) if t is not None)
+    return r.b.layer(r.name(node), r.origin(node), "layernorm",
+                     layers.make("layernorm", affine=weight is not None,
+                                 bias=bias is not None), x, r.dims(node), params=params)
+
+
 def flatten_module(r: _Reader, node: Any, m: Any) -> int:
     return view(r, node)
 
@@ -228,6 +255,7 @@ def module_handlers() -> list[tuple[type, ModuleHandler]]:
         (nn.modules.pooling._AdaptiveAvgPoolNd, adaptive_pool("avgpool")),
         (nn.modules.pooling._AdaptiveMaxPoolNd, adaptive_pool("maxpool")),
         (nn.Linear, linear), (nn.Flatten, flatten_module), (nn.LocalResponseNorm, lrn),
+        (nn.LayerNorm, layer_norm),
         (nn.Upsample, upsample_module), (nn.modules.padding._ConstantPadNd, zero_pad),
         (nn.ChannelShuffle, channel_shuffle),
     ]
@@ -253,9 +281,30 @@ def binary(op: str) -> FunctionHandler:
         constant = node.args[1] if isinstance(operands[0], int) else node.args[0]
         if isinstance(constant, int | float):
             raise Elementwise(op, float(constant))
+        x = next((t for t in operands if isinstance(t, int)), None)
+        if x is None:
+            raise Unsupported(f"{op} of values convcalc does not follow")
+        learnt = isinstance(constant, r.torch.fx.Node) and constant.op == "get_attr"
+        weight = r.values.get(constant) if learnt else None
+        if op == "mul" and weight is not None and _per_channel(r, x, weight):
+            return r.b.layer(r.name(node), r.origin(node), "layer-scale",
+                             layers.make("layer-scale"), x, r.dims(node),
+                             params=int(weight.numel()))
         raise Unsupported(f"{op} with a constant tensor")
 
     return handler
+
+
+def _per_channel(r: _Reader, x: int, weight: Any) -> bool:
+    """A learnt tensor of one value per channel, laid along the channel axis (C, 1, 1)."""
+    if weight is None or not isinstance(weight, r.torch.nn.Parameter):
+        return False
+    dims = tuple(int(d) for d in weight.shape)
+    rank = len(r.b.dims[x])
+    channel = layouts.channel_axis(r.b.layout(x), rank)
+    expected = tuple(r.b.shape(x).channels if axis == channel else 1
+                     for axis in range(rank - len(dims), rank))
+    return dims == expected
 
 
 def scalar(op: str) -> FunctionHandler:
@@ -381,9 +430,11 @@ def mean(r: _Reader, node: Any) -> int:
 
 
 def stochastic_depth(r: _Reader, node: Any) -> int:
+    """torchvision's stochastic depth: the identity at inference, kept for what it is."""
     if r.arg(node, 3, "training", True):
         raise Unsupported("stochastic depth while training")
-    return r.x(node)  # the identity at inference
+    return r.add_layer(node, "stochastic-depth", r.x(node), rate=float(r.arg(node, 1, "p")),
+                       mode=str(r.arg(node, 2, "mode", "row")))
 
 
 def interpolate(r: _Reader, node: Any) -> int:
@@ -426,6 +477,7 @@ def function_handlers() -> dict[Any, FunctionHandler]:
         F.adaptive_avg_pool2d: function_adaptive("avgpool"),
         F.adaptive_max_pool2d: function_adaptive("maxpool"),
         "mean": mean, torch.mean: mean, F.interpolate: interpolate, F.pad: function_pad,
+        F.layer_norm: function_layer_norm,
     }
     try:  # torchvision's stochastic depth is a traced leaf function
         from torchvision.ops import stochastic_depth as depth
