@@ -266,7 +266,7 @@ class _Writer:
         # torch's default stride is the kernel size, so it is always written unless equal
         given = "" if stride == k else f", stride={_size(stride)}"
         options = given + _options(padding=_size(padding), dilation=dilation,
-                                   ceil_mode=layer.ceil)
+                                   ceil_mode=bool(layer.ceil))
         pool = self.module(row, f"nn.{kind}Pool{ndim}d({_size(k)}{options})")
         return [*pre, f"{pool}({x})"]
 

@@ -161,8 +161,8 @@ class Rules:
         :class:`LayerError` with code ``refused``. Kinds whose sizes no framework disputes
         come back unchanged, as do inputs the layer cannot take (``apply`` says why).
         """
-        if not x.spatial:
-            return layer
+        if not x.spatial or (self.name == DEFAULT and not refuse):
+            return layer  # PyTorch's rules are convcalc's own arithmetic: nothing to adapt
         if isinstance(layer, MaxPool | AvgPool):
             return self._pool(layer, x, refuse)
         if isinstance(layer, ConvTranspose):

@@ -94,16 +94,16 @@ def layer(
         report = analyze_layer(built, x, settings)
     except LayerError as exc:
         fail(exc.message)
+    sized = adapted(built, x, settings)  # as the rules in force compute it
     if explain:
         from convcalc.relationships import explain as cases
 
-        sized = adapted(built, x, settings)
         report = dataclasses.replace(report, formulas=(*report.formulas,
                                                        *cases(sized, report.row)))
     if draw_to is not None:
         from convcalc.cli.pictures import layer_figure
 
-        layer_figure(built, x, report, draw_to, positions, animate, slice_)
+        layer_figure(sized, x, report, draw_to, positions, animate, slice_)
     if fmt is LayerFormat.json:
         from convcalc.render.json_ import layer_report
 
