@@ -26,6 +26,7 @@ from convcalc.model import Claim, Group, LayerNode, Merge, Model
 from convcalc.model import Node as ModelNode
 from convcalc.problem import ERROR, INFO, WARNING, LayerError, Problem, Where
 from convcalc.report import AxisSize, Report, Row, Settings, Totals
+from convcalc.rules import Rules, rules_named
 from convcalc.shape import Shape
 
 
@@ -61,6 +62,13 @@ class _Walk:
     # A layer's numbers depend on the layer and its input only: the copies of a repeated
     # block (ResNet-152 has 36 alike in one stage) are measured once.
     measured: dict[tuple[Layer, Shape], tuple[Effect, tuple[AxisSize, ...]]]
+    rules: Rules  # the framework whose sizes the walk computes
+    refuse: bool  # whether what that framework refuses is a problem
+    stopped: Problem | None = None  # the problem that ended the walk early
+
+    def stop(self, at: Where, code: str, message: str) -> None:
+        self.problem(at, code, message)
+        self.stopped = self.problems[-1]
 
     def problem(self, at: Where, code: str, message: str, level: str = ERROR) -> None:
         self.problems.append(Problem(at.path, at.line, at.col, level, code, message))
@@ -84,14 +92,14 @@ class _Walk:
         known = self.measured.get((node.layer, x))
         try:
             if known is None:
-                effect = node.layer.apply(x)
+                effect = self.rules.adapt(node.layer, x, self.refuse).apply(x)
                 known = self.measured[node.layer, x] = effect, sizes_of(x, effect)
             effect, sizes = known
             after = advance(field, x, effect)
             bounded(effect, after)
         except LayerError as exc:
             at = node.fields_at.get(exc.field, node.at) if exc.field else node.at
-            self.problem(at, exc.code, f"{node.name}: {exc.message} (input {x})")
+            self.stop(at, exc.code, f"{node.name}: {exc.message} (input {x})")
             return None
         for code, message in effect.warnings:
             self.problem(node.at, code, f"{node.name}: {message}", WARNING)
@@ -129,7 +137,7 @@ class _Walk:
         try:
             out = MERGES[node.op]([shape for shape, _ in outputs])
         except LayerError as exc:
-            self.problem(node.at, exc.code, f"{node.name}: {exc.message}")
+            self.stop(node.at, exc.code, f"{node.name}: {exc.message}")
             return None
         merged = self.merge_fields(node, outputs)
         self.summarise(header, node.name, node.op, depth, x, out, merged, node.at,
@@ -185,16 +193,18 @@ def analyze(model: Model, settings: Settings | None = None, strict: bool = False
     """The report of a model: a row per layer, merge and block, totals and problems.
 
     ``strict`` makes harmless non-integer sizes errors too; ``known`` problems (from
-    loading) are carried into the report; ``budget`` adds limits to the spec's own.
+    loading) are carried into the report; ``budget`` adds limits to the spec's own. Sizes
+    follow the rules the settings name, else the spec's declared ones, else PyTorch's.
     """
-    settings = settings or Settings()
+    settings = (settings or Settings()).for_model(model.rules)
     x = model.input
     input_row = Row(name="input", kind="input", depth=0, input_shape=x, output_shape=x,
                     params=0, biases=0, non_trainable_params=0, macs=0, activations=x.size,
                     size_status=Status.EXACT, sizes=(),
                     receptive_field=field_values(start_field(x)), notes=(),
                     line=model.input_at.line, col=model.input_at.col, file=model.input_at.path)
-    walk = _Walk(strict, [input_row], list(known), {})
+    walk = _Walk(strict, [input_row], list(known), {}, rules_named(settings.rules),
+                 settings.checks_refusals)
     result = walk.sequence(model.layers, x, start_field(x), 0)
     top = [row for row in walk.rows if row.depth == 0]
     totals = Totals(params=sum(r.params for r in top), biases=sum(r.biases for r in top),
@@ -205,7 +215,7 @@ def analyze(model: Model, settings: Settings | None = None, strict: bool = False
         walk.problems += claims_problems(model, totals, settings, budget)
     return Report(name=model.name, source=model.source, path=model.path, input_shape=x,
                   rows=tuple(walk.rows), totals=totals, settings=settings,
-                  problems=tuple(sorted(set(walk.problems))))
+                  problems=tuple(sorted(set(walk.problems))), stopped=walk.stopped)
 
 
 def totals_value(key: str, totals: Totals, settings: Settings) -> int | Shape:

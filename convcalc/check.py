@@ -92,8 +92,13 @@ def _folder(folder: Path) -> tuple[list[Path], list[Path]]:
 
 
 def check(arguments: list[str], settings: Settings | None = None, strict: bool = False,
-          budget: Budget | None = None, stdin: BinaryIO | None = None) -> Outcome:
-    """Check every spec that ``arguments`` name, in one process (``-``: ``stdin``)."""
+          budget: Budget | None = None, stdin: BinaryIO | None = None,
+          portable: tuple[str, ...] = ()) -> Outcome:
+    """Check every spec that ``arguments`` name, in one process (``-``: ``stdin``).
+
+    ``portable`` names rule sets that must agree on every layer (``not-portable`` where
+    they do not).
+    """
     settings = settings or Settings()
     paths, missing, outside = discover(arguments)
     problems: list[Problem] = list(outside)
@@ -109,6 +114,10 @@ def check(arguments: list[str], settings: Settings | None = None, strict: bool =
                 continue
             extra = budget.claims(loaded.path) if budget else ()
             problems += analyze(loaded.model, settings, strict, loaded.problems, extra).problems
+            if portable:
+                from convcalc.portability import compare
+
+                problems += compare(loaded.model, portable).problems()
         except Exception as exc:  # a bug of convcalc's: this file's problem, not the run's end
             problems.append(Problem(os.fspath(path), 1, 1, ERROR, "internal-error",
                                     f"convcalc failed on this file ({type(exc).__name__}); "

@@ -122,7 +122,7 @@ def _with_input(model: Model, size: int) -> Model:
     shape; raises SpecError if it cannot be), without the spec's claims."""
     spatial = (size,) * len(model.input.spatial)
     return dataclasses.replace(with_input(model, Shape(spatial, model.input.channels)),
-                               expect=(), budget=())
+                               expect=(), budget=(), rules=model.rules)
 
 
 def check_size(model: Model, size: int) -> SizeCheck:

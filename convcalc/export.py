@@ -44,6 +44,7 @@ from convcalc.model import Group, LayerNode, Merge, Model
 from convcalc.model import Node as ModelNode
 from convcalc.problem import Where
 from convcalc.report import Report, Row
+from convcalc.rules import Rules, rules_named
 
 
 class ExportError(Exception):
@@ -112,6 +113,7 @@ def _pairs(pads: tuple[tuple[int, int], ...]) -> tuple[int, ...]:
 @dataclass
 class _Writer:
     rows: Iterator[Row]
+    rules: Rules
     init: list[str] = field(default_factory=list)
     body: list[str] = field(default_factory=list)
     layers: dict[str, str] = field(default_factory=dict)
@@ -158,8 +160,11 @@ class _Writer:
         self.line(f"{x} = {joined}")
 
     def layer(self, node: LayerNode, row: Row, x: str) -> None:
+        # The spec's meaning under its rules: Caffe's pooling becomes ceil mode, Darknet's
+        # its explicit pads, Keras' transposed convolution its inferred output padding.
+        sized = self.rules.adapt(node.layer, row.input_shape, refuse=False)
         try:
-            for statement in self.statements(node.layer, row, x):
+            for statement in self.statements(sized, row, x):
                 self.line(f"{x} = {statement}")
         except ExportError as exc:
             raise ExportError(f"{row.name}: {exc.message}", node.at) from None
@@ -198,7 +203,7 @@ class _Writer:
                 raise ExportError("torch's transposed convolutions take symmetric padding only")
             padding = tuple(a for a, _ in both)
             options = _options(stride=_size(layer.stride), padding=_size(padding),
-                               output_padding=_size(layer.output_padding),
+                               output_padding=_size(layer.output_padding or (0,)),
                                groups=layer.groups, bias=layer.bias,
                                dilation=_size(layer.dilation))
             conv = self.module(row, f"nn.ConvTranspose{ndim}d({cin}, {layer.filters}, "
@@ -288,7 +293,7 @@ class _Writer:
         # torch's default stride is the kernel size, so it is always written unless equal
         given = "" if stride == k else f", stride={_size(stride)}"
         options = given + _options(padding=_size(padding), dilation=dilation,
-                                   ceil_mode=layer.ceil)
+                                   ceil_mode=bool(layer.ceil))
         pool = self.module(row, f"nn.{kind}Pool{ndim}d({_size(k)}{options})")
         return [*pre, f"{pool}({x})"]
 
@@ -400,7 +405,7 @@ def _options(**values: object) -> str:
 
 def to_pytorch(model: Model, report: Report, class_name: str = "Net") -> str:
     """The source of a module computing ``model``; ``report`` is its clean analysis."""
-    writer = _Writer(iter(report.rows[1:]))
+    writer = _Writer(iter(report.rows[1:]), rules_named(report.settings.rules))
     writer.sequence(model.layers, "x")
     shape = "x".join(map(str, report.input_shape.dims))
     header = [
@@ -408,6 +413,7 @@ def to_pytorch(model: Model, report: Report, class_name: str = "Net") -> str:
         f"# Source: {comment(model.source)}" if model.source else "# Source: not given",
         f"# Input {shape} (HxWxC in the spec; torch takes N, C, spatial); "
         f"{report.totals.params:,} parameters.",
+        f"# Sizes as {report.settings.rules} computes them (convcalc.rules).",
         "from __future__ import annotations",
         "",
         "from typing import ClassVar",

@@ -83,15 +83,29 @@ def row_of(layer: Layer, x: Shape, effect: Effect, name: str, field: Field, dept
                col=at.col, act=getattr(layer, "act", None), file=at.path)
 
 
+def adapted(layer: Layer, x: Shape, settings: Settings) -> Layer:
+    """The layer as the settings' rules size it (see :meth:`convcalc.rules.Rules.adapt`)."""
+    from convcalc.rules import rules_named
+
+    return rules_named(settings.rules).adapt(layer, x, settings.checks_refusals)
+
+
 def analyze_layer(layer: Layer, x: Shape, settings: Settings | None = None) -> LayerReport:
     """Everything about one layer on one input: numbers, formulas, settings.
 
-    Raises :class:`~convcalc.problem.LayerError` when the layer cannot take ``x``.
+    Under rules a spec or the command line names, the framework's own formula and its
+    source come first. Raises :class:`~convcalc.problem.LayerError` when the layer cannot
+    take ``x`` (or that framework refuses it).
     """
-    effect = layer.apply(x)
+    from convcalc.rules import rules_named
+
+    settings = settings or Settings()
+    sized = adapted(layer, x, settings)
+    effect = sized.apply(x)
     field = advance(start_field(x), x, effect)
     bounded(effect, field)
-    row = row_of(layer, x, effect, NAME_OF[type(layer)], field)
-    return LayerReport(row, layer.explain(x), settings or Settings())
+    row = row_of(sized, x, effect, NAME_OF[type(layer)], field)
+    own = rules_named(settings.rules).formulas(layer) if settings.checks_refusals else ()
+    return LayerReport(row, (*own, *sized.explain(x)), settings)
 
 

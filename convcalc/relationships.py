@@ -118,6 +118,6 @@ def _transposed_cases(layer: ConvTranspose, row: Row) -> list[Case]:
     ndim = len(row.input_shape.spatial)
     pads = tuple(before for before, _ in explicit_pads(layer.pad, ndim))
     kernels, strides = per_axis(layer.k, ndim, "k"), per_axis(layer.stride, ndim, "stride")
-    extras = per_axis(layer.output_padding, ndim, "output_padding")
+    extras = per_axis(layer.output_padding or (0,), ndim, "output_padding")
     return [transposed_case(size, kernels[index], strides[index], pads[index], extras[index])
             for index, size in enumerate(row.input_shape.spatial)]

@@ -25,6 +25,8 @@ CONVENTIONS: tuple[str, ...] = (
     "rounding, lossy if some is",
 )
 
+RULES_FROM = ("default", "spec", "--rules")
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -32,12 +34,33 @@ class Settings:
 
     batch: int = 1
     dtype: str = "float32"
+    rules: str = "pytorch"  # the framework whose size rules apply (convcalc.rules)
+    rules_from: str = "default"  # "default", "spec" (its `rules:` key) or "--rules"
 
     def __post_init__(self) -> None:
+        from convcalc.rules import RULES
+
+        if self.rules not in RULES:
+            raise ValueError(f"unknown rules {self.rules!r} ({', '.join(RULES)})")
+        if self.rules_from not in RULES_FROM:
+            raise ValueError(f"rules_from is one of {', '.join(RULES_FROM)}")
         if self.dtype not in DTYPE_BYTES:
             raise ValueError(f"unknown dtype {self.dtype!r} ({', '.join(DTYPE_BYTES)})")
         if self.batch < 1:
             raise ValueError(f"batch must be at least 1, got {self.batch}")
+
+    @property
+    def checks_refusals(self) -> bool:
+        """A framework named by the spec or the command line is held to what it refuses."""
+        return self.rules_from != "default"
+
+    def for_model(self, declared: str | None) -> Settings:
+        """These settings with a spec's declared rules, unless --rules overrides them."""
+        if declared is None or self.rules_from != "default":
+            return self
+        from dataclasses import replace
+
+        return replace(self, rules=declared, rules_from="spec")
 
     @property
     def dtype_bytes(self) -> int:
@@ -149,6 +172,11 @@ class Report:
     totals: Totals
     settings: Settings
     problems: tuple[Problem, ...]
+    stopped: Problem | None = None  # the problem of the layer or merge the walk stopped at
+
+    @property
+    def complete(self) -> bool:
+        return self.stopped is None
 
 
 def covers_input(row: Row, input_shape: Shape) -> bool:

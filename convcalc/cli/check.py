@@ -7,7 +7,18 @@ from typing import Annotated
 
 import typer
 
-from convcalc.cli.common import EXIT_PROBLEMS, EXIT_USAGE, CheckFormat, Dtype, count, quantity
+from convcalc.cli.common import (
+    EXIT_PROBLEMS,
+    EXIT_USAGE,
+    RULES_HELP,
+    CheckFormat,
+    Dtype,
+    count,
+    fail,
+    quantity,
+    rule_names,
+    settings_of,
+)
 from convcalc.problem import ERROR, INFO, WARNING
 
 
@@ -34,6 +45,11 @@ def check(
                                                     "level [code] message), github "
                                                     "(workflow annotations; the default when "
                                                     "GITHUB_ACTIONS=true) or json.")] = None,
+    rules: Annotated[str | None, typer.Option("--rules", help=RULES_HELP)] = None,
+    portable: Annotated[str | None, typer.Option("--portable", help="Rule sets that must "
+                                                 "agree, e.g. pytorch,tensorflow,caffe: a "
+                                                 "layer they size apart (or that some refuse) "
+                                                 "is a not-portable error.")] = None,
 ) -> None:
     """Check architecture specs like a linter: sizes, merges, expect blocks and budgets.
 
@@ -47,7 +63,6 @@ def check(
     from convcalc.check import check as run
     from convcalc.render.escape import escape
     from convcalc.render.problems import REPORTERS
-    from convcalc.report import Settings
 
     limits = {name: quantity(f"--max-{name}")(value)  # type: ignore[operator]
               for name, value in (("params", max_params), ("macs", max_macs),
@@ -55,8 +70,11 @@ def check(
     if fmt is None:
         fmt = CheckFormat.github if os.environ.get("GITHUB_ACTIONS") == "true" else \
             CheckFormat.parsable
-    outcome = run(paths, Settings(batch, dtype.value), strict, Budget(**limits),
-                  sys.stdin.buffer)
+    chosen = rule_names(portable, "--portable", most=7)
+    if portable is not None and len(chosen) < 2:
+        fail("--portable needs at least two rule sets, e.g. pytorch,caffe")
+    outcome = run(paths, settings_of(batch, dtype.value, rule_names(rules)), strict,
+                  Budget(**limits), sys.stdin.buffer, chosen)
     sys.stdout.write(REPORTERS[fmt.value](outcome.problems))
     for message in outcome.unusable:
         print(f"convcalc: error: {escape(message)}", file=sys.stderr)

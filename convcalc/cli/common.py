@@ -16,7 +16,7 @@ from convcalc.units import shorten, whole_number
 if TYPE_CHECKING:
     from convcalc.language import Loaded
     from convcalc.model import Model
-    from convcalc.report import Report
+    from convcalc.report import Report, Settings
 
 EXIT_CLEAN, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -66,6 +66,36 @@ class CheckFormat(str, Enum):
     json = "json"
 
 
+RULES_HELP = ("Size rules of a framework: pytorch, tensorflow, keras, onnx, caffe, mxnet or "
+              "darknet (rounding, padding words, what it refuses). Default: the spec's "
+              "`rules:`, else pytorch without its refusals.")
+
+
+def rule_names(text: str | None, option: str = "--rules", most: int = 1) -> tuple[str, ...]:
+    """``caffe`` or ``pytorch,caffe``: known rule-set names, at most ``most`` of them."""
+    from convcalc.rules import RULES
+
+    if text is None:
+        return ()
+    names = tuple(dict.fromkeys(part.strip().lower() for part in text.split(",")))
+    unknown = [name for name in names if name not in RULES]
+    if unknown or not names:
+        fail(f"{option}: unknown rules {', '.join(map(repr, unknown or [text]))}; one of: "
+             f"{', '.join(RULES)}")
+    if len(names) > most:
+        fail(f"{option} takes {'one rule set' if most == 1 else f'at most {most} rule sets'}, "
+             f"got {text!r}")
+    return names
+
+
+def settings_of(batch: int = 1, dtype: str = "float32", rules: tuple[str, ...] = ()
+                ) -> Settings:
+    """The settings of a run: --rules, when given, overrides a spec's own `rules:`."""
+    from convcalc.report import Settings
+
+    return Settings(batch, dtype, rules[0], "--rules") if rules else Settings(batch, dtype)
+
+
 def quantity(option: str) -> object:
     """A typer parser for counts like 25M, 4.5G or 2GiB (exact, no float rounding)."""
 
@@ -83,12 +113,12 @@ def quantity(option: str) -> object:
 
 
 
-def clean_report(loaded: Loaded) -> tuple[Model, Report]:
+def clean_report(loaded: Loaded, settings: Settings | None = None) -> tuple[Model, Report]:
     """The model and its analysis, or its problems on stderr and exit 1."""
     from convcalc.analysis import analyze
 
     assert loaded.model is not None
-    report = analyze(loaded.model, known=loaded.problems)
+    report = analyze(loaded.model, settings, known=loaded.problems)
     if any(p.level == ERROR for p in report.problems):
         print_problems(report.problems)
         raise typer.Exit(EXIT_PROBLEMS)
@@ -156,9 +186,9 @@ def resized(model: Model, text: str) -> Model:
         raise typer.Exit(EXIT_USAGE) from None
 
 
-def resizable(spec: str) -> Model:
+def resizable(spec: str, settings: Settings | None = None) -> Model:
     """A clean model with a spatial input, whose size `sizes` and `sweep` vary."""
-    model, _ = clean_report(load(spec))
+    model, _ = clean_report(load(spec), settings)
     if not model.input.spatial:
         fail(f"{spec} takes a flat input: it has no spatial size to vary")
     return model

@@ -12,6 +12,7 @@ import typer
 from convcalc.cli.common import (
     EXIT_PROBLEMS,
     EXIT_USAGE,
+    RULES_HELP,
     Dtype,
     clean_report,
     count,
@@ -20,6 +21,8 @@ from convcalc.cli.common import (
     numbers,
     print_problems,
     resizable,
+    rule_names,
+    settings_of,
 )
 
 
@@ -84,6 +87,7 @@ def sizes(
     spec: Annotated[str, typer.Argument(help="A spec file or a bundled spec's name.")],
     span: Annotated[str, typer.Option("--range", help="Square input sizes to try, low:high.")
                     ] = "32:1024",
+    rules: Annotated[str | None, typer.Option("--rules", help=RULES_HELP)] = None,
 ) -> None:
     """Which input sizes a network takes exactly, without losing input, or evenly strided.
 
@@ -92,7 +96,10 @@ def sizes(
     from convcalc.design import check_size
     from convcalc.render.design import sizes as render
 
-    model = resizable(spec)
+    chosen_rules = rule_names(rules)
+    model = resizable(spec, settings_of(rules=chosen_rules))
+    if chosen_rules:  # the option stands in for the spec's own `rules:`
+        model = dataclasses.replace(model, rules=chosen_rules[0])
     chosen = numbers(span, "--range", (), most=5_000)
     checks = [check_size(model, size) for size in chosen]
     sys.stdout.write(render(model.name, min(chosen), max(chosen), checks))
@@ -163,6 +170,7 @@ def explain(
     spec: Annotated[str, typer.Argument(help="A spec file or a bundled spec's name.")],
     name: Annotated[str, typer.Argument(help="The layer's name (as summarize shows it; the "
                                         "last part is enough when it is unique).")],
+    rules: Annotated[str | None, typer.Option("--rules", help=RULES_HELP)] = None,
 ) -> None:
     """One layer of a spec, step by step: its formulas with the numbers filled in, named
     after Dumoulin & Visin's relationships.
@@ -174,18 +182,19 @@ def explain(
     from convcalc.render.grid import wants_colour
     from convcalc.render.layer import draw
 
-    model, report = clean_report(load(spec))
+    model, report = clean_report(load(spec), settings_of(rules=rule_names(rules)))
     node = find_layer(model, name)
     row = next((r for r in report.rows if node is not None and r.name == node.name), None)
     if node is None or row is None:
         fail(f"no single layer called {name!r} in {spec}; `convcalc summarize {spec}` lists "
              "the names")
-    from convcalc.measure import analyze_layer
+    from convcalc.measure import adapted, analyze_layer
     from convcalc.relationships import explain as cases
 
     single = analyze_layer(node.layer, row.input_shape, report.settings)
+    sized = adapted(node.layer, row.input_shape, report.settings)
     single = dataclasses.replace(single, formulas=(*single.formulas,
-                                                   *cases(node.layer, single.row)))
+                                                   *cases(sized, single.row)))
     at = node.at  # the file that defines the layer: a block's may be an included one
     print(escape(f"{node.name} ({at.path}:{at.line}:{at.col})"))
     sys.stdout.write(draw(single, wants_colour()))

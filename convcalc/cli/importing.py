@@ -22,8 +22,10 @@ class Names(str, Enum):
     keep = "keep"
 
 
-MODEL_HELP = ("An .onnx file (read, never run), torchvision:NAME, or package.module:factory "
-              "(a function that returns a torch.nn.Module: importing calls it).")
+MODEL_HELP = ("An .onnx file (read, never run), a .keras file or a Keras to_json() .json, a "
+              "Caffe .prototxt (read with no framework), torchvision:NAME, or "
+              "package.module:factory (a function that returns a torch.nn.Module: importing "
+              "calls it).")
 
 
 def import_(

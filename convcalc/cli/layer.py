@@ -8,7 +8,15 @@ from typing import Annotated
 
 import typer
 
-from convcalc.cli.common import Dtype, LayerFormat, count, fail
+from convcalc.cli.common import (
+    RULES_HELP,
+    Dtype,
+    LayerFormat,
+    count,
+    fail,
+    rule_names,
+    settings_of,
+)
 
 _LAYER_OPTIONS = {"k": "--k", "stride": "--stride", "pad": "--pad", "dilation": "--dilation",
                   "groups": "--groups", "ceil": "--ceil", "output_padding": "--output-padding",
@@ -50,6 +58,7 @@ def layer(
                                              "programs.")] = LayerFormat.table,
     explain: Annotated[bool, typer.Option("--explain", help="Also name the formulas after "
                                           "Dumoulin & Visin's relationships.")] = False,
+    rules: Annotated[str | None, typer.Option("--rules", help=RULES_HELP)] = None,
     draw_to: Annotated[str | None, typer.Option("--draw", help="Also draw the arithmetic as a "
                                                 "figure: an .svg (or .png) file.")] = None,
     positions: Annotated[str | None, typer.Option("--positions", help="With --draw, the output "
@@ -66,9 +75,8 @@ def layer(
     """
     from convcalc.layers import KINDS, lookup
     from convcalc.layers.fields import construct
-    from convcalc.measure import analyze_layer
+    from convcalc.measure import adapted, analyze_layer
     from convcalc.problem import LayerError
-    from convcalc.report import Settings
     from convcalc.shape import Shape
 
     kind_class = lookup(kind)
@@ -91,19 +99,21 @@ def layer(
         if error.code == "missing-key":
             fail(f"--kind {kind} needs {option}")
         fail(f"{option}{error.message.removeprefix(error.field)}")
+    settings = settings_of(batch, dtype.value, rule_names(rules))
     try:
-        report = analyze_layer(built, x, Settings(batch, dtype.value))
+        report = analyze_layer(built, x, settings)
     except LayerError as exc:
         fail(exc.message)
+    sized = adapted(built, x, settings)  # as the rules in force compute it
     if explain:
         from convcalc.relationships import explain as cases
 
         report = dataclasses.replace(report, formulas=(*report.formulas,
-                                                       *cases(built, report.row)))
+                                                       *cases(sized, report.row)))
     if draw_to is not None:
         from convcalc.cli.pictures import layer_figure
 
-        layer_figure(built, x, report, draw_to, positions, animate, slice_)
+        layer_figure(sized, x, report, draw_to, positions, animate, slice_)
     if fmt is LayerFormat.json:
         from convcalc.render.json_ import layer_report
 

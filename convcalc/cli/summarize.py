@@ -9,6 +9,7 @@ import typer
 
 from convcalc.cli.common import (
     EXIT_PROBLEMS,
+    RULES_HELP,
     Dtype,
     Optimizer,
     SummaryFormat,
@@ -17,6 +18,8 @@ from convcalc.cli.common import (
     load,
     print_problems,
     resized,
+    rule_names,
+    settings_of,
 )
 from convcalc.problem import ERROR
 
@@ -56,6 +59,10 @@ def summarize(
     count: Annotated[str | None, typer.Option("--count", help="Your own convention instead "
                                               "of a preset: MACs plus any of bias, norm, act, "
                                               "pool, add, comma-separated.")] = None,
+    rules: Annotated[str | None, typer.Option("--rules", help=RULES_HELP + " Several, "
+                                              "comma-separated (pytorch,caffe), add the "
+                                              "layers whose sizes differ side by side.")
+                     ] = None,
 ) -> None:
     """A whole network, layer by layer: shapes, activations, params, MACs, exact totals.
 
@@ -66,7 +73,6 @@ def summarize(
     from convcalc.counting import PRESETS, custom
     from convcalc.counting import count as count_ops
     from convcalc.memory import memory as memory_models
-    from convcalc.report import Settings
     from convcalc.units import parse_quantity
 
     if output is not None and fmt is not SummaryFormat.html:
@@ -85,7 +91,13 @@ def summarize(
     assert model is not None
     if input_shape is not None:
         model = resized(model, input_shape)
-    report = analyze(model, Settings(batch, dtype.value), known=loaded.problems)
+    chosen = rule_names(rules, most=7)
+    report = analyze(model, settings_of(batch, dtype.value, chosen), known=loaded.problems)
+    compared = None
+    if len(chosen) > 1:
+        from convcalc.portability import compare
+
+        compared = compare(model, chosen)
     counted = count_ops(report, convention)
     memory = memory_models(model, report, optimizer.value if optimizer else None, mixed, budget)
     if fmt is SummaryFormat.html:
@@ -95,7 +107,7 @@ def summarize(
     elif fmt is SummaryFormat.json:
         from convcalc.render.json_ import summary
 
-        print(summary(report, memory, counted))
+        print(summary(report, memory, counted, compared))
     elif fmt is SummaryFormat.csv:
         from convcalc.render.tabular import to_csv
 
@@ -109,6 +121,10 @@ def summarize(
         from convcalc.render.summary import draw
 
         sys.stdout.write(draw(report, depth, wants_colour(), memory, counted, receptive))
+        if compared is not None:
+            from convcalc.render.portability import draw as draw_rules
+
+            sys.stdout.write(draw_rules(compared, depth, wants_colour()))
     print_problems(report.problems)  # in every format: JSON has them too, as data
     if any(p.level == ERROR for p in report.problems):
         raise typer.Exit(EXIT_PROBLEMS)

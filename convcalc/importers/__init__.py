@@ -16,16 +16,26 @@ __all__ = ["ImportFailure", "Imported", "load"]
 
 
 def load(ref: str, input_shape: Shape | None = None, allow_opaque: bool = False) -> Imported:
-    """``model.onnx``, ``torchvision:NAME`` or ``package.module:factory`` as a checked model.
+    """``model.onnx``, ``model.keras`` (or a Keras ``to_json()`` file), ``deploy.prototxt``,
+    ``torchvision:NAME`` or ``package.module:factory`` as a checked model.
 
     Raises :class:`ImportFailure` (one line, or one problem per op convcalc cannot express).
     """
     from convcalc.importers.lower import lower
 
-    if ref.lower().endswith(".onnx"):
+    lowered = ref.lower()
+    if lowered.endswith(".onnx"):
         from convcalc.importers.from_onnx import read as read_onnx
 
         graph = read_onnx(ref, input_shape)
+    elif lowered.endswith((".keras", ".json")):
+        from convcalc.importers.from_keras import read as read_keras
+
+        graph = read_keras(ref, input_shape)
+    elif lowered.endswith(".prototxt"):
+        from convcalc.importers.from_caffe import read as read_caffe
+
+        graph = read_caffe(ref, input_shape)
     else:
         from convcalc.importers.from_torch import read as read_torch
 

@@ -101,6 +101,7 @@ class Graph:
     output: int = -1
     totals: Totals | None = None
     notes: list[str] = field(default_factory=list)
+    rules: str | None = None  # the framework whose size rules the model follows (convcalc.rules)
 
 
 def safe_name(text: str) -> str:
@@ -185,7 +186,7 @@ class Builder:
         form = form or self.layout(x)
         try:
             theirs = layouts.convert(form, dims)
-            effect = layer.apply(self.shape(x))
+            effect = self.sized(layer, x).apply(self.shape(x))
         except layouts.LayoutError as exc:
             raise Unsupported(str(exc)) from None
         except LayerError as exc:
@@ -197,6 +198,14 @@ class Builder:
                               f"the model gives {theirs}, {params:,}, {buffers:,}")
         return self.emit(name, origin, kind, (x,), dims, form, layer=layer, params=params,
                          buffers=buffers)
+
+    def sized(self, layer: Layer, x: int) -> Layer:
+        """The layer as the graph's size rules compute it (Keras' and Caffe's models carry
+        their framework's; convcalc.rules)."""
+        from convcalc.rules import DEFAULT, rules_named
+
+        return rules_named(self.graph.rules or DEFAULT).adapt(layer, self.shape(x),
+                                                               refuse=False)
 
     def merge(self, name: str, origin: str, op: str, inputs: tuple[int, ...],
               dims: tuple[int, ...]) -> int:

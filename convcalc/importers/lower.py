@@ -51,7 +51,7 @@ def lower(graph: Graph, allow_opaque: bool = False) -> Imported:
               Claim("macs", totals.macs, at), Claim("output", totals.output, at))
     model = Model(name=graph.name, source=graph.source, path=graph.path,
                   input=graph.shapes[graph.input], input_at=at, layers=tuple(layers),
-                  expect=claims)
+                  expect=claims, rules=graph.rules)
     facts = {op.name: op.facts for op in ops}
     return Imported(_checked(model, facts), facts, totals, tuple(graph.notes))
 

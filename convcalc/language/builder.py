@@ -37,8 +37,8 @@ from convcalc.problem import ERROR, WARNING, Where
 from convcalc.shape import Shape
 from convcalc.units import NumberTooLong, parse_quantity
 
-TOP_KEYS = ("name", "source", "description", "torchvision", "include", "input", "defaults",
-            "expect", "budget", "blocks", "layers")
+TOP_KEYS = ("name", "source", "description", "torchvision", "include", "input", "rules",
+            "defaults", "expect", "budget", "blocks", "layers")
 LIBRARY_KEYS = ("name", "source", "description", "include", "blocks")
 MAX_INCLUDES = 64
 EXPECT_KEYS = ("params", "trainable", "trainable_params", "non_trainable",
@@ -88,6 +88,7 @@ class Builder(MergeReader):
             self.library = True
             return None
         shape = self.input(root)
+        rules = self.rules(root.get("rules"))
         # Shapes are carried only when some block reads one: other specs build as fast as
         # before there were shapes to read.
         self.x = shape if any(block.reads for block in self.blocks.values()) else None
@@ -115,7 +116,7 @@ class Builder(MergeReader):
                      source=str(plain(source_node)) if source_node else "",
                      path=self.path, input=shape, input_at=self.where(input_node),
                      layers=tuple(layers), expect=expect, budget=budget,
-                     torchvision=torchvision)
+                     torchvision=torchvision, rules=rules)
 
     def torchvision(self, node: Node | None) -> str:
         """The torchvision model a spec reproduces (``torchvision: resnet50``), or ""."""
@@ -127,6 +128,19 @@ class Builder(MergeReader):
                          "torchvision.models.get_model takes it, e.g. resnet50")
             return ""
         return node.value
+
+    def rules(self, node: Node | None) -> str | None:
+        """``rules: caffe``: the framework whose rules the spec's sizes follow."""
+        from convcalc.rules import RULES
+
+        if node is None:
+            return None
+        value = plain(node)
+        if isinstance(value, str) and value.strip().lower() in RULES:
+            return value.strip().lower()
+        self.problem(node, "unknown-rules", f"rules must be one of {', '.join(RULES)}, got "
+                     f"{value!r}")
+        return None
 
     def input(self, root: Map) -> Shape | None:
         node = root.get("input")

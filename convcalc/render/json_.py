@@ -10,6 +10,7 @@ from typing import Any
 from convcalc.arith import format_fraction
 from convcalc.counting import Counted
 from convcalc.memory import DEFINITIONS, Memory
+from convcalc.portability import Portability
 from convcalc.problem import Problem
 from convcalc.report import (
     CONVENTIONS,
@@ -69,7 +70,8 @@ def row_json(row: Row, settings: Settings) -> dict[str, Any]:
 def settings_json(settings: Settings) -> dict[str, Any]:
     return {"batch": settings.batch, "dtype": settings.dtype,
             "bytes_per_element": settings.dtype_bytes, "mac_unit": "MAC",
-            "flops_per_mac": 2, "conventions": list(CONVENTIONS)}
+            "flops_per_mac": 2, "rules": settings.rules, "rules_from": settings.rules_from,
+            "conventions": list(CONVENTIONS)}
 
 
 def layer_report(report: LayerReport) -> str:
@@ -119,7 +121,8 @@ def memory_json(memory: Memory) -> dict[str, Any]:
     }
 
 
-def summary(report: Report, memory: Memory | None = None, counted: Counted | None = None) -> str:
+def summary(report: Report, memory: Memory | None = None, counted: Counted | None = None,
+            compared: Portability | None = None) -> str:
     layers = [row_json(row, report.settings) for row in report.rows]
     for row, layer in zip(report.rows, layers, strict=True):
         layer["covers_input"] = covers_input(row, report.input_shape)
@@ -140,6 +143,10 @@ def summary(report: Report, memory: Memory | None = None, counted: Counted | Non
                                 "ops": counted.total}
     if memory is not None:
         document["memory"] = memory_json(memory)
+    if compared is not None:
+        from convcalc.render.portability import to_json
+
+        document["rules_compared"] = to_json(compared)
     return _one_layer_a_line(document)
 
 

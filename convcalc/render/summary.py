@@ -7,7 +7,7 @@ from convcalc.counting import MACS, Counted
 from convcalc.memory import DEFINITIONS, Memory
 from convcalc.render.escape import escape
 from convcalc.render.grid import grid, paint, table
-from convcalc.render.text import conventions
+from convcalc.render.text import conventions, rules_text
 from convcalc.report import Report, Row, covers_input
 from convcalc.units import format_bytes
 
@@ -100,7 +100,8 @@ def draw(report: Report, depth: int | None = None, colour: bool = False,
     facts = _totals(report, memory, counted if extra else None)
     title = f"{escape(report.name)} — input {report.input_shape}, batch {settings.batch}, " \
             f"{settings.dtype}; counting: {preset.name}" + \
-            (f"\n{escape(report.source)}" if report.source else "")
+            (f"\n{escape(report.source)}" if report.source else "") + \
+            f"\nsize rules: {rules_text(settings)}"
     return "\n".join([
         paint(title, "bold", colour), "", *lines, "",
         *grid(facts, colours=("cyan",), colour=colour), "",
