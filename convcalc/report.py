@@ -105,6 +105,8 @@ class Row:
     rows_below: int = 0
     act: str | None = None  # a fused activation (conv: {act: relu})
     branches: int = 0  # a merge's number of branches
+    attention_macs: int = 0  # the part of macs that is attention products (QKᵀ, attention·V)
+    scores: int = 0  # attention score elements per example (heads × queries × keys)
 
     @property
     def weights(self) -> int:
@@ -134,6 +136,8 @@ class Totals:
     macs: int
     activations: int  # including the input
     output_shape: Shape
+    attention_macs: int = 0  # the part of macs that is attention products
+    scores: int = 0  # attention score elements of every attention layer, per example
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from convcalc.layers.attention import Attention, BlockAttention, GridAttention, WindowAttention
 from convcalc.layers.base import Layer
 from convcalc.layers.conv import Conv, ConvTranspose, Depthwise, Local, Separable
 from convcalc.layers.dense import Dense, Flatten
@@ -31,6 +32,15 @@ from convcalc.layers.simple import (
     Tanh,
     Upsample,
     ZeroPad,
+)
+from convcalc.layers.tokens import (
+    ClassToken,
+    Grid,
+    PatchMerge,
+    PositionEmbedding,
+    TakeToken,
+    TokenDense,
+    Tokens,
 )
 
 KINDS: dict[str, type[Layer]] = {
@@ -67,6 +77,17 @@ KINDS: dict[str, type[Layer]] = {
     "upsample": Upsample,
     "channel-shuffle": ChannelShuffle,
     "zeropad": ZeroPad,
+    "tokens": Tokens,
+    "grid": Grid,
+    "class-token": ClassToken,
+    "position-embedding": PositionEmbedding,
+    "take-token": TakeToken,
+    "token-fc": TokenDense,
+    "patch-merge": PatchMerge,
+    "attention": Attention,
+    "window-attention": WindowAttention,
+    "block-attention": BlockAttention,
+    "grid-attention": GridAttention,
 }
 
 # Other spellings people write, each mapped to its registry name.
@@ -94,6 +115,12 @@ ALIASES: dict[str, str] = {
     "hswish": "hard-swish",
     "hsigmoid": "hard-sigmoid",
     "shuffle": "channel-shuffle",
+    "cls-token": "class-token",
+    "pos-embed": "position-embedding",
+    "position-embeddings": "position-embedding",
+    "self-attention": "attention",
+    "mhsa": "attention",
+    "patch-merging": "patch-merge",
 }
 
 NAME_OF: dict[type[Layer], str] = {cls: name for name, cls in KINDS.items()}

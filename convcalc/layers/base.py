@@ -50,10 +50,14 @@ class Effect:
     params: int = 0  # learnable weights and biases
     biases: int = 0  # the part of params that is bias
     buffers: int = 0  # non-trainable state, e.g. batch-norm running statistics
-    macs: int = 0  # multiply-accumulates of weights, bias excluded
+    macs: int = 0  # multiply-accumulates of weights, bias excluded, and of attention products
+    attention_macs: int = 0  # the part of macs that multiplies activations by activations
+    scores: int = 0  # attention score elements (heads × queries × keys) while the layer runs
     inplace: bool = False  # the output reuses the input's memory
     windows: tuple[Window, ...] = ()  # one per spatial axis where sizes are divided
     rf: tuple[RFStep, ...] = ()  # one per spatial axis; () leaves the field unchanged
+    global_field: bool = False  # every output sees the whole input (global attention)
+    keeps_field: bool = False  # positions are rearranged, each keeping its field (tokens)
     notes: tuple[str, ...] = ()
 
     @property
