@@ -69,7 +69,7 @@ def row_of(layer: Layer, x: Shape, effect: Effect, name: str, field: Field, dept
                output_shape=effect.output, params=effect.params, biases=effect.biases,
                non_trainable_params=effect.buffers, macs=effect.macs,
                activations=0 if effect.inplace else effect.output.size,
-               attention_macs=effect.attention_macs, scores=effect.scores,
+               attention_macs=effect.attention_macs, scores=effect.scores, parts=effect.parts,
                size_status=effect.status,
                sizes=sizes_of(x, effect) if sizes is None else sizes,
                receptive_field=field_values(field), notes=effect.notes, line=at.line,

@@ -52,7 +52,8 @@ def summarize(
                                         "torchinfo.")] = "macs",
     count: Annotated[str | None, typer.Option("--count", help="Your own convention instead "
                                               "of a preset: MACs plus any of bias, norm, act, "
-                                              "pool, add, comma-separated.")] = None,
+                                              "pool, add, attention (its products), "
+                                              "comma-separated.")] = None,
 ) -> None:
     """A whole network, layer by layer: shapes, activations, params, MACs, exact totals.
 

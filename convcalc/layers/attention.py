@@ -101,7 +101,7 @@ class Attention(Heads):
         products = 2 * tokens * tokens * c
         return Effect(x, params=params, biases=biases, macs=4 * tokens * c * c + products,
                       attention_macs=products, scores=self.heads * tokens * tokens,
-                      global_field=True)
+                      global_field=True, parts=(("projections", 4 * tokens * c * c),))
 
     def explain(self, x: Shape) -> tuple[Formula, ...]:
         self.apply(x)
@@ -159,6 +159,17 @@ class WindowAttention(Heads):
             return weights + hidden + scale, index + 2 * table, table * weights
         return scale, 0, 0
 
+    def parts(self, window: tuple[int, ...], projections: int, position_macs: int,
+              products: int) -> tuple[tuple[str, int], ...]:
+        table = (2 * window[0] - 1) * (2 * window[1] - 1)
+        hidden = self.position_hidden
+        position = (("position", position_macs),
+                    ("position-params", 3 * hidden + hidden * self.heads),
+                    ("position-hidden", table * hidden)) if self.position == "mlp" else ()
+        # v2 scores normalised queries against normalised keys (with the @ operator)
+        cosine = (("cosine-qk", products // 2),) if self.cosine else ()
+        return (("projections", projections), *position, *cosine)
+
     def apply(self, x: Shape) -> Effect:
         window, windows, shifts = self.partition(x)
         c = x.channels
@@ -177,6 +188,7 @@ class WindowAttention(Heads):
         return Effect(x, params=params + extra, biases=biases, buffers=buffers,
                       macs=4 * padded * c * c + products + position_macs,
                       attention_macs=products, scores=groups * self.heads * group * group,
+                      parts=self.parts(window, 4 * padded * c * c, position_macs, products),
                       windows=windows,
                       rf=tuple(centred(w + (s > 0)) for w, s in zip(window, shifts, strict=True)),
                       notes=tuple(notes))
@@ -251,6 +263,7 @@ class PartitionAttention(Heads):
         return Effect(x, params=params + table, biases=biases, buffers=group * group,
                       macs=4 * groups * group * c * c + products, attention_macs=products,
                       scores=groups * self.heads * group * group,
+                      parts=(("projections", 4 * groups * group * c * c),),
                       rf=(centred(reach), centred(reach)))
 
     def explain(self, x: Shape) -> tuple[Formula, ...]:

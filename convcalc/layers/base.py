@@ -53,6 +53,11 @@ class Effect:
     macs: int = 0  # multiply-accumulates of weights, bias excluded, and of attention products
     attention_macs: int = 0  # the part of macs that multiplies activations by activations
     scores: int = 0  # attention score elements (heads × queries × keys) while the layer runs
+    # named parts of an attention layer's numbers that counting conventions weigh apart:
+    # "projections" (MACs of the q/k/v and output projections), "position" (MACs of a
+    # position-bias MLP), "position-params" (its params), "position-hidden" (its hidden
+    # activations), "cosine-qk" (the MACs of QKᵀ when scored as cosines, Swin v2)
+    parts: tuple[tuple[str, int], ...] = ()
     inplace: bool = False  # the output reuses the input's memory
     windows: tuple[Window, ...] = ()  # one per spatial axis where sizes are divided
     rf: tuple[RFStep, ...] = ()  # one per spatial axis; () leaves the field unchanged
