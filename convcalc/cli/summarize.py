@@ -47,6 +47,9 @@ def summarize(
     fit: Annotated[str | None, typer.Option("--fit", help="The largest batch whose memory "
                                             "fits this size, e.g. 16GiB (training with "
                                             "--optimizer, else inference).")] = None,
+    fused: Annotated[bool, typer.Option("--fused-attention", help="Model attention as fused "
+                                        "(flash-style) kernels that hold no score tensor, in "
+                                        "the inference peak, training and --fit.")] = False,
     preset: Annotated[str, typer.Option("--preset", help="What counts as an operation: macs "
                                         "(the default; = paper), fvcore, ptflops, "
                                         "torchinfo.")] = "macs",
@@ -85,7 +88,8 @@ def summarize(
         model = resized(model, input_shape)
     report = analyze(model, Settings(batch, dtype.value), known=loaded.problems)
     counted = count_ops(report, convention)
-    memory = memory_models(model, report, optimizer.value if optimizer else None, mixed, budget)
+    memory = memory_models(model, report, optimizer.value if optimizer else None, mixed, budget,
+                           fused)
     if fmt is SummaryFormat.html:
         from convcalc.cli.pictures import summary_page
 
