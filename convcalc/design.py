@@ -154,7 +154,8 @@ def _uneven(row: Row) -> bool:
 def _why(row: Row) -> str:
     if row.size_status.rank > Status.HARMLESS.rank:
         return f"{row.size_status.value} at input {row.input_shape}"
-    return f"input {row.input_shape} is not a multiple of the stride"
+    step = "window" if row.kind.endswith("attention") else "stride"
+    return f"input {row.input_shape} is not a multiple of the {step}"
 
 
 def describe(sizes: list[int], low: int, high: int) -> str:

@@ -244,7 +244,7 @@ class PartitionAttention(Heads):
             raise LayerError("invalid-size", f"the partition of {self.size}x{self.size} is "
                              f"larger than the {height}x{width} grid", "size")
         if height % self.size or width % self.size:
-            raise LayerError("non-integer-size", f"the {height}x{width} grid does not divide "
+            raise LayerError("invalid-size", f"the {height}x{width} grid does not divide "
                              f"into partitions of {self.size}x{self.size} (torchvision's MaxVit "
                              "refuses such an input)", "size")
         if self.dilated and height != width:
