@@ -81,3 +81,13 @@ def test_sizes_explains_the_rules(cli: Any) -> None:
     swin = cli("sizes", "swin-t", "--range", "32:1024").out
     assert "exact everywhere (no layer rounds):    multiples of 224" in swin
     assert "is not a multiple of the window" in swin
+
+
+def test_sweep_shows_attentions_products_apart() -> None:
+    from convcalc.design import sweep
+
+    first, last = sweep(spec("vit_b_16"), [224, 448])
+    assert first.attention_macs == 12 * 2 * 197 ** 2 * 768
+    assert last.attention_macs == 12 * 2 * 785 ** 2 * 768  # 28² patches and the class token
+    totals = first.report.totals
+    assert first.conv_macs + first.dense_macs + first.attention_macs == totals.macs
