@@ -69,7 +69,8 @@ class Heads:
         return 4 * c * c + biases, biases
 
     def projection_formulas(self, c: int, tokens: int, groups: int, group: int,
-                            extra_params: tuple[str, ...] = ()) -> tuple[Formula, ...]:
+                            extra_params: tuple[str, ...] = (),
+                            extra_macs: str = "") -> tuple[Formula, ...]:
         """params, MACs and scores of ``groups`` groups of ``group`` tokens each."""
         params, biases = self.projection_params(c)
         bias_text = " + ".join(part for part in (f"3·{c}" if self.qkv_bias else "",
@@ -81,7 +82,8 @@ class Heads:
                          + "".join(f"; {text}" for text in extra_params)),
                  Formula("MACs", f"projections {num(tokens)} tokens · 4·{c}² = "
                          f"{num(4 * tokens * c * c)}; QKᵀ and attention·V 2 · {num(groups)}"
-                         f" group(s) · {group}² tokens · {c} = {num(products)}"),
+                         f" group(s) · {group}² tokens · {c} = {num(products)}"
+                         + (f"; {extra_macs}" if extra_macs else "")),
                  Formula("scores", f"{num(groups)} group(s) · {self.heads} heads · {group}² "
                          f"= {num(groups * self.heads * group * group)} elements (head width "
                          f"{c // self.heads})")]
@@ -201,8 +203,7 @@ class WindowAttention(Heads):
         table = f"(2·{window[0]} − 1)·(2·{window[1]} − 1)"
         described = {"table": f"relative position bias table {table}·{self.heads} heads",
                      "mlp": f"position-bias MLP 2·{self.position_hidden} + "
-                            f"{self.position_hidden} + {self.position_hidden}·{self.heads} "
-                            f"(its MACs {num(position_macs)}: one pass over the {table} offsets)",
+                            f"{self.position_hidden} + {self.position_hidden}·{self.heads}",
                      "none": ""}[self.position]
         parts = [text for text in (described, f"logit scale {self.heads}" if self.cosine
                                    else "") if text]
@@ -212,8 +213,12 @@ class WindowAttention(Heads):
             + (f", shifted by {s}" if s else "")
             for name, w, k, s in zip(axis_names(2), windows, window, shifts, strict=True))
         return (Formula("windows", partition),
-                *self.projection_formulas(x.channels, groups * group, groups, group,
-                                          (*parts, f"= {num(effect.params)}") if parts else ()),
+                *self.projection_formulas(
+                    x.channels, groups * group, groups, group,
+                    (*parts, f"= {num(effect.params)}") if parts else (),
+                    f"position-bias MLP {table} offsets · (2 + {self.heads})·"
+                    f"{self.position_hidden} = {num(position_macs)}, once per pass"
+                    if position_macs else ""),
                 Formula("buffers", f"{num(buffers)} (relative position index {group}²"
                         + (f" + coordinates table 2·{table}" if self.position == "mlp" else "")
                         + ")" if buffers else "0"),
