@@ -182,6 +182,8 @@ class _Walk:
             params=sum(r.params for r in below), biases=sum(r.biases for r in below),
             non_trainable_params=sum(r.non_trainable_params for r in below),
             macs=sum(r.macs for r in below),
+            attention_macs=sum(r.attention_macs for r in below),
+            scores=sum(r.scores for r in below),
             activations=own_activations + sum(r.activations for r in below),
             size_status=status, sizes=(), receptive_field=field_values(field), notes=(),
             line=at.line, col=at.col, rows_below=len(self.rows) - header, branches=branches,
@@ -210,7 +212,9 @@ def analyze(model: Model, settings: Settings | None = None, strict: bool = False
     totals = Totals(params=sum(r.params for r in top), biases=sum(r.biases for r in top),
                     non_trainable_params=sum(r.non_trainable_params for r in top),
                     macs=sum(r.macs for r in top), activations=sum(r.activations for r in top),
-                    output_shape=result[0] if result else walk.rows[-1].output_shape)
+                    output_shape=result[0] if result else walk.rows[-1].output_shape,
+                    attention_macs=sum(r.attention_macs for r in top),
+                    scores=sum(r.scores for r in top))
     if result is not None:
         walk.problems += claims_problems(model, totals, settings, budget)
     return Report(name=model.name, source=model.source, path=model.path, input_shape=x,

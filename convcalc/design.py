@@ -154,7 +154,8 @@ def _uneven(row: Row) -> bool:
 def _why(row: Row) -> str:
     if row.size_status.rank > Status.HARMLESS.rank:
         return f"{row.size_status.value} at input {row.input_shape}"
-    return f"input {row.input_shape} is not a multiple of the stride"
+    step = "window" if row.kind.endswith("attention") else "stride"
+    return f"input {row.input_shape} is not a multiple of the {step}"
 
 
 def describe(sizes: list[int], low: int, high: int) -> str:
@@ -183,8 +184,9 @@ class Point:
 
     size: int
     report: Report
-    conv_macs: int
+    conv_macs: int  # every layer's but the dense layers' and attention's products
     dense_macs: int
+    attention_macs: int  # attention's products of activations (QKᵀ, attention·V)
     dense_inputs: tuple[int, ...]  # what each dense layer reads
 
 
@@ -194,9 +196,11 @@ def sweep(model: Model, sizes: list[int], settings: Settings | None = None) -> l
         report = analyze(_with_input(model, size), settings)
         layers = [row for row in report.rows if not row.rows_below]
         dense = [row for row in layers if row.kind == "fc"]
-        points.append(Point(size, report, sum(r.macs for r in layers if r.kind != "fc"),
-                            sum(r.macs for r in dense),
-                            tuple(r.input_shape.size for r in dense)))
+        attention = sum(r.attention_macs for r in layers)
+        points.append(Point(size, report,
+                            conv_macs=sum(r.macs for r in layers if r.kind != "fc") - attention,
+                            dense_macs=sum(r.macs for r in dense), attention_macs=attention,
+                            dense_inputs=tuple(r.input_shape.size for r in dense)))
     return points
 
 

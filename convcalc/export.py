@@ -17,6 +17,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from convcalc.export_attention import HELPERS as ATTENTION_HELPERS
+from convcalc.export_attention import Unexpressible
+from convcalc.export_attention import statements as attention_statements
 from convcalc.layers import NAME_OF
 from convcalc.layers.base import Layer, explicit_pads, per_axis
 from convcalc.layers.conv import Conv, ConvTranspose, Depthwise, Local, Separable
@@ -174,6 +177,13 @@ class _Writer:
 
     def statements(self, layer: Layer, row: Row, x: str) -> list[str]:
         """The expressions that compute the layer, each applied to ``x`` in turn."""
+        try:
+            tokens = attention_statements(layer, row, x, lambda code: self.module(row, code),
+                                          self.helpers)
+        except Unexpressible as exc:
+            raise ExportError(str(exc)) from None
+        if tokens is not None:
+            return tokens
         ndim = len(row.input_shape.spatial)
         cin = row.input_shape.channels
         pads = tuple(size.pad for size in row.sizes)
@@ -416,6 +426,7 @@ def to_pytorch(model: Model, report: Report, class_name: str = "Net") -> str:
         f"# Sizes as {report.settings.rules} computes them (convcalc.rules).",
         "from __future__ import annotations",
         "",
+        *(["import math"] if "WindowAttention" in writer.helpers else []),
         "from typing import ClassVar",
         "",
         "import torch",
@@ -423,7 +434,7 @@ def to_pytorch(model: Model, report: Report, class_name: str = "Net") -> str:
         "from torch import nn",
         "",
         "",
-        *(_HELPERS[name] for name in sorted(writer.helpers)),
+        *({**_HELPERS, **ATTENTION_HELPERS}[name] for name in sorted(writer.helpers)),
         f"class {class_name}(nn.Module):",
         "    # attribute -> layer name in the spec",
         "    LAYERS: ClassVar[dict[str, str]] = {",

@@ -24,8 +24,18 @@ def start_field(x: Shape) -> Field:
 
 
 def advance(field: Field, x: Shape, effect: Effect) -> Field:
-    """The receptive field after a layer: r += (k̂ − 1)·j, P += p·j, j ·= s."""
-    if field is None or len(effect.output.spatial) != len(x.spatial):
+    """The receptive field after a layer: r += (k̂ − 1)·j, P += p·j, j ·= s.
+
+    The field stays per axis of the input: a layer that only rearranges positions (tokens
+    from a grid, a grid from tokens) keeps it; one that sees everything (global attention),
+    a change of rank (flatten) or a window over positions whose axes were merged ends it.
+    """
+    if field is None or effect.global_field:
+        return None
+    if effect.keeps_field:
+        return field
+    if len(effect.output.spatial) != len(x.spatial) or \
+            (effect.rf and len(effect.rf) != len(field)):
         return None
     if not effect.rf:
         return field
@@ -77,6 +87,7 @@ def row_of(layer: Layer, x: Shape, effect: Effect, name: str, field: Field, dept
                output_shape=effect.output, params=effect.params, biases=effect.biases,
                non_trainable_params=effect.buffers, macs=effect.macs,
                activations=0 if effect.inplace else effect.output.size,
+               attention_macs=effect.attention_macs, scores=effect.scores, parts=effect.parts,
                size_status=effect.status,
                sizes=sizes_of(x, effect) if sizes is None else sizes,
                receptive_field=field_values(field), notes=effect.notes, line=at.line,

@@ -87,7 +87,10 @@ def transposed_case(i: int, k: int, s: int, p: int, a: int) -> Case:
 
 def explain(layer: Layer, row: Row) -> tuple[Formula, ...]:
     """The guide's relationship for each axis (alike axes share a line), and for a strided
-    transposed convolution the ambiguity that output_padding resolves."""
+    transposed convolution the ambiguity that output_padding resolves. Layers without a
+    kernel (attention's windows, patch merging) are not the guide's cases: none."""
+    if not hasattr(layer, "k"):
+        return ()
     cases = _transposed_cases(layer, row) if isinstance(layer, ConvTranspose) else \
         _window_cases(layer, row)
     lines: dict[str, list[str]] = {}

@@ -14,8 +14,8 @@ DTYPE_BYTES: dict[str, int] = {"float64": 8, "float32": 4, "float16": 2, "bfloat
                                "int8": 1}
 
 CONVENTIONS: tuple[str, ...] = (
-    "MACs = multiply-accumulates of conv and dense weights, bias excluded (fvcore, "
-    "torchvision); FLOPs = 2 × MACs",
+    "MACs = multiply-accumulates of conv and dense weights, bias excluded, and of attention's "
+    "products QKᵀ and attention·V (fvcore, torchvision); FLOPs = 2 × MACs",
     "params = weights + biases; batch-norm running statistics are non-trainable buffers, "
     "not params",
     "activations = output elements kept; in-place layers (activations, dropout, flatten) "
@@ -129,6 +129,9 @@ class Row:
     file: str = ""  # the file of line:col: a block's layers may be in an included one
     act: str | None = None  # a fused activation (conv: {act: relu})
     branches: int = 0  # a merge's number of branches
+    attention_macs: int = 0  # the part of macs that is attention products (QKᵀ, attention·V)
+    scores: int = 0  # attention score elements per example (heads × queries × keys)
+    parts: tuple[tuple[str, int], ...] = ()  # an attention layer's parts (Effect.parts)
 
     @property
     def weights(self) -> int:
@@ -158,6 +161,8 @@ class Totals:
     macs: int
     activations: int  # including the input
     output_shape: Shape
+    attention_macs: int = 0  # the part of macs that is attention products
+    scores: int = 0  # attention score elements of every attention layer, per example
 
 
 @dataclass(frozen=True)

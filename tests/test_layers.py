@@ -184,10 +184,13 @@ def test_every_kind_explains_itself() -> None:
         "depthwise": {"k": 3}, "fc": {"units": 4}, "adaptive-avgpool": {"out": 2},
         "adaptive-maxpool": {"out": 2}, "channel-shuffle": {"groups": 2}, "zeropad": {"pad": 1},
         "opaque": {"op": "Einsum", "output": "4x4x8"},
+        "token-fc": {"units": 4}, "attention": {"heads": 2}, "window-attention": {"heads": 2},
+        "block-attention": {"heads": 2, "size": 4}, "grid-attention": {"heads": 2, "size": 4},
     }
+    sequences = ("grid", "class-token", "take-token")  # they read a token sequence
     for name in KINDS:
         layer = make(name, **samples.get(name, {}))
-        formulas = layer.explain(Shape.parse("8x8x4"))
+        formulas = layer.explain(Shape.parse("64x4" if name in sequences else "8x8x4"))
         assert formulas and all(f.text for f in formulas), name
 
 

@@ -53,12 +53,16 @@ def summarize(
     fit: Annotated[str | None, typer.Option("--fit", help="The largest batch whose memory "
                                             "fits this size, e.g. 16GiB (training with "
                                             "--optimizer, else inference).")] = None,
+    fused: Annotated[bool, typer.Option("--fused-attention", help="Model attention as fused "
+                                        "(flash-style) kernels that hold no score tensor, in "
+                                        "the inference peak, training and --fit.")] = False,
     preset: Annotated[str, typer.Option("--preset", help="What counts as an operation: macs "
                                         "(the default; = paper), fvcore, ptflops, "
                                         "torchinfo.")] = "macs",
     count: Annotated[str | None, typer.Option("--count", help="Your own convention instead "
                                               "of a preset: MACs plus any of bias, norm, act, "
-                                              "pool, add, comma-separated.")] = None,
+                                              "pool, add, attention (its products), "
+                                              "comma-separated.")] = None,
     rules: Annotated[str | None, typer.Option("--rules", help=RULES_HELP + " Several, "
                                               "comma-separated (pytorch,caffe), add the "
                                               "layers whose sizes differ side by side.")
@@ -99,7 +103,8 @@ def summarize(
 
         compared = compare(model, chosen)
     counted = count_ops(report, convention)
-    memory = memory_models(model, report, optimizer.value if optimizer else None, mixed, budget)
+    memory = memory_models(model, report, optimizer.value if optimizer else None, mixed, budget,
+                           fused)
     if fmt is SummaryFormat.html:
         from convcalc.cli.pictures import summary_page
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from convcalc.layers.attention import Attention, BlockAttention, GridAttention, WindowAttention
 from convcalc.layers.base import Layer
 from convcalc.layers.conv import Conv, ConvTranspose, Depthwise, Local, Separable
 from convcalc.layers.dense import Dense, Flatten
@@ -32,6 +33,15 @@ from convcalc.layers.simple import (
     Tanh,
     Upsample,
     ZeroPad,
+)
+from convcalc.layers.tokens import (
+    ClassToken,
+    Grid,
+    PatchMerge,
+    PositionEmbedding,
+    TakeToken,
+    TokenDense,
+    Tokens,
 )
 
 KINDS: dict[str, type[Layer]] = {
@@ -69,6 +79,17 @@ KINDS: dict[str, type[Layer]] = {
     "channel-shuffle": ChannelShuffle,
     "zeropad": ZeroPad,
     "opaque": Opaque,
+    "tokens": Tokens,
+    "grid": Grid,
+    "class-token": ClassToken,
+    "position-embedding": PositionEmbedding,
+    "take-token": TakeToken,
+    "token-fc": TokenDense,
+    "patch-merge": PatchMerge,
+    "attention": Attention,
+    "window-attention": WindowAttention,
+    "block-attention": BlockAttention,
+    "grid-attention": GridAttention,
 }
 
 # Other spellings people write, each mapped to its registry name.
@@ -130,6 +151,12 @@ ALIASES: dict[str, str] = {
     "zeropadding": "zeropad",
     "zero-padding": "zeropad",
     "zero-pad": "zeropad",
+    "cls-token": "class-token",
+    "pos-embed": "position-embedding",
+    "position-embeddings": "position-embedding",
+    "self-attention": "attention",
+    "mhsa": "attention",
+    "patch-merging": "patch-merge",
 }
 
 NAME_OF: dict[type[Layer], str] = {cls: name for name, cls in KINDS.items()}

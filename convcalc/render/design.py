@@ -118,6 +118,12 @@ def sweep(model_name: str, points: list[Point]) -> str:
                   f"  conv MACs {_growth(first.conv_macs, last.conv_macs)} — "
                   f"{_why_conv_macs_grow(first, last, side**2)}",
                   f"  activations {activations}"]
+        if first.attention_macs:
+            lines.append(f"  attention's products "
+                         f"{_growth(first.attention_macs, last.attention_macs)} (in MACs, not "
+                         "in conv MACs) — each query meets every key of its group: global "
+                         "attention grows with the square of the area, windowed attention with "
+                         "the area")
         if first.dense_inputs:
             reads = ", ".join(f"{a:,} → {b:,}" for a, b in
                               zip(first.dense_inputs, last.dense_inputs, strict=False))

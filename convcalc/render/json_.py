@@ -108,12 +108,15 @@ def memory_json(memory: Memory) -> dict[str, Any]:
         "forward_bytes": memory.forward,
         "inference_peak_activations": memory.peak_elements,
         "inference_bytes": memory.inference,
+        "attention_score_bytes": memory.attention_scores,
+        "fused_attention": memory.fused,
         "training": None if training is None else {
             "optimizer": training.optimizer, "mixed_precision": training.mixed,
             "activation_bytes": training.activations, "parameter_bytes": training.parameters,
             "gradient_bytes": training.gradients,
             "optimizer_state_bytes": training.optimizer_state,
-            "buffer_bytes": training.buffers, "total_bytes": training.total},
+            "buffer_bytes": training.buffers,
+            "attention_score_bytes": training.attention_scores, "total_bytes": training.total},
         "fit": None if fit is None else {
             "budget_bytes": fit.budget, "batch": fit.batch, "bytes": fit.memory,
             "next_batch_bytes": fit.next_memory},

@@ -21,7 +21,7 @@ def draw(report: LayerReport, colour: bool = False) -> str:
     facts += [("size", line) for line in grouped([(s.axis, size_verdict(s)) for s in row.sizes])]
     facts += [("exact instead", line)
               for line in grouped([(s.axis, fixes(s)) for s in row.sizes if s.fixes])]
-    buffers = (f"; {row.non_trainable_params:,} non-trainable running statistics (buffers)"
+    buffers = (f"; {row.non_trainable_params:,} non-trainable buffers (not params)"
                if row.non_trainable_params else "")
     facts.append(("params", f"{row.params:,} (weights {row.weights:,} + bias {row.biases:,}, "
                             f"all trainable){buffers}"))

@@ -145,12 +145,19 @@ def _memory(report: Report, memory: Memory) -> list[tuple[str, str]]:
               f"{both(settings.bytes_of(memory.peak_elements))} of "
               f"activations ({memory.peak_elements:,} elements per example); with the "
               f"parameters and buffers {both(memory.inference)} — {DEFINITIONS['peak']}")]
+    if report.totals.scores:
+        lines.append(("attention scores", DEFINITIONS["fused"] if memory.fused else
+                      f"{both(memory.attention_scores)}: {report.totals.scores:,} elements per "
+                      f"example — {DEFINITIONS['scores']}"))
     plan = memory.training
     if plan is not None:
         precision = f"mixed {settings.dtype} with float32 master weights" if plan.mixed \
             else settings.dtype
         lines.append(("training", f"{both(plan.total)} with {plan.optimizer}, {precision}: "
-                      f"activations {format_bytes(plan.activations)} + parameters "
+                      f"activations {format_bytes(plan.activations)} + "
+                      + (f"attention scores {format_bytes(plan.attention_scores)} + "
+                         if plan.attention_scores else "") +
+                      f"parameters "
                       f"{format_bytes(plan.parameters)} + gradients "
                       f"{format_bytes(plan.gradients)} + optimizer state "
                       f"{format_bytes(plan.optimizer_state)} + buffers "
