@@ -91,7 +91,7 @@ class BlockReader(ShapeTracker):
         body: Seq | None = None
         for body_key, value in node.entries:
             text = str(body_key.value)
-            if text == "args" or text == "parts" and node.get("split") is not None:
+            if text == "args" or (text == "parts" and node.get("split") is not None):
                 continue
             if text == "layers":
                 if self.expect_type(value, Seq, f"layers of block {name!r}"):
