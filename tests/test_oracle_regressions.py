@@ -35,3 +35,19 @@ def test_a_block_that_is_one_split_keeps_its_parts() -> None:
 def test_parts_stay_with_split_in_a_block() -> None:
     assert errors("input: 8x8x6\nblocks:\n  both:\n    add: [[], []]\n    parts: [3, 3]\n"
                   "layers: [both]\n") == ["unknown-key"]
+
+
+def test_lrn_and_channel_shuffle_need_spatial_axes() -> None:
+    """torch refuses both on a flat vector (LocalResponseNorm: 3-D or more; ChannelShuffle:
+    more than 2 dims); convcalc took them."""
+    flat = torch.zeros(1, 8)
+    for module in (torch.nn.LocalResponseNorm(3), torch.nn.ChannelShuffle(2)):
+        try:
+            module(flat)
+        except (RuntimeError, ValueError):
+            pass
+        else:
+            raise AssertionError(f"torch took {module} on a vector")
+    for layer in ("lrn", "{channel-shuffle: {groups: 2}}"):
+        assert errors(f"input: 2x2x2\nlayers: [flatten, {layer}]\n") == ["wrong-rank"]
+        assert errors(f"input: 2x2x2\nlayers: [{layer}]\n") == []
