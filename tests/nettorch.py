@@ -9,8 +9,8 @@ ONNX's) own definitions, cited where the language chose a convention:
   (https://www.tensorflow.org/api_docs/python/tf/nn#notes_on_padding_2); at stride 1 it is
   torch's own ``padding="same"`` (torch/nn/modules/conv.py, ``_ConvNd.__init__``).
 - Asymmetric pads are ``F.pad`` before the layer (``-inf`` before a max pool); ceil mode
-  with them follows torch's ``pooling_output_shape_pad_lr`` (ATen/native/Pool.h: a last
-  window that starts at or after ``i + pad_l`` is dropped). A transposed convolution's
+  with them follows torch's ``pooling_output_shape_pad_lr`` (ATen/native/Pool.h: one
+  fewer window if the last one starts at or after ``i + pad_l``). A transposed convolution's
   pads crop its output (ONNX ConvTranspose: ``o = s(i − 1) + op + k̂ − pad_l − pad_r``).
 - ``separable`` is Keras's SeparableConv: a depthwise convolution without bias, then a
   pointwise one with the layer's bias
@@ -483,14 +483,23 @@ class Runner:
         padded = x if native else torch_pad(x, pairs, -math.inf if kind == "maxpool" else 0.0)
         y = pool(padded.detach() if self.mode == "rf" else padded)
         if ceil and not native:
-            # torch's pooling_output_shape_pad_lr: a window must start before i + pad_l
-            keep: tuple[Any, ...] = (..., *(slice(0, min(o, -(-(i + b) // st))) for o, i, (b, _),
-                                            st in zip(y.shape[2:], x.shape[2:], pairs, s,
-                                                      strict=True)))
+            keep: tuple[Any, ...] = (..., *(slice(0, ceil_size(i, kk, pair, st, dd)) for i, kk,
+                                            pair, st, dd in zip(x.shape[2:], k, pairs, s, d,
+                                                                strict=True)))
             y = y[keep]
         if self.mode == "rf":
             return window_sum(x, pairs, k, s, d, tuple(y.shape[2:]))
         return y
+
+
+def ceil_size(i: int, k: int, pads: tuple[int, int], s: int, d: int) -> int:
+    """torch's ``pooling_output_shape_pad_lr`` in ceil mode (ATen/native/Pool.h), word for
+    word: the ceiling, then one fewer if the last window starts in the right padding."""
+    before, after = pads
+    size = (i + before + after - d * (k - 1) - 1 + s - 1) // s + 1
+    if (size - 1) * s >= i + before:
+        size -= 1
+    return size
 
 
 def window_sum(x: Tensor, pairs: Pairs, k: tuple[int, ...], s: tuple[int, ...],

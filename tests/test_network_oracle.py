@@ -12,7 +12,11 @@ networks. CONVCALC_FUZZ_EXAMPLES raises the example count (and draws new example
 
 from __future__ import annotations
 
+import json
 import os
+import re
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, note, settings
@@ -24,12 +28,13 @@ torch = need("torch")
 need("torchvision")
 
 from tests.netcheck import judge, window_disagrees  # noqa: E402
-from tests.netgen import Generator  # noqa: E402
+from tests.netgen import Generator, RandomChooser  # noqa: E402
 from tests.netspec import REQUIRED, Block, Call, Expr, Group, Leaf, Merge, Net, render  # noqa: E402
 from tests.nettorch import Extent, extents, measure  # noqa: E402
 
 torch.set_num_threads(1)
 RAISED = os.environ.get("CONVCALC_FUZZ_EXAMPLES")
+PROBLEM = re.compile(r"^\S+:\d+:\d+: (error|warning|info) \[[a-z-]+\] ")
 EXAMPLES = int(RAISED or 60)
 
 # Disagreements found, reported and not yet resolved: a random network that shows only
@@ -80,6 +85,30 @@ def test_random_networks_agree_with_torch(data: st.DataObject) -> None:
     note(verdict.text)
     unknown = [f for f in verdict.findings if f.category not in KNOWN]
     assert not unknown, f"{unknown}\n{verdict.text}"
+
+
+def test_the_command_line_says_the_same(cli: Any, tmp_path: Path) -> None:
+    """Through `convcalc summarize`: torch's totals where both accept (exit 0, or 1 for a
+    lossy size only); where torch refuses, exit 1 or 2 with one-line problems."""
+    seen = {"accepted": 0, "refused": 0}
+    for seed in range(200):
+        verdict = judge(Generator(RandomChooser(seed), max_items=4).network(), receptive=False)
+        if verdict.outcome not in seen or seen[verdict.outcome] == 4:
+            continue
+        seen[verdict.outcome] += 1
+        spec = tmp_path / f"net{seed}.yaml"
+        spec.write_text(verdict.text)
+        run = cli("summarize", str(spec), "--format", "json")
+        if verdict.outcome == "refused":
+            assert run.code in (1, 2), verdict.text
+            assert all(PROBLEM.match(line) for line in run.err.splitlines() if line), run.err
+        else:
+            assert run.code == 0, run.err
+            totals = json.loads(run.out)["totals"]
+            truth = verdict.truth
+            assert (totals["params"], totals["non_trainable_params"], totals["macs"]) == \
+                (truth.params, truth.buffers, truth.macs), verdict.text
+    assert seen == {"accepted": 4, "refused": 4}
 
 
 @pytest.mark.parametrize("category", sorted(KNOWN))
