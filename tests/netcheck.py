@@ -387,10 +387,21 @@ def all_nodes(net: Net) -> list[Node]:
 def variants(net: Net) -> Iterator[Net]:
     """Smaller versions of a network, one change each."""
     for li, items in enumerate(node_lists(net)):
-        for ii in range(len(items)):
+        for ii, node in enumerate(items):
             smaller = copy.deepcopy(net)
             node_lists(smaller)[li].pop(ii)
             yield smaller
+            # a group or a merge replaced by what it holds (a merge: one of its branches)
+            contents = [node.items] if isinstance(node, Group) else \
+                node.branches if isinstance(node, Merge) and node.op != "split" else []
+            for index in range(len(contents)):
+                smaller = copy.deepcopy(net)
+                where = node_lists(smaller)[li]
+                inner = where[ii]
+                assert isinstance(inner, Group | Merge)
+                where[ii:ii + 1] = inner.items if isinstance(inner, Group) else \
+                    inner.branches[index]
+                yield smaller
     for ni, node in enumerate(all_nodes(net)):
         for change in node_changes(node):
             smaller = copy.deepcopy(net)
@@ -454,8 +465,10 @@ def dropping_branch(index: int) -> Callable[[Any], None]:
 
 def drop_branch(merge: Merge, index: int) -> None:
     merge.branches.pop(index)
-    if merge.parts is not None:
-        merge.parts.pop(index)
+    if merge.parts is not None:  # its channels go to a neighbour: the parts still add up
+        part = merge.parts.pop(index)
+        if isinstance(part, int) and merge.parts and isinstance(merge.parts[0], int):
+            merge.parts[max(0, index - 1)] += part
     merge.bare = {i - (i > index) for i in merge.bare if i != index}
 
 
