@@ -93,7 +93,7 @@ def test_the_command_line_says_the_same(cli: Any, tmp_path: Path) -> None:
     seen = {"accepted": 0, "refused": 0}
     for seed in range(200):
         verdict = judge(Generator(RandomChooser(seed), max_items=4).network(), receptive=False)
-        if verdict.outcome not in seen or seen[verdict.outcome] == 4:
+        if verdict.outcome not in seen or seen[verdict.outcome] == 3:
             continue
         seen[verdict.outcome] += 1
         spec = tmp_path / f"net{seed}.yaml"
@@ -108,7 +108,7 @@ def test_the_command_line_says_the_same(cli: Any, tmp_path: Path) -> None:
             truth = verdict.truth
             assert (totals["params"], totals["non_trainable_params"], totals["macs"]) == \
                 (truth.params, truth.buffers, truth.macs), verdict.text
-    assert seen == {"accepted": 4, "refused": 4}
+    assert seen == {"accepted": 3, "refused": 3}
 
 
 @pytest.mark.parametrize("category", sorted(KNOWN))
