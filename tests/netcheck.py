@@ -191,40 +191,41 @@ def fields(net: Net, view: View) -> list[Finding]:
     Skipped after a lossy size: the field's formula (Araujo et al.) maps the windows a
     floored layer dropped back onto input that no layer reads, where the gradient is 0;
     and after a misaligned merge, where convcalc keeps the largest field by design.
+    The gradient is taken twice where squeeze-and-excitation gates are used: not through
+    the gates (the field as convcalc counts it, so that the rest is still checked), then
+    through them.
     """
-    if view.lossy or any(p.code == "misaligned-merge" for p in view.problems):
+    if view.lossy or any(p.code == "misaligned-merge" for p in view.problems) or \
+            not view.field:  # no field: the whole input, after a flatten or dense layer
         return []
-    found = extents(net)
-    if found is None:
-        return []
-    out, positions = found
-    sizes = net.spatial
-    if not view.field:  # convcalc: the whole input (after a flatten or dense layer)
-        return []  # extents() only compares outputs with spatial axes
     if any(not isinstance(v, int) for f in view.field for v in (f.size, f.stride, f.pad)):
         return []
-    for extent in positions:
-        wrong = window_disagrees(view.field, extent, sizes)
-        if wrong:
-            return [Finding(field_category(net, view.field, extent),
-                            f"output {extent.position} of {out}: {wrong} (convcalc r, j, P = "
-                            f"{[(f.size, f.stride, f.pad) for f in view.field]})")]
+    gated = "mul (SE broadcast)" in constructs(net)
+    for cut in (True, False) if gated else (False,):
+        found = extents(net, cut_gates=cut)
+        if found is None:
+            return []
+        out, positions = found
+        for extent in positions:
+            wrong = window_disagrees(view.field, extent, net.spatial)
+            if wrong:
+                category = "receptive field (with a broadcast mul)" if gated and not cut else \
+                    field_category(net, view.field, extent)
+                return [Finding(category, f"output {extent.position} of {out}: {wrong} "
+                                f"(convcalc r, j, P = "
+                                f"{[(f.size, f.stride, f.pad) for f in view.field]})")]
     return []
 
 
 def field_category(net: Net, field: tuple[ReceptiveField, ...], extent: Extent) -> str:
-    """The two known ways convcalc's one field per tensor differs from the gradient:
-    a broadcast (squeeze-and-excitation) branch left out of the field (too small), and
-    branches of a split that see parts of the channels with fields of their own (the
-    largest field kept, plus the next layer's window, is too large)."""
-    used = constructs(net)
-    if "mul (SE broadcast)" in used:
-        return "receptive field (with a broadcast mul)"
+    """A known way convcalc's one field per tensor differs from the gradient: branches of a
+    split that see parts of the channels with fields of their own (the largest field
+    kept, plus a later branch's window, is too large)."""
     assert extent.spans is not None
     inside = all(n * int(f.stride) - int(f.pad) <= lo and hi <= n * int(f.stride) -
                  int(f.pad) + int(f.size) - 1 for f, n, (lo, hi) in
                  zip(field, extent.position, extent.spans, strict=True))
-    if inside and {"split (parts)", "split (equal)"} & used:
+    if inside and {"split (parts)", "split (equal)"} & constructs(net):
         return "receptive field (too large after a split)"
     return "receptive field"
 

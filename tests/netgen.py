@@ -56,6 +56,7 @@ def weighted(ch: Chooser, table: dict[str, int]) -> str:
     raise AssertionError("unreachable")
 
 
+LARGEST = 300_000  # elements of one output: the truth and the fields run on the CPU
 ACTS = [k for k in ACTIVATIONS if k not in ("dropout", "identity", "stochastic-depth")]
 WIDTHS = ["C", "C * 2", "C // 2", "make_divisible(C * 3 / 4, 8)", "max(8, C // 4)",
           "min(C, 16)", "round(C * 5 / 4)", "channels", "channels // 2",
@@ -99,10 +100,13 @@ class Generator:
         return chance(self.ch, percent)
 
     def trial(self, node: Node, x: Tensor, ctx: Context) -> Tensor | None:
+        """The item's output on the meta device; None where torch refuses it or where it
+        would be too large to run on the CPU quickly (upsampling a 3-D input, repeated)."""
         try:
-            return Runner(self.net, mode="trial").node(node, x, ctx.env)
+            y = Runner(self.net, mode="trial").node(node, x, ctx.env)
         except Refused:
             return None
+        return y if y.numel() <= LARGEST else None
 
     def sequence(self, x: Tensor, ctx: Context, count: int, preserve: bool = False,
                  keep_refusal: bool = False) -> tuple[list[Node], Tensor | None]:

@@ -243,6 +243,7 @@ class Runner:
     modules: nn.ModuleList = field(default_factory=nn.ModuleList)
     counter: FlopCounterMode | None = None
     windows_only: bool = True  # rf mode: every layer so far is a window of its input
+    cut_gates: bool = False  # rf mode: no gradient through a mul's broadcast branch
 
     @property
     def device(self) -> str:
@@ -332,8 +333,16 @@ class Runner:
             if not mul_fits(first, o):
                 raise Refused(broadcast_refusal("mul broadcasts a 1x1xC branch only (README, "
                                                 "Merges)", [first, o]), by_rule([first, o]))
-            first = first * o
+            first = self.gate(first, o) * self.gate(o, first)
         return first
+
+    def gate(self, x: Tensor, other: Tensor) -> Tensor:
+        """A factor of a mul; with ``cut_gates`` no gradient flows through a broadcast one
+        (1x1xC against a larger one), so the field is the other branch's, as convcalc
+        counts it."""
+        if self.cut_gates and x.numel() < other.numel():
+            return x.detach()
+        return x
 
     def left_out(self, node: Merge, index: int, env: dict[str, Any]) -> bool:
         """A branch written as one item whose `if` is false is no branch at all (README,
@@ -699,15 +708,16 @@ class Extent:
     spans: tuple[tuple[int, int], ...] | None  # None: the output reads only padding
 
 
-def extents(net: Net, positions: int = 3) -> tuple[tuple[int, ...], list[Extent]] | None:
+def extents(net: Net, positions: int = 3,
+            cut_gates: bool = False) -> tuple[tuple[int, ...], list[Extent]] | None:
     """Receptive fields by gradient: for the first, middle and last output positions, the
     span of input positions whose gradient is not zero. None where a layer is not a window
     of its input (transposed convolution, upsampling, adaptive pooling) or the output has
-    no spatial axes."""
-    runner = Runner(net, mode="rf")
+    no spatial axes. ``cut_gates``: not through squeeze-and-excitation gates."""
+    runner = Runner(net, mode="rf", cut_gates=cut_gates)
     x = runner.input()
     y = runner.items(net.items, x, {})
-    if not runner.windows_only or y.dim() < 3:
+    if not runner.windows_only or y.dim() < 3 or not y.requires_grad:
         return None
     out = tuple(y.shape[2:])
     found = []
