@@ -170,6 +170,7 @@ class ChannelShuffle:
     groups: int
 
     def apply(self, x: Shape) -> Effect:
+        need_spatial(x, "channel shuffle")  # torch.nn.ChannelShuffle wants > 2 dims
         divides(x.channels, self.groups, "channels")
         return Effect(x)
 
