@@ -45,9 +45,16 @@ def _model(loaded: object) -> Model:
     return loaded.model
 
 
-def analyze(model: Model, batch: int = 1, dtype: str = "float32", strict: bool = False) -> Report:
-    """The report of a model: a row per layer, exact totals, and every problem."""
+def analyze(model: Model, batch: int = 1, dtype: str = "float32", strict: bool = False,
+            rules: str | None = None) -> Report:
+    """The report of a model: a row per layer, exact totals, and every problem.
+
+    ``rules`` names a framework whose size rules apply (``"caffe"``; see convcalc.rules),
+    overriding the spec's own ``rules:``.
+    """
     from convcalc.analysis import analyze as run
     from convcalc.report import Settings
 
-    return run(model, Settings(batch, dtype), strict=strict)
+    settings = Settings(batch, dtype) if rules is None else \
+        Settings(batch, dtype, rules, "--rules")
+    return run(model, settings, strict=strict)

@@ -20,12 +20,14 @@ from typing import Any
 from convcalc.arith import Status, format_fraction
 from convcalc.layers.base import Effect, Layer
 from convcalc.layers.merge import MERGES
-from convcalc.measure import Field, field_values, row_of, start_field
+from convcalc.measure import Field, bounded, field_values, row_of, start_field
 from convcalc.model import Claim, Group, LayerNode, Merge, Model
 from convcalc.model import Node as ModelNode
 from convcalc.problem import ERROR, INFO, WARNING, LayerError, Problem, Where
 from convcalc.report import ReceptiveField, Report, Row, Settings, Totals
+from convcalc.rules import rules_named
 from convcalc.shape import Shape
+from convcalc.units import LIMIT
 
 
 def size_message(row: Row) -> str:
@@ -66,6 +68,8 @@ class Sums:
     biases: int
     non_trainable: int
     macs: int
+    attention_macs: int
+    scores: int
     activations: int
     rows: int
     status: Status
@@ -82,12 +86,13 @@ class Measured:
     row: Row
     sums: Sums
     steps: Steps
-    judged: bool  # its size is not exact: each copy is judged (by its status and waiver)
+    axes: int  # the axes its steps are for: a field with other axes ends (0: any field)
+    judged: bool  # its size is not exact, or it warns: each copy is judged (and warned)
 
     def advance(self, field: Field) -> Field:
         """The receptive field after the layer (``measure.advance``, its steps worked out)."""
         steps = self.steps
-        if field is None or steps is None:
+        if field is None or steps is None or (self.axes and self.axes != len(field)):
             return None
         if not steps:
             return field
@@ -101,6 +106,10 @@ Steps = tuple[tuple[int, int | Fraction, int | Fraction], ...] | None
 
 
 def _steps(x: Shape, effect: Effect) -> Steps:
+    if effect.global_field:
+        return None
+    if effect.keeps_field:
+        return ()
     if len(effect.output.spatial) != len(x.spatial):
         return None
     steps = tuple((step.kernel - 1, step.stride, step.pad) for step in effect.rf)
@@ -122,12 +131,59 @@ class Done:
     carry: Carry
     clean: bool  # no problem was found below it: a copy need not be walked again
     last: Shape  # the output of its last row (the report's, should the walk stop after it)
+    reach: Reach | None = None  # how large its fields grew (None: it cannot vouch for a copy)
 
     def field_after(self, before: Field) -> Field:
         if before is None or self.carry is None:  # GLOBAL
             return None
         return tuple((r + j * a, j * b, pad + j * c)
                      for (r, j, pad), (a, b, c) in zip(before, self.carry, strict=True))
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """How large the receptive fields inside a block or merge grew, when it was worked out
+    with whole fields: enough to bound those of a copy without walking it.
+
+    Inside, each value is ``e + j·K`` (``e`` the field's size or padding before it, or 0;
+    ``j`` its jump; ``K`` the block's own), so a copy entering with jumps ``n`` times these
+    (``n`` whole) and values of at most ``m`` has whole values of at most
+    ``m + n·(peak + entry)``: below ``LIMIT``, none of its layers is too large.
+    """
+
+    peak: int  # the largest value of any field inside
+    entry: int  # the largest value of the field it was worked out with
+    jumps: tuple[int | Fraction, ...]  # that field's jump per axis
+
+    def bound(self, field: tuple[tuple[int | Fraction, ...], ...]) -> int | None:
+        """The largest value a copy entering with ``field`` can have inside; None when this
+        cannot say (a fraction, or jumps that are not multiples of these)."""
+        most, whole = _extent(field)
+        if not whole:
+            return None
+        times = 0
+        for (_, jump, _), first in zip(field, self.jumps, strict=True):
+            if jump % first:
+                return None
+            times = max(times, jump // first)
+        return most + times * (self.peak + self.entry)
+
+
+def _extent(field: tuple[tuple[int | Fraction, ...], ...]) -> tuple[int, bool]:
+    """The largest numerator or denominator in a field, and whether its values are whole
+    (``measure.bounded`` refuses a field whose extent reaches ``LIMIT``)."""
+    most, whole = 0, True
+    for axis in field:
+        for value in axis:
+            if type(value) is int:
+                size = -value if value < 0 else value
+            else:
+                assert isinstance(value, Fraction)
+                size = max(abs(value.numerator), value.denominator)
+                whole = whole and value.denominator == 1
+            if size > most:
+                most = size
+    return most, whole
 
 
 def _over(top: int | Fraction, bottom: int | Fraction) -> int | Fraction:
@@ -149,10 +205,12 @@ def _carry(before: Field, after: Field) -> Carry:
 class Memo:
     """What one model's analyses share: measured layers, worked-out blocks and merges, and
     the structure of each. Analyses of one model at several input sizes (sweep, sizes) pass
-    one memo; it must not outlive the model, whose objects it knows by identity."""
+    one memo; it must not outlive the model, whose objects it knows by identity. Its layers
+    are sized by one set of rules (the first analysis's)."""
 
     def __init__(self, strict: bool = False, tallies: tuple[Tally, ...] = ()) -> None:
         self.strict, self.tallies = strict, tallies
+        self.rules: tuple[str, bool] | None = None  # the rules' name, and if they refuse
         self.measured: dict[tuple[int, Shape], Measured] = {}
         self.done: dict[tuple[int, Shape, bool], Done] = {}
         self.keys: dict[int, int] = {}  # a block's or merge's structure, by its identity
@@ -201,7 +259,7 @@ class _Adding:
 
     def sums(self, own_activations: int = 0, own_rows: int = 0,
              own_tallies: tuple[int, ...] = ()) -> Sums:
-        params = biases = non_trainable = macs = 0
+        params = biases = non_trainable = macs = attention_macs = scores = 0
         activations, rows, rank = own_activations, own_rows, 0
         tallies = list(own_tallies or self.zero)
         for key, part in self.parts.items():
@@ -210,13 +268,15 @@ class _Adding:
             biases += count * part.biases
             non_trainable += count * part.non_trainable
             macs += count * part.macs
+            attention_macs += count * part.attention_macs
+            scores += count * part.scores
             activations += count * part.activations
             rows += count * part.rows
             rank = max(rank, _RANK[part.status])
             for index, value in enumerate(part.tallies):
                 tallies[index] += count * value
-        return Sums(params, biases, non_trainable, macs, activations, rows,
-                    _STATUSES[rank], tuple(tallies))
+        return Sums(params, biases, non_trainable, macs, attention_macs, scores, activations,
+                    rows, _STATUSES[rank], tuple(tallies))
 
 
 _STATUSES = tuple(Status)
@@ -227,33 +287,46 @@ class Analysis:
 
     ``strict`` makes harmless non-integer sizes errors too; ``known`` problems (from
     loading) are carried into the report; ``budget`` adds limits to the spec's own;
-    ``memo`` is shared with other analyses of the same model (its strictness and tallies
-    are this analysis's).
+    ``memo`` is shared with other analyses of the same model (its strictness, tallies and
+    rules are this analysis's). Sizes follow the rules the settings name, else the spec's
+    declared ones, else PyTorch's.
     """
 
     def __init__(self, model: Model, settings: Settings | None = None, strict: bool = False,
                  known: tuple[Problem, ...] = (), budget: tuple[Claim, ...] = (),
                  tallies: tuple[Tally, ...] = (), memo: Memo | None = None) -> None:
         self.model = model
-        self.settings = settings or Settings()
+        self.settings = (settings or Settings()).for_model(model.rules)
         self.memo = memo or Memo(strict, tallies)
         assert (self.memo.strict, self.memo.tallies) == (strict, tallies)
+        sized_by = (self.settings.rules, self.settings.checks_refusals)
+        assert self.memo.rules in (None, sized_by)
+        self.memo.rules = sized_by
+        self.rules = rules_named(self.settings.rules)  # the framework whose sizes these are
+        self.refuse = self.settings.checks_refusals  # what it refuses is a problem
         self.strict = strict
         self.found: list[Problem] = list(known)
+        self.stopped: Problem | None = None  # the problem that ended the walk early
         self.zero = (0,) * len(tallies)
         x = model.input
         self.input_row = Row(
             name="input", kind="input", depth=0, input_shape=x, output_shape=x, params=0,
             biases=0, non_trainable_params=0, macs=0, activations=x.size,
             size_status=Status.EXACT, sizes=(), receptive_field=field_values(start_field(x)),
-            notes=(), line=model.input_at.line, col=model.input_at.col)
+            notes=(), line=model.input_at.line, col=model.input_at.col,
+            file=model.input_at.path)
         self.last = x  # the output of the last row (of the model, once it is walked)
+        # the largest value of the fields walked since a block began, and if all are whole
+        self.peak, self.whole = 0, True
+        self.position = 0  # rows walked (each block's and merge's, each layer's)
+        self.failed_at: int | None = None  # the row of a layer whose field grew too large
         self.complete, sums = self.top()
         self.tallied = tuple(a + own(self.input_row)
                              for a, own in zip(sums.tallies, tallies, strict=True))
         self.totals = Totals(params=sums.params, biases=sums.biases,
                              non_trainable_params=sums.non_trainable, macs=sums.macs,
-                             activations=x.size + sums.activations, output_shape=self.last)
+                             activations=x.size + sums.activations, output_shape=self.last,
+                             attention_macs=sums.attention_macs, scores=sums.scores)
         if self.complete:
             self.found += claims_problems(model, self.totals, self.settings, budget)
         self.problems = tuple(sorted(set(self.found)))
@@ -279,7 +352,7 @@ class Analysis:
         return Report(name=self.name, source=self.source, path=self.path,
                       input_shape=self.input_shape,
                       rows=tuple(self.rows()) if rows is None else rows, totals=self.totals,
-                      settings=self.settings, problems=self.problems)
+                      settings=self.settings, problems=self.problems, stopped=self.stopped)
 
     def rows(self) -> Iterator[Row]:
         """The rows in order, each made as it is asked for."""
@@ -290,15 +363,19 @@ class Analysis:
         yield self.input_row, tuple(t(self.input_row) for t in self.memo.tallies)
         yield from _Rows(self).walk(self.model)
 
-    def outputs(self) -> Iterator[tuple[int, int]]:
-        """Per row in order: the elements it adds to memory, and its output's."""
-        yield self.input_row.activations, self.input_row.output_shape.size
+    def outputs(self) -> Iterator[tuple[int, int, int]]:
+        """Per row in order: the elements it adds to memory, its output's, its scores."""
+        yield self.input_row.activations, self.input_row.output_shape.size, 0
         yield from _Outputs(self).walk(self.model)
 
     # --- the first walk: sums and problems --------------------------------------------------
 
     def problem(self, at: Where, code: str, message: str, level: str = ERROR) -> None:
         self.found.append(Problem(at.path, at.line, at.col, level, code, message))
+
+    def stop(self, at: Where, code: str, message: str) -> None:
+        self.problem(at, code, message)
+        self.stopped = self.found[-1]
 
     def top(self) -> tuple[bool, Sums]:
         """Walk the model's layers; the sums of those that were worked out."""
@@ -322,10 +399,13 @@ class Analysis:
         measured_of = self.memo.measured.get
         for node in nodes:
             if isinstance(node, LayerNode):
+                self.position += 1
                 measured = measured_of((id(node.layer), x)) or self.measure(node, x)
                 if measured is None:
                     return None
                 after = measured.advance(field)
+                if after is not field and not self.fits(node, x, measured, after):
+                    return None
                 if measured.judged:
                     self.judge(node, measured, after)
                 adding.add(measured.sums)
@@ -343,18 +423,59 @@ class Analysis:
              ) -> tuple[Shape, Field, Sums] | None:
         key = (self.memo.key(node), x, field is None)
         done = self.memo.done.get(key)
-        if done is None or not done.clean:
-            before = len(self.found)
-            done = self.group(node, x, field) if isinstance(node, Group) else \
-                self.merge(node, x, field)
+        if done is not None and done.clean and field is not None:
+            bound = None if done.reach is None else done.reach.bound(field)
+            if bound is None or bound >= LIMIT:
+                done = None  # its fields may grow too large: walked, to find the layer
+            else:
+                self.peak = max(self.peak, bound)
+        if done is not None and done.clean:
+            self.position += done.sums.rows
+        else:
+            done = self.work_out(node, x, field)
             if done is None:
                 return None
-            # a block or merge with nothing below it: its own row is its last
-            last = done.output if done.sums.rows == 1 else self.last
-            done = self.memo.done[key] = Done(done.output, done.sums, done.carry,
-                                              len(self.found) == before, last)
+            self.memo.done[key] = done
         self.last = done.last
         return done.output, done.field_after(field), done.sums
+
+    def work_out(self, node: Group | Merge, x: Shape, field: Field) -> Done | None:
+        """A block or merge walked on its input, with how large its fields grew."""
+        before = len(self.found)
+        self.position += 1  # its own row
+        outer = self.peak, self.whole
+        self.peak, self.whole = 0, True
+        done = self.group(node, x, field) if isinstance(node, Group) else \
+            self.merge(node, x, field)
+        peak, whole = self.peak, self.whole
+        self.peak, self.whole = max(outer[0], peak), outer[1] and whole
+        if done is None:
+            return None
+        reach = None
+        if field is not None:
+            entry, whole_entry = _extent(field)
+            if whole and whole_entry:
+                reach = Reach(peak, entry, tuple(jump for _, jump, _ in field))
+        # a block or merge with nothing below it: its own row is its last
+        last = done.output if done.sums.rows == 1 else self.last
+        return Done(done.output, done.sums, done.carry, len(self.found) == before, last, reach)
+
+    def fits(self, node: LayerNode, x: Shape, measured: Measured, field: Field) -> bool:
+        """Whether a layer's receptive field stays below ``LIMIT`` (else the walk stops)."""
+        if field is None:
+            return True
+        most, whole = _extent(field)
+        if most > self.peak:
+            self.peak = most
+        self.whole = self.whole and whole
+        if most < LIMIT:
+            return True
+        try:
+            bounded(measured.effect, field)
+        except LayerError as exc:
+            self.stop(node.at, exc.code, f"{node.name}: {exc.message} (input {x})")
+        self.failed_at = self.position  # an earlier copy of a block around it went well
+        return False
 
     def measure(self, node: LayerNode, x: Shape) -> Measured | None:
         """A layer on its input, once per pair; None when it cannot take it (reported)."""
@@ -362,20 +483,28 @@ class Analysis:
         known = self.memo.measured.get(key)
         if known is None:
             try:
-                effect = node.layer.apply(x)
+                effect = self.rules.adapt(node.layer, x, self.refuse).apply(x)
+                bounded(effect, None)  # its field is each copy's own (``fits``)
             except LayerError as exc:
                 at = node.fields_at.get(exc.field, node.at) if exc.field else node.at
-                self.problem(at, exc.code, f"{node.name}: {exc.message} (input {x})")
+                self.stop(at, exc.code, f"{node.name}: {exc.message} (input {x})")
                 return None
             row = row_of(node.layer, x, effect, "", None)
             known = self.memo.measured[key] = Measured(node.layer, effect, row, Sums(
-                row.params, row.biases, row.non_trainable_params, row.macs, row.activations,
-                1, row.size_status, tuple(t(row) for t in self.memo.tallies)),
-                _steps(x, effect), row.size_status is not Status.EXACT)
+                row.params, row.biases, row.non_trainable_params, row.macs,
+                row.attention_macs, row.scores, row.activations, 1, row.size_status,
+                tuple(t(row) for t in self.memo.tallies)),
+                _steps(x, effect), 0 if effect.keeps_field else len(effect.rf),
+                row.size_status is not Status.EXACT or bool(effect.warnings))
         return known
 
     def judge(self, node: LayerNode, measured: Measured, after: Field) -> None:
+        """A copy's warnings, and its size when it is not exact."""
+        for code, message in measured.effect.warnings:
+            self.problem(node.at, code, f"{node.name}: {message}", WARNING)
         status = measured.sums.status
+        if status is Status.EXACT:
+            return
         if status is not Status.HARMLESS or self.strict:
             self.judge_sizes(node, _own_row(node, measured, field_values(after), 0,
                                             self.strict))
@@ -415,7 +544,7 @@ class Analysis:
         try:
             out = MERGES[node.op]([shape for shape, _ in outputs])
         except LayerError as exc:
-            self.problem(node.at, exc.code, f"{node.name}: {exc.message}")
+            self.stop(node.at, exc.code, f"{node.name}: {exc.message}")
             return None
         merged = self.merge_fields(node, outputs)
         return Done(out, self.header_sums(node.name, node.op, x, out, adding, out.size,
@@ -469,7 +598,8 @@ def _own_row(node: LayerNode, measured: Measured, field: tuple[ReceptiveField, .
     # by position, in Row's order: this is made once per row of every report
     return Row(node.name, row.kind, depth, row.input_shape, row.output_shape, row.params,
                row.biases, row.non_trainable_params, row.macs, row.activations, status,
-               row.sizes, field, notes, node.at.line, node.at.col, 0, row.act, 0)
+               row.sizes, field, notes, node.at.line, node.at.col, 0, node.at.path, row.act, 0,
+               row.attention_macs, row.scores, row.parts)
 
 
 def _header(name: str, kind: str, x: Shape, out: Shape, sums: Sums,
@@ -481,7 +611,8 @@ def _header(name: str, kind: str, x: Shape, out: Shape, sums: Sums,
                params=sums.params, biases=sums.biases, non_trainable_params=sums.non_trainable,
                macs=sums.macs, activations=sums.activations, size_status=sums.status,
                sizes=(), receptive_field=field, notes=(), line=at.line, col=at.col,
-               rows_below=sums.rows - 1, branches=branches)
+               rows_below=sums.rows - 1, file=at.path, branches=branches,
+               attention_macs=sums.attention_macs, scores=sums.scores)
 
 
 # the second walk gives its items in batches; then where it ended (None: it stopped)
@@ -492,8 +623,9 @@ class _Rows:
     """The second walk: every row in order, each made as it is asked for.
 
     A block's or merge's row comes before those below it, with the sums the first walk
-    worked out; where the first walk stopped at a layer that cannot take its input, so does
-    this one (that layer has no row, nor have the blocks and merges around it). Rows come in
+    worked out; where the first walk stopped at a layer that cannot take its input or whose
+    field grew too large, so does this one (that layer has no row, nor have the blocks and
+    merges around it). Rows come in
     batches of at most ``BATCH``: a generator per level of nesting is resumed per batch, not
     per row.
     """
@@ -503,6 +635,8 @@ class _Rows:
     def __init__(self, analysis: Analysis) -> None:
         self.memo = analysis.memo
         self.strict = analysis.strict
+        self.position = 0  # as the first walk counts them
+        self.failed_at = -1 if analysis.failed_at is None else analysis.failed_at
         self.last: tuple[Field, tuple[ReceptiveField, ...]] = (None, ())
         self.batch: list[Any] = []
 
@@ -541,8 +675,9 @@ class _Rows:
         measured_of = self.memo.measured.get
         for node in nodes:
             if isinstance(node, LayerNode):
+                self.position += 1
                 measured = measured_of((id(node.layer), x))
-                if measured is None:  # the first walk stopped here
+                if measured is None or self.position == self.failed_at:  # the walk stopped
                     return None
                 after = measured.advance(field)
                 self.batch.append(self.layer_item(node, measured, after, depth))
@@ -559,6 +694,9 @@ class _Rows:
 
     def block(self, node: Group | Merge, x: Shape, field: Field, depth: int) -> _Walking:
         done = self.memo.done.get((self.memo.key(node), x, field is None))
+        self.position += 1
+        if done is not None and self.position < self.failed_at < self.position + done.sums.rows:
+            done = None  # this copy is where the walk stopped
         if done is not None:  # else it was not worked out: the walk stops below it
             self.batch.append(self.header_item(node, done, x, field, depth))
         if isinstance(node, Group):
@@ -583,11 +721,12 @@ class _Outputs(_Rows):
 
     def layer_item(self, node: LayerNode, measured: Measured, after: Field, depth: int
                    ) -> Any:
-        return measured.row.activations, measured.row.output_shape.size
+        row = measured.row
+        return row.activations, row.output_shape.size, row.scores
 
     def header_item(self, node: Group | Merge, done: Done, x: Shape, field: Field,
                     depth: int) -> Any:
-        return done.sums.activations, done.output.size
+        return done.sums.activations, done.output.size, done.sums.scores
 
 
 def analyze(model: Model, settings: Settings | None = None, strict: bool = False,
@@ -595,7 +734,8 @@ def analyze(model: Model, settings: Settings | None = None, strict: bool = False
     """The report of a model: a row per layer, merge and block, totals and problems.
 
     ``strict`` makes harmless non-integer sizes errors too; ``known`` problems (from
-    loading) are carried into the report; ``budget`` adds limits to the spec's own.
+    loading) are carried into the report; ``budget`` adds limits to the spec's own. Sizes
+    follow the rules the settings name, else the spec's declared ones, else PyTorch's.
     """
     return Analysis(model, settings, strict, known, budget).report()
 

@@ -36,7 +36,7 @@ def worst(statuses: tuple[Status, ...] | list[Status]) -> Status:
     return max(statuses, key=lambda s: s.rank, default=Status.EXACT)
 
 
-PAD_WORDS = ("same", "valid", "full")
+PAD_WORDS = ("same", "same-lower", "valid", "full")
 
 
 def span(kernel: int, dilation: int) -> int:
@@ -53,16 +53,19 @@ def transposed_output(size: int, kernel_span: int, stride: int, pad: tuple[int, 
 def resolve_pad(word: str, size: int, kernel_span: int, stride: int) -> tuple[int, int]:
     """Concrete (before, after) pads of a padding word on one axis.
 
-    ``same`` is TensorFlow's: the output is ceil(i/s) and an odd total puts the
-    extra pixel after (right/bottom). ``full`` lets every window touch the input.
+    ``same`` is TensorFlow's (ONNX's ``SAME_UPPER``): the output is ceil(i/s) and an odd
+    total puts the extra pixel after (right/bottom); ``same-lower`` is ONNX's ``SAME_LOWER``,
+    the same total with the extra pixel before (onnx/docs/Operators.md, Conv: auto_pad).
+    ``full`` lets every window touch the input.
     """
     if word == "valid":
         return (0, 0)
     if word == "full":
         return (kernel_span - 1, kernel_span - 1)
-    if word == "same":
+    if word in ("same", "same-lower"):
         total = max((-(-size // stride) - 1) * stride + kernel_span - size, 0)
-        return (total // 2, total - total // 2)
+        small, large = total // 2, total - total // 2
+        return (small, large) if word == "same" else (large, small)
     raise ValueError(f"unknown padding word {word!r}")
 
 

@@ -10,11 +10,14 @@ from dataclasses import dataclass
 
 from convcalc.analysis import Analysis, Memo, analyze
 from convcalc.arith import Status, Window, resolve_pad, span, transposed_output
+from convcalc.layers import NAME_OF
 from convcalc.layers.merge import MERGES
+from convcalc.measure import bounded
 from convcalc.model import Group, LayerNode, Merge, Model, layer_nodes, with_input
 from convcalc.model import Node as ModelNode
 from convcalc.problem import ERROR, LayerError, SpecError
-from convcalc.report import Row, Settings, Summary
+from convcalc.report import Row, Settings
+from convcalc.rules import rules_named
 from convcalc.shape import Shape
 
 # --- solve ------------------------------------------------------------------------------------
@@ -124,7 +127,7 @@ def _with_input(model: Model, size: int) -> Model:
     shape; raises SpecError if it cannot be), without the spec's claims."""
     spatial = (size,) * len(model.input.spatial)
     return dataclasses.replace(with_input(model, Shape(spatial, model.input.channels)),
-                               expect=(), budget=())
+                               expect=(), budget=(), rules=model.rules)
 
 
 def check_size(model: Model, size: int) -> SizeCheck:
@@ -200,6 +203,8 @@ class _Sizer:
 
     def __init__(self, model: Model) -> None:
         self.model = model
+        settings = Settings().for_model(model.rules)  # as ``check_size``'s analysis sizes
+        self.rules, self.refuse = rules_named(settings.rules), settings.checks_refusals
         self.structures = Memo()  # the structure of each block and merge
         self.verdicts: dict[tuple[object, Shape], _Verdict | None] = {}
         self.runs: dict[int, tuple[tuple[int, ModelNode, object, int], ...]] = {}
@@ -212,20 +217,22 @@ class _Sizer:
         breaks = ""
         if verdict.unsafe is not None:
             path, status, at = verdict.unsafe
-            breaks = f"{self.name(path)} ({status.value} at input {at})"
+            breaks = f"{self.node_at(path).name} ({status.value} at input {at})"
         elif verdict.uneven is not None:
             path, at = verdict.uneven
-            breaks = f"{self.name(path)} (input {at} is not a multiple of the stride)"
+            node = self.node_at(path)
+            step = "window" if NAME_OF[type(node.layer)].endswith("attention") else "stride"
+            breaks = f"{node.name} (input {at} is not a multiple of the {step})"
         return SizeCheck(size, verdict.exact, verdict.unsafe is None, verdict.uneven is None,
                          breaks, "")
 
-    def name(self, path: Path) -> str:
-        """The name of the layer at ``path`` below the model's list."""
+    def node_at(self, path: Path) -> LayerNode:
+        """The layer at ``path`` below the model's list."""
         nodes, steps = self.model.layers, iter(path)
         while True:
             node = nodes[next(steps)]
             if isinstance(node, LayerNode):
-                return node.name
+                return node
             nodes = node.children if isinstance(node, Group) else node.branches[next(steps)]
 
     def runs_of(self, nodes: tuple[ModelNode, ...]
@@ -275,7 +282,8 @@ class _Sizer:
 
     def layer(self, node: LayerNode, x: Shape) -> _Verdict | None:
         try:
-            effect = node.layer.apply(x)
+            effect = self.rules.adapt(node.layer, x, self.refuse).apply(x)
+            bounded(effect, None)  # its field does not depend on the size (but for padding)
         except LayerError:
             return None
         status = effect.status
@@ -319,7 +327,8 @@ def _uneven(row: Row) -> bool:
 def _why(row: Row) -> str:
     if row.size_status.rank > Status.HARMLESS.rank:
         return f"{row.size_status.value} at input {row.input_shape}"
-    return f"input {row.input_shape} is not a multiple of the stride"
+    step = "window" if row.kind.endswith("attention") else "stride"
+    return f"input {row.input_shape} is not a multiple of the {step}"
 
 
 def describe(sizes: list[int], low: int, high: int) -> str:
@@ -347,9 +356,10 @@ class Point:
     """A model's totals at one input size."""
 
     size: int
-    report: Summary  # its totals and problems (its rows are not kept)
-    conv_macs: int
+    report: Analysis  # its totals and problems (its rows are made again when asked for)
+    conv_macs: int  # every layer's but the dense layers' and attention's products
     dense_macs: int
+    attention_macs: int  # attention's products of activations (QKᵀ, attention·V)
     dense_inputs: tuple[int, ...]  # what each dense layer reads
 
 
@@ -376,13 +386,18 @@ def sweep(model: Model, sizes: list[int], settings: Settings | None = None) -> l
         shared = memo if resized.layers is model.layers else Memo(tallies=_DENSE)
         analysis = Analysis(resized, settings, tallies=_DENSE, memo=shared)
         if analysis.tallied == (0,) and analysis.complete:
-            points.append(Point(size, analysis, analysis.totals.macs, 0, ()))
+            totals = analysis.totals
+            points.append(Point(size, analysis, totals.macs - totals.attention_macs, 0,
+                                totals.attention_macs, ()))
             continue
         layers = [row for row in analysis.rows() if _leaf(row)]  # as far as the walk went
         dense = [row for row in layers if row.kind == "fc"]
-        points.append(Point(size, analysis, sum(row.macs for row in layers if row.kind != "fc"),
-                            sum(row.macs for row in dense),
-                            tuple(row.input_shape.size for row in dense)))
+        attention = sum(row.attention_macs for row in layers)
+        points.append(Point(size, analysis,
+                            conv_macs=sum(row.macs for row in layers if row.kind != "fc")
+                            - attention,
+                            dense_macs=sum(row.macs for row in dense), attention_macs=attention,
+                            dense_inputs=tuple(row.input_shape.size for row in dense)))
     return points
 
 

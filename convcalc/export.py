@@ -17,6 +17,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from convcalc.export_attention import HELPERS as ATTENTION_HELPERS
+from convcalc.export_attention import Unexpressible
+from convcalc.export_attention import statements as attention_statements
 from convcalc.layers import NAME_OF
 from convcalc.layers.base import Layer, explicit_pads, per_axis
 from convcalc.layers.conv import Conv, ConvTranspose, Depthwise, Local, Separable
@@ -44,6 +47,7 @@ from convcalc.model import Group, LayerNode, Merge, Model
 from convcalc.model import Node as ModelNode
 from convcalc.problem import Where
 from convcalc.report import Report, Row
+from convcalc.rules import Rules, rules_named
 
 
 class ExportError(Exception):
@@ -63,12 +67,34 @@ _ACTIVATIONS: dict[str, str] = {
 }
 
 
+# What an attribute of the generated module must not be called: the names nn.Module
+# defines (torch 2.14; tests/test_trust_torch.py derives them from torch to keep this complete),
+# less those identifier() cannot produce (a leading or trailing "_", capitals), and the
+# names the generated code itself uses.
+RESERVED = frozenset((
+    "add_module", "apply", "bfloat16", "buffers", "call_super_init", "children", "compile",
+    "cpu", "cuda", "double", "dump_patches", "eval", "extra_repr", "float", "forward",
+    "get_buffer", "get_extra_state", "get_parameter", "get_submodule", "half", "ipu",
+    "load_state_dict", "modules", "mtia", "named_buffers", "named_children", "named_modules",
+    "named_parameters", "parameters", "register_backward_hook", "register_buffer",
+    "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook",
+    "register_full_backward_pre_hook", "register_load_state_dict_post_hook",
+    "register_load_state_dict_pre_hook", "register_module", "register_parameter",
+    "register_state_dict_post_hook", "register_state_dict_pre_hook", "set_extra_state",
+    "set_submodule", "share_memory", "state_dict", "to", "to_empty", "train", "training",
+    "type", "xpu", "zero_grad", "self", "x", "torch", "nn", "layers",
+))
+
+
 def identifier(name: str, taken: set[str]) -> str:
-    """A safe, unique Python identifier for a spec name (which may hold anything)."""
+    """A safe, unique Python identifier for a spec name (which may hold anything).
+
+    Never a keyword, and never a name nn.Module has: a layer called ``modules``,
+    ``training`` or ``to`` would replace what torch itself calls.
+    """
     text = re.sub(r"[^0-9a-zA-Z]+", "_", name).strip("_").lower() or "layer"
     text = re.sub(r"[^0-9a-z_]", "", text)[:60] or "layer"
-    if text[0].isdigit() or keyword.iskeyword(text) or text in ("self", "x", "torch", "nn",
-                                                                 "F", "forward", "layers"):
+    if text[0].isdigit() or keyword.iskeyword(text) or text in RESERVED:
         text = f"l_{text}"
     unique, number = text, 2
     while unique in taken:
@@ -90,6 +116,7 @@ def _pairs(pads: tuple[tuple[int, int], ...]) -> tuple[int, ...]:
 @dataclass
 class _Writer:
     rows: Iterator[Row]
+    rules: Rules
     init: list[str] = field(default_factory=list)
     body: list[str] = field(default_factory=list)
     layers: dict[str, str] = field(default_factory=dict)
@@ -136,8 +163,11 @@ class _Writer:
         self.line(f"{x} = {joined}")
 
     def layer(self, node: LayerNode, row: Row, x: str) -> None:
+        # The spec's meaning under its rules: Caffe's pooling becomes ceil mode, Darknet's
+        # its explicit pads, Keras' transposed convolution its inferred output padding.
+        sized = self.rules.adapt(node.layer, row.input_shape, refuse=False)
         try:
-            for statement in self.statements(node.layer, row, x):
+            for statement in self.statements(sized, row, x):
                 self.line(f"{x} = {statement}")
         except ExportError as exc:
             raise ExportError(f"{row.name}: {exc.message}", node.at) from None
@@ -147,6 +177,13 @@ class _Writer:
 
     def statements(self, layer: Layer, row: Row, x: str) -> list[str]:
         """The expressions that compute the layer, each applied to ``x`` in turn."""
+        try:
+            tokens = attention_statements(layer, row, x, lambda code: self.module(row, code),
+                                          self.helpers)
+        except Unexpressible as exc:
+            raise ExportError(str(exc)) from None
+        if tokens is not None:
+            return tokens
         ndim = len(row.input_shape.spatial)
         cin = row.input_shape.channels
         pads = tuple(size.pad for size in row.sizes)
@@ -176,7 +213,7 @@ class _Writer:
                 raise ExportError("torch's transposed convolutions take symmetric padding only")
             padding = tuple(a for a, _ in both)
             options = _options(stride=_size(layer.stride), padding=_size(padding),
-                               output_padding=_size(layer.output_padding),
+                               output_padding=_size(layer.output_padding or (0,)),
                                groups=layer.groups, bias=layer.bias,
                                dilation=_size(layer.dilation))
             conv = self.module(row, f"nn.ConvTranspose{ndim}d({cin}, {layer.filters}, "
@@ -251,17 +288,22 @@ class _Writer:
              pads: tuple[tuple[int, int], ...], ndim: int) -> list[str]:
         kind = "Max" if isinstance(layer, MaxPool) else "Avg"
         k = per_axis(layer.k, ndim, "k")
+        stride = per_axis(layer.stride if layer.stride is not None else layer.k, ndim, "stride")
         # torch pools pad at most half the kernel, and symmetrically: pad by hand otherwise
         symmetric = all(a == b and a <= kk // 2 for (a, b), kk in zip(pads, k, strict=True))
+        if not symmetric and layer.ceil:
+            dilations = per_axis(layer.dilation, ndim, "dilation") if isinstance(layer, MaxPool) \
+                else (1,) * ndim
+            spans = tuple(d * (kk - 1) + 1 for kk, d in zip(k, dilations, strict=True))
+            pads = _ceil_pads(pads, row, stride, spans)
         fill = "float('-inf')" if kind == "Max" else "0.0"
         pre = [] if symmetric else [f"F.pad({x}, {_pairs(pads)}, value={fill})"]
         padding = tuple(a for a, _ in pads) if symmetric else (0,) * ndim
-        stride = per_axis(layer.stride if layer.stride is not None else layer.k, ndim, "stride")
         dilation = _size(layer.dilation) if isinstance(layer, MaxPool) else "1"
         # torch's default stride is the kernel size, so it is always written unless equal
         given = "" if stride == k else f", stride={_size(stride)}"
         options = given + _options(padding=_size(padding), dilation=dilation,
-                                   ceil_mode=layer.ceil)
+                                   ceil_mode=bool(layer.ceil))
         pool = self.module(row, f"nn.{kind}Pool{ndim}d({_size(k)}{options})")
         return [*pre, f"{pool}({x})"]
 
@@ -271,6 +313,25 @@ class _Writer:
         if all(a == b for a, b in pads):
             return [], tuple(a for a, _ in pads)
         return [f"F.pad({x}, {_pairs(pads)})"], (0,) * len(pads)
+
+
+def _ceil_pads(pads: tuple[tuple[int, int], ...], row: Row, strides: tuple[int, ...],
+               spans: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+    """Pads to apply by hand before a ceil-mode pool, so that torch keeps convcalc's windows.
+
+    Ceil mode drops a last window that would start in the right padding (torch's
+    pooling_output_shape, ONNX's MaxPool). Padded by hand, that padding is input to torch,
+    so its window would be kept: the right pad is cut to the end of the last window kept
+    (or left whole where that window runs past it, as ceil mode lets it). A negative pad
+    crops input that no window reads; where the windows end inside the left padding, all
+    of the input goes and the padding is cut to their end.
+    """
+    cut = []
+    for (left, right), size, i, stride, span in zip(pads, row.sizes, row.input_shape.spatial,
+                                                    strides, spans, strict=True):
+        end = (size.output - 1) * stride + span  # where the last window ends, padded
+        cut.append((left, min(right, end - i - left)) if end > left else (end, -i))
+    return tuple(cut)
 
 
 _HELPERS = {
@@ -354,7 +415,7 @@ def _options(**values: object) -> str:
 
 def to_pytorch(model: Model, report: Report, class_name: str = "Net") -> str:
     """The source of a module computing ``model``; ``report`` is its clean analysis."""
-    writer = _Writer(iter(report.rows[1:]))
+    writer = _Writer(iter(report.rows[1:]), rules_named(report.settings.rules))
     writer.sequence(model.layers, "x")
     shape = "x".join(map(str, report.input_shape.dims))
     header = [
@@ -362,8 +423,10 @@ def to_pytorch(model: Model, report: Report, class_name: str = "Net") -> str:
         f"# Source: {comment(model.source)}" if model.source else "# Source: not given",
         f"# Input {shape} (HxWxC in the spec; torch takes N, C, spatial); "
         f"{report.totals.params:,} parameters.",
+        f"# Sizes as {report.settings.rules} computes them (convcalc.rules).",
         "from __future__ import annotations",
         "",
+        *(["import math"] if "WindowAttention" in writer.helpers else []),
         "from typing import ClassVar",
         "",
         "import torch",
@@ -371,7 +434,7 @@ def to_pytorch(model: Model, report: Report, class_name: str = "Net") -> str:
         "from torch import nn",
         "",
         "",
-        *(_HELPERS[name] for name in sorted(writer.helpers)),
+        *({**_HELPERS, **ATTENTION_HELPERS}[name] for name in sorted(writer.helpers)),
         f"class {class_name}(nn.Module):",
         "    # attribute -> layer name in the spec",
         "    LAYERS: ClassVar[dict[str, str]] = {",

@@ -9,9 +9,10 @@ from fractions import Fraction
 
 from convcalc.layers import NAME_OF
 from convcalc.layers.base import Effect, Layer, axis_names
-from convcalc.problem import Where
+from convcalc.problem import LayerError, Where
 from convcalc.report import AxisSize, LayerReport, ReceptiveField, Row, Settings
 from convcalc.shape import Shape
+from convcalc.units import LIMIT, MAX_DIGITS
 
 # Per spatial axis: (size r, jump j, effective padding P), ints until an upsampling makes
 # them fractions; None once the field is global.
@@ -23,13 +24,40 @@ def start_field(x: Shape) -> Field:
 
 
 def advance(field: Field, x: Shape, effect: Effect) -> Field:
-    """The receptive field after a layer: r += (k̂ − 1)·j, P += p·j, j ·= s."""
-    if field is None or len(effect.output.spatial) != len(x.spatial):
+    """The receptive field after a layer: r += (k̂ − 1)·j, P += p·j, j ·= s.
+
+    The field stays per axis of the input: a layer that only rearranges positions (tokens
+    from a grid, a grid from tokens) keeps it; one that sees everything (global attention),
+    a change of rank (flatten) or a window over positions whose axes were merged ends it.
+    """
+    if field is None or effect.global_field:
+        return None
+    if effect.keeps_field:
+        return field
+    if len(effect.output.spatial) != len(x.spatial) or \
+            (effect.rf and len(effect.rf) != len(field)):
         return None
     if not effect.rf:
         return field
     return tuple((r + (step.kernel - 1) * j, j * step.stride, pad + step.pad * j)
                  for (r, j, pad), step in zip(field, effect.rf, strict=True))
+
+
+def bounded(effect: Effect, field: Field) -> None:
+    """Refuse a layer whose numbers (sizes, counts, receptive field) reach 10^1000.
+
+    Numbers read are bounded (``units.MAX_DIGITS``), but layers multiply them: a chain of
+    upsamplings or strides would grow them past what can be printed or computed at once.
+    """
+    values = [effect.output.size, effect.params, effect.buffers, effect.macs]
+    for axis in field or ():
+        for value in axis:
+            values += [value.numerator, value.denominator] if isinstance(value, Fraction) \
+                else [value]
+    if any(abs(value) >= LIMIT for value in values):
+        raise LayerError("too-large", f"its sizes, counts or receptive field reach 10^"
+                         f"{MAX_DIGITS:,}: convcalc works with numbers of up to {MAX_DIGITS:,} "
+                         "digits")
 
 
 def field_values(field: Field) -> tuple[ReceptiveField, ...]:
@@ -59,19 +87,36 @@ def row_of(layer: Layer, x: Shape, effect: Effect, name: str, field: Field, dept
                output_shape=effect.output, params=effect.params, biases=effect.biases,
                non_trainable_params=effect.buffers, macs=effect.macs,
                activations=0 if effect.inplace else effect.output.size,
+               attention_macs=effect.attention_macs, scores=effect.scores, parts=effect.parts,
                size_status=effect.status,
                sizes=sizes_of(x, effect) if sizes is None else sizes,
                receptive_field=field_values(field), notes=effect.notes, line=at.line,
-               col=at.col, act=getattr(layer, "act", None))
+               col=at.col, act=getattr(layer, "act", None), file=at.path)
+
+
+def adapted(layer: Layer, x: Shape, settings: Settings) -> Layer:
+    """The layer as the settings' rules size it (see :meth:`convcalc.rules.Rules.adapt`)."""
+    from convcalc.rules import rules_named
+
+    return rules_named(settings.rules).adapt(layer, x, settings.checks_refusals)
 
 
 def analyze_layer(layer: Layer, x: Shape, settings: Settings | None = None) -> LayerReport:
     """Everything about one layer on one input: numbers, formulas, settings.
 
-    Raises :class:`~convcalc.problem.LayerError` when the layer cannot take ``x``.
+    Under rules a spec or the command line names, the framework's own formula and its
+    source come first. Raises :class:`~convcalc.problem.LayerError` when the layer cannot
+    take ``x`` (or that framework refuses it).
     """
-    effect = layer.apply(x)
-    row = row_of(layer, x, effect, NAME_OF[type(layer)], advance(start_field(x), x, effect))
-    return LayerReport(row, layer.explain(x), settings or Settings())
+    from convcalc.rules import rules_named
+
+    settings = settings or Settings()
+    sized = adapted(layer, x, settings)
+    effect = sized.apply(x)
+    field = advance(start_field(x), x, effect)
+    bounded(effect, field)
+    row = row_of(sized, x, effect, NAME_OF[type(layer)], field)
+    own = rules_named(settings.rules).formulas(layer) if settings.checks_refusals else ()
+    return LayerReport(row, (*own, *sized.explain(x)), settings)
 
 

@@ -105,6 +105,7 @@ class Model:
     expect: tuple[Claim, ...] = ()
     budget: tuple[Claim, ...] = ()
     torchvision: str = ""  # the torchvision model it reproduces, e.g. "resnet50"
+    rules: str | None = None  # the framework whose rules the spec declares (`rules: caffe`)
     # Set when building read the input's shape (a block used `channels` or `height`): another
     # input needs another build, not just another input. It gives the model built for a
     # shape, or raises SpecError with the problems of that build.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from convcalc.render.escape import escape
+
 ERROR = "error"  # fails a check
 WARNING = "warning"  # worth a look; does not fail
 INFO = "info"  # a note, such as a waived size
@@ -30,13 +32,15 @@ class Problem:
     message: str  # one line
 
     def __post_init__(self) -> None:
-        # A message may quote the spec (a layer's name, a YAML error): it stays one line.
+        # A message may quote the spec (a layer's name, a YAML error): it stays one line of
+        # printable text, its control characters written as escapes.
         if not self.message.isprintable():
-            clean = "".join(c if c.isprintable() else " " for c in self.message)
-            object.__setattr__(self, "message", clean)
+            object.__setattr__(self, "message", escape(self.message))
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.col}: {self.level} [{self.code}] {self.message}"
+        """The line ``path:line:col: level [code] message``, safe for a terminal."""
+        return f"{escape(self.path)}:{self.line}:{self.col}: {self.level} [{self.code}] " \
+            f"{self.message}"
 
 
 class LayerError(Exception):

@@ -87,7 +87,10 @@ def transposed_case(i: int, k: int, s: int, p: int, a: int) -> Case:
 
 def explain(layer: Layer, row: Row) -> tuple[Formula, ...]:
     """The guide's relationship for each axis (alike axes share a line), and for a strided
-    transposed convolution the ambiguity that output_padding resolves."""
+    transposed convolution the ambiguity that output_padding resolves. Layers without a
+    kernel (attention's windows, patch merging) are not the guide's cases: none."""
+    if not hasattr(layer, "k"):
+        return ()
     cases = _transposed_cases(layer, row) if isinstance(layer, ConvTranspose) else \
         _window_cases(layer, row)
     lines: dict[str, list[str]] = {}
@@ -118,6 +121,6 @@ def _transposed_cases(layer: ConvTranspose, row: Row) -> list[Case]:
     ndim = len(row.input_shape.spatial)
     pads = tuple(before for before, _ in explicit_pads(layer.pad, ndim))
     kernels, strides = per_axis(layer.k, ndim, "k"), per_axis(layer.stride, ndim, "stride")
-    extras = per_axis(layer.output_padding, ndim, "output_padding")
+    extras = per_axis(layer.output_padding or (0,), ndim, "output_padding")
     return [transposed_case(size, kernels[index], strides[index], pads[index], extras[index])
             for index, size in enumerate(row.input_shape.spatial)]

@@ -16,8 +16,8 @@ DTYPE_BYTES: dict[str, int] = {"float64": 8, "float32": 4, "float16": 2, "bfloat
                                "int8": 1}
 
 CONVENTIONS: tuple[str, ...] = (
-    "MACs = multiply-accumulates of conv and dense weights, bias excluded (fvcore, "
-    "torchvision); FLOPs = 2 × MACs",
+    "MACs = multiply-accumulates of conv and dense weights, bias excluded, and of attention's "
+    "products QKᵀ and attention·V (fvcore, torchvision); FLOPs = 2 × MACs",
     "params = weights + biases; batch-norm running statistics are non-trainable buffers, "
     "not params",
     "activations = output elements kept; in-place layers (activations, dropout, flatten) "
@@ -27,6 +27,8 @@ CONVENTIONS: tuple[str, ...] = (
     "rounding, lossy if some is",
 )
 
+RULES_FROM = ("default", "spec", "--rules")
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -34,12 +36,33 @@ class Settings:
 
     batch: int = 1
     dtype: str = "float32"
+    rules: str = "pytorch"  # the framework whose size rules apply (convcalc.rules)
+    rules_from: str = "default"  # "default", "spec" (its `rules:` key) or "--rules"
 
     def __post_init__(self) -> None:
+        from convcalc.rules import RULES
+
+        if self.rules not in RULES:
+            raise ValueError(f"unknown rules {self.rules!r} ({', '.join(RULES)})")
+        if self.rules_from not in RULES_FROM:
+            raise ValueError(f"rules_from is one of {', '.join(RULES_FROM)}")
         if self.dtype not in DTYPE_BYTES:
             raise ValueError(f"unknown dtype {self.dtype!r} ({', '.join(DTYPE_BYTES)})")
         if self.batch < 1:
             raise ValueError(f"batch must be at least 1, got {self.batch}")
+
+    @property
+    def checks_refusals(self) -> bool:
+        """A framework named by the spec or the command line is held to what it refuses."""
+        return self.rules_from != "default"
+
+    def for_model(self, declared: str | None) -> Settings:
+        """These settings with a spec's declared rules, unless --rules overrides them."""
+        if declared is None or self.rules_from != "default":
+            return self
+        from dataclasses import replace
+
+        return replace(self, rules=declared, rules_from="spec")
 
     @property
     def dtype_bytes(self) -> int:
@@ -105,8 +128,12 @@ class Row:
     line: int = 0
     col: int = 0
     rows_below: int = 0
+    file: str = ""  # the file of line:col: a block's layers may be in an included one
     act: str | None = None  # a fused activation (conv: {act: relu})
     branches: int = 0  # a merge's number of branches
+    attention_macs: int = 0  # the part of macs that is attention products (QKᵀ, attention·V)
+    scores: int = 0  # attention score elements per example (heads × queries × keys)
+    parts: tuple[tuple[str, int], ...] = ()  # an attention layer's parts (Effect.parts)
 
     @property
     def weights(self) -> int:
@@ -136,6 +163,8 @@ class Totals:
     macs: int
     activations: int  # including the input
     output_shape: Shape
+    attention_macs: int = 0  # the part of macs that is attention products
+    scores: int = 0  # attention score elements of every attention layer, per example
 
 
 @dataclass(frozen=True)
@@ -150,10 +179,15 @@ class Report:
     totals: Totals
     settings: Settings
     problems: tuple[Problem, ...]
+    stopped: Problem | None = None  # the problem of the layer or merge the walk stopped at
 
-    def outputs(self) -> Iterator[tuple[int, int]]:
-        """Per row: the elements it adds to memory, and its output's."""
-        return ((row.activations, row.output_shape.size) for row in self.rows)
+    @property
+    def complete(self) -> bool:
+        return self.stopped is None
+
+    def outputs(self) -> Iterator[tuple[int, int, int]]:
+        """Per row: the elements it adds to memory, its output's, its attention scores."""
+        return ((row.activations, row.output_shape.size, row.scores) for row in self.rows)
 
 
 class Summary(Protocol):
@@ -173,10 +207,12 @@ class Summary(Protocol):
     def settings(self) -> Settings: ...
     @property
     def problems(self) -> tuple[Problem, ...]: ...
+    @property
+    def stopped(self) -> Problem | None: ...
 
-    def outputs(self) -> Iterator[tuple[int, int]]:
-        """Per row in order, the input's first: the elements it adds to memory, and its
-        output's (all the inference peak needs)."""
+    def outputs(self) -> Iterator[tuple[int, int, int]]:
+        """Per row in order, the input's first: the elements it adds to memory, its
+        output's and its attention score elements (all the inference peak needs)."""
 
 
 def covers_input(row: Row, input_shape: Shape) -> bool:

@@ -14,25 +14,32 @@ from convcalc.language.base import MERGES
 from convcalc.language.builder import BUDGET_KEYS, EXPECT_KEYS, WAIVABLE
 from convcalc.layers import ALIASES, KINDS
 from convcalc.layers.fields import ACTIVATION_ALIASES, ACTIVATIONS
+from convcalc.rules import RULES
 
 SCHEMA_ID = "https://convcalc.invalid/spec.schema.json"
 
 _INTEGER = {"type": ["integer", "string"]}
 _SIZES = {"anyOf": [{"type": "integer"}, {"type": "string"},
                     {"type": "array", "items": {"type": ["integer", "string"]}}]}
+_PADS: dict[str, Any] = {"anyOf": [{"type": "integer"},
+                                   {"type": "string", "examples": list(PAD_WORDS)},
+                                   {"type": "array"}]}
 _FIELDS: dict[str, dict[str, Any]] = {
     "int": _INTEGER,
     "int | None": {"type": ["integer", "string", "null"]},
     "Ints": _SIZES,
     "Ints | None": {"anyOf": [*_SIZES["anyOf"], {"type": "null"}]},
     "Offsets": _SIZES,
-    "Pads": {"anyOf": [{"type": "integer"}, {"type": "string",
-                                             "examples": list(PAD_WORDS)},
-                       {"type": "array"}]},
+    "Offsets | None": {"anyOf": [*_SIZES["anyOf"], {"type": "null"}]},
+    "Pads": _PADS,
+    "Pads | None": {"anyOf": [*_PADS["anyOf"], {"type": "null"}]},
     "bool": {"type": ["boolean", "string"]},
+    "bool | None": {"type": ["boolean", "string", "null"]},
     "float": {"type": ["number", "string"]},
     "Act": {"anyOf": [{"enum": [*ACTIVATIONS, *ACTIVATION_ALIASES, None]}, {"type": "string"}]},
     "str": {"type": "string"},
+    "Shape": {"anyOf": [{"type": "string", "pattern": r"^\d+(x\d+){0,3}$"},
+                        {"type": "integer"}, {"type": "array", "items": {"type": "integer"}}]},
 }
 _CONDITION = {"type": ["boolean", "string"],
               "description": "the item is left out unless this holds: true, false or $(…)"}
@@ -52,6 +59,9 @@ def _kind(kind: type[Any]) -> dict[str, Any]:
 def schema() -> dict[str, Any]:
     kinds = {name: _kind(kind) for name, kind in KINDS.items()}
     kinds |= {alias: {"$ref": f"#/$defs/kinds/{target}"} for alias, target in ALIASES.items()}
+    # `_` reads as `-`: batch_norm, leaky_relu
+    kinds |= {name.replace("-", "_"): {"$ref": f"#/$defs/kinds/{ALIASES.get(name, name)}"}
+              for name in list(kinds) if "-" in name}
     item = {
         "anyOf": [
             {"type": "string", "description": "a layer name or shorthand (conv3-64, maxpool, "
@@ -84,6 +94,8 @@ def schema() -> dict[str, Any]:
             "input": {"anyOf": [{"type": "string", "pattern": r"^\d+(x\d+){0,3}$"},
                                 {"type": "integer"},
                                 {"type": "array", "items": {"type": "integer"}}]},
+            "rules": {"enum": list(RULES), "description": "the framework whose rules the "
+                      "sizes follow (default pytorch)"},
             "defaults": {"type": "object",
                          "properties": {name: {"type": "object"} for name in kinds},
                          "additionalProperties": False},

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from math import prod
 
-_SHAPE = re.compile(r"\s*\d+(\s*[x×]\s*\d+)*\s*")
+from convcalc.units import shorten, whole_number
+
+_SHAPE = re.compile(r"\s*[0-9]+(\s*[x×]\s*[0-9]+)*\s*")
 
 
 @dataclass(frozen=True)
@@ -49,8 +51,8 @@ class Shape:
     def parse(cls, text: str) -> Shape:
         """Parse ``224x224x3`` (or ``100x16``, ``4096``, ``16x112x112x3``)."""
         if not _SHAPE.fullmatch(text):
-            raise ValueError(f"{text!r} is not a shape like 224x224x3")
-        return cls.of([int(part) for part in re.split(r"[x×]", text)])
+            raise ValueError(f"{shorten(text)} is not a shape like 224x224x3")
+        return cls.of([whole_number(part) for part in re.split(r"[x×]", text)])
 
     def flat(self) -> Shape:
         return Shape((), self.size)

@@ -1,4 +1,4 @@
-"""Build a model's PyTorch export and compare torch's shapes and parameters with ours.
+"""Build a model's PyTorch export and compare torch's shapes, parameters and buffers with ours.
 
 Needs torch (imported here only). The module is built and run once on zeros at the spec's
 input, batch 1, on the ``meta`` device by default (shapes without arithmetic or memory).
@@ -23,10 +23,13 @@ class Comparison:
     torch_shape: list[int]
     our_params: int
     torch_params: int
+    our_buffers: int = 0  # non-trainable state: batch norm's running mean and variance
+    torch_buffers: int = 0  # the same, less torch's num_batches_tracked counters
 
     @property
     def agrees(self) -> bool:
-        return self.our_shape == self.torch_shape and self.our_params == self.torch_params
+        return self.our_shape == self.torch_shape and self.our_params == self.torch_params \
+            and self.our_buffers == self.torch_buffers
 
 
 def build(model: Model, report: Report, device: str = "meta") -> Any:
@@ -45,6 +48,12 @@ def _channels_last(shape: Any) -> list[int]:
     return [*dims[1:], dims[0]] if len(dims) > 1 else dims
 
 
+def _buffers(module: Any) -> int:
+    """Elements of a module's buffers, less the step counters convcalc does not count."""
+    return sum(b.numel() for name, b in module.named_buffers()
+               if not name.endswith("num_batches_tracked"))
+
+
 def compare(model: Model, report: Report, device: str = "meta") -> list[Comparison]:
     """Per layer with weights or state, then the whole network: ours against torch's."""
     import torch
@@ -52,9 +61,11 @@ def compare(model: Model, report: Report, device: str = "meta") -> list[Comparis
     net = build(model, report, device)
     seen: dict[str, list[int]] = {}
     params: dict[str, int] = {}
+    buffers: dict[str, int] = {}
     for attr, name in net.LAYERS.items():
         module = getattr(net, attr)
         params[name] = params.get(name, 0) + sum(p.numel() for p in module.parameters())
+        buffers[name] = buffers.get(name, 0) + _buffers(module)
         module.register_forward_hook(
             lambda _m, _i, out, name=name: seen.__setitem__(name, _channels_last(out.shape)))
     x = torch.zeros(1, report.input_shape.channels, *report.input_shape.spatial,
@@ -64,8 +75,11 @@ def compare(model: Model, report: Report, device: str = "meta") -> list[Comparis
         out = net(x)
     rows = {row.name: row for row in report.rows}
     comparisons = [Comparison(name, list(rows[name].output_shape.dims), seen.get(name, []),
-                              rows[name].params, params[name]) for name in params]
+                              rows[name].params, params[name],
+                              rows[name].non_trainable_params, buffers[name])
+                   for name in params]
     comparisons.append(Comparison("(network)", list(report.totals.output_shape.dims),
                                   _channels_last(out.shape), report.totals.params,
-                                  sum(p.numel() for p in net.parameters())))
+                                  sum(p.numel() for p in net.parameters()),
+                                  report.totals.non_trainable_params, _buffers(net)))
     return comparisons

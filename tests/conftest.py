@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,9 +22,23 @@ class Run:
         return json.loads(self.out)
 
 
+class _Runner(CliRunner):
+    """click's runner, with stderr flushed at each line: click before 8.2 reads it unflushed."""
+
+    @contextlib.contextmanager
+    def isolation(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        with super().isolation(*args, **kwargs) as streams:
+            getattr(sys.stderr, "reconfigure", lambda **_: None)(line_buffering=True)
+            yield streams
+
+
 @pytest.fixture
 def cli() -> Any:
-    runner = CliRunner()
+    try:  # click before 8.2 mixes stderr into stdout unless told not to
+        options: dict[str, Any] = {"mix_stderr": False}
+        runner = _Runner(**options)
+    except TypeError:  # click 8.2 and later keep them apart, and have no such option
+        runner = _Runner()
     app = build()
 
     def run(*args: str) -> Run:

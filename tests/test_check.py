@@ -103,7 +103,7 @@ def test_discovery_of_files_folders_and_globs(tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     for name in ("a/one.yaml", "a/two.yml", "three.yaml", "notes.txt"):
         (tmp_path / name).write_text("input: 8x8x1\nlayers: [relu]\n")
-    found, missing = discover([str(tmp_path / "a"), str(tmp_path / "*.yaml"),
+    found, missing, _ = discover([str(tmp_path / "a"), str(tmp_path / "*.yaml"),
                                str(tmp_path / "a" / "one.yaml"), str(tmp_path / "x*.yaml")])
     assert sorted(p.name for p in found) == ["one.yaml", "three.yaml", "two.yml"]
     assert missing == [str(tmp_path / "x*.yaml")]

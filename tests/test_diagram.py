@@ -15,6 +15,7 @@ import pytest
 
 from convcalc.language import bundled, load_file
 from tests.conftest import summary_json
+from tests.oracles import need
 from tests.svgread import SVG, classes, parse
 
 Cli = Any
@@ -92,6 +93,7 @@ def test_hostile_names_are_inert(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_png_and_errors(cli: Cli, tmp_path: Path) -> None:
+    need("cairosvg")  # the PNG renderer, an optional extra (skipped without it, but in CI)
     run = cli("draw", "lenet5", "-o", str(tmp_path / "net.png"))
     assert run.code == 0, run.err
     assert (tmp_path / "net.png").read_bytes().startswith(b"\x89PNG")

@@ -7,6 +7,7 @@ code other than 0, 1 or 2.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -24,7 +25,9 @@ from convcalc.language import MAX_BYTES, load_file, load_text
 from convcalc.language.builder import TOP_KEYS
 from convcalc.layers import KINDS
 from convcalc.render.json_ import summary
+from convcalc.render.problems import github, parsable
 from convcalc.render.summary import draw
+from convcalc.render.tabular import to_csv, to_markdown
 
 HOSTILE = Path(__file__).parent / "hostile"
 EXPECTED = dict(line.split() for line in (HOSTILE / "EXPECTED").read_text().splitlines()
@@ -114,13 +117,25 @@ documents = st.recursive(scalars, lambda inner: st.one_of(
     max_leaves=40)
 
 
+def printable(text: str) -> bool:
+    """No control or invisible formatting character but the newline: safe for a terminal."""
+    return all(c == "\n" or c.isprintable() for c in text)
+
+
 def exercise(text: str) -> None:
+    """Load, analyse and render a spec: no exception, and no raw control character in any
+    human or line-based output (JSON is exact, and is only parsed back)."""
     loaded = load_text(text, "fuzz.yaml")
     assert loaded.model is not None or loaded.problems or loaded.library
+    problems = loaded.problems
     if loaded.model is not None:
         report = analyze(loaded.model, known=loaded.problems)
-        summary(report)
-        draw(report)
+        problems = report.problems
+        json.loads(summary(report))
+        assert printable(draw(report)) and printable(to_csv(report))
+        assert printable(to_markdown(report))
+    assert all(printable(str(p)) for p in problems)
+    assert printable(parsable(problems)) and printable(github(problems))
 
 
 @FUZZ
@@ -141,6 +156,49 @@ def test_any_yaml_document_loads_or_gives_problems(document: object) -> None:
        st.sampled_from(["input: 32x32x3\n", "input: 8x8x2\n", ""]))
 def test_spec_shaped_documents(document: dict[str, object], prefix: str) -> None:
     exercise(prefix + yaml.safe_dump(document))
+
+
+# Hostile pieces written into spec text: YAML tags, numbers past Python's 4,300-digit
+# limit, names full of control characters, long expressions.
+TAGS = ["!!bool", "!!int", "!!float", "!!str", "!!null", "!!timestamp", "!!binary", "!!set",
+        "!!omap", "!!pairs", "!!merge", "!custom", "!!python/name:os.system", "!<tag:x,1:y>"]
+tagged = st.tuples(st.sampled_from(TAGS), st.sampled_from(
+    ["", '""', "3", "8x8x3", "2020-01-01", "aGVsbG8=", ".inf", ".nan", "1e400", "true",
+     "{a: 1}", "[1, 2]", "-1", "0x10"])).map(" ".join)
+huge = st.tuples(st.integers(1, 6000), st.sampled_from(["", "M", "x3", "x8x3", ".5k", "e400"])
+                 ).map(lambda pair: "9" * pair[0] + pair[1])
+hostile_names = st.lists(st.one_of(st.characters(categories=["Cc", "Cf", "Zl", "Zp", "Zs"]),
+                                   st.sampled_from(["\x1b[31m", "\x1b]0;x\x07", "\r", "\n",
+                                                    "fake.yaml:1:1: error [x] forged", "a"])),
+                         max_size=12).map(lambda parts: json.dumps("".join(parts)))
+# (a JSON string is a YAML string)
+expressions = st.lists(st.sampled_from(["n", "2", "(n+1)", "-n", "n*n", "7//2", "9"]),
+                       min_size=1, max_size=300).flatmap(
+    lambda terms: st.lists(st.sampled_from(["+", "-", "*", "//"]), min_size=len(terms) - 1,
+                           max_size=len(terms) - 1).map(
+        lambda ops: terms[0] + "".join(o + t for o, t in zip(ops, terms[1:], strict=True))))
+PLACES = [
+    "name: {name}\ninput: {value}\nlayers: [relu]\n",
+    "name: {name}\nsource: {value}\ninput: 8x8x3\nlayers: [{{relu: {{name: {name}}}}}]\n",
+    "input: 8x8x3\nlayers: [{{conv: {{k: 3, filters: {value}, name: {name}}}}}]\n",
+    "input: 8x8x3\nlayers: [conv3-{value}]\n",
+    "input: 8x8x3\nlayers: [relu]\nexpect: {{params: {value}}}\n",
+    "input: 8x8x3\nlayers: [relu]\nbudget: {{memory: {value}}}\n",
+    "input: 8x8x3\nlayers: [{{dropout: {{rate: {value}}}}}, {{lrn: {{alpha: {value}}}}}]\n",
+    "input: 8x8x3\nlayers: [{{leaky-relu: {{slope: {value}}}}}]\n",
+    "input: 8x8x3\nlayers: [{{upsample: {{scale: {value}}}}}]\n",
+    "input: 8x8x3\nblocks:\n  {name}:\n    args: {{n: {value}}}\n"
+    "    layers: [conv1-$({expression}), relu]\nlayers: [{name}]\n",
+    "input: 8x8x3\nblocks:\n  b:\n    args: {{n: 3}}\n    layers: [conv1-$({expression})]\n"
+    "layers: [{{b: {{name: {name}}}}}]\n",
+]
+
+
+@FUZZ
+@given(st.sampled_from(PLACES), hostile_names, st.one_of(tagged, huge, st.integers(-3, 99).map(
+    str), hostile_names), expressions)
+def test_hostile_pieces_in_spec_text(place: str, name: str, value: str, expression: str) -> None:
+    exercise(place.format(name=name, value=value, expression=expression))
 
 
 OPTION_VALUES = st.one_of(st.integers(-3, 40).map(str), st.sampled_from(

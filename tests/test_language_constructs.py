@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from convcalc.analysis import analyze
 from convcalc.language import Loaded, load_text
 from convcalc.report import Report
+from tests.oracles import need
 
 
 def load(text: str) -> Loaded:
@@ -286,6 +287,7 @@ def test_bad_split_keys_are_problems() -> None:
 def test_a_split_exports_to_torch_split_and_verifies() -> None:
     from convcalc.verify import compare
 
+    need("torch")  # the oracle: skipped without it, but in CI
     model = load("""
 input: 6x6x12
 layers:

@@ -183,10 +183,14 @@ def test_every_kind_explains_itself() -> None:
         "separable": {"filters": 4, "k": 3}, "local": {"filters": 4, "k": 3},
         "depthwise": {"k": 3}, "fc": {"units": 4}, "adaptive-avgpool": {"out": 2},
         "adaptive-maxpool": {"out": 2}, "channel-shuffle": {"groups": 2}, "zeropad": {"pad": 1},
+        "opaque": {"op": "Einsum", "output": "4x4x8"},
+        "token-fc": {"units": 4}, "attention": {"heads": 2}, "window-attention": {"heads": 2},
+        "block-attention": {"heads": 2, "size": 4}, "grid-attention": {"heads": 2, "size": 4},
     }
+    sequences = ("grid", "class-token", "take-token")  # they read a token sequence
     for name in KINDS:
         layer = make(name, **samples.get(name, {}))
-        formulas = layer.explain(Shape.parse("8x8x4"))
+        formulas = layer.explain(Shape.parse("64x4" if name in sequences else "8x8x4"))
         assert formulas and all(f.text for f in formulas), name
 
 
@@ -215,3 +219,10 @@ def test_transposed_and_upsampling_receptive_steps_keep_centres() -> None:
     assert centre == 0 and down.rf[0].stride == 2
     nearest = apply("upsample", "4x4x1", scale=2).rf[0]
     assert nearest.pad == Fraction(2 - 1, 2 * 2)  # output 0 sits a quarter pixel before input 0
+
+
+def test_opaque_declares_its_output_counts_nothing_and_warns() -> None:
+    effect = make("opaque", op="Einsum", output="7x7x64").apply(Shape.parse("14x14x3"))
+    assert effect.output == Shape.parse("7x7x64")
+    assert (effect.params, effect.buffers, effect.macs) == (0, 0, 0)
+    assert [code for code, _ in effect.warnings] == ["opaque-layer"]

@@ -126,10 +126,11 @@ def test_shared_numbers_equal_a_fresh_measurement(name: str) -> None:
     loaded = load_file(bundled()[name])
     if loaded.model is None:  # a block library
         return
-    rows = {row.name: row for row in analyze(loaded.model).rows}
+    report = analyze(loaded.model)
+    rows = {row.name: row for row in report.rows}
     for node in layer_nodes(loaded.model.layers):
         row = rows[node.name]
-        fresh = analyze_layer(node.layer, row.input_shape).row
+        fresh = analyze_layer(node.layer, row.input_shape, report.settings).row  # its rules
         assert (fresh.output_shape, fresh.params, fresh.macs, fresh.sizes) == \
             (row.output_shape, row.params, row.macs, row.sizes)
         assert row.notes[:len(fresh.notes)] == fresh.notes  # a waiver adds its note after

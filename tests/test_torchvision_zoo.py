@@ -21,7 +21,7 @@ import pytest
 from convcalc.shape import Shape
 from convcalc.zoo import Entry, catalogue
 from tests.oracles import need
-from tests.torchvision_models import build, cnns, measure, published
+from tests.torchvision_models import build, cnns, measure, published, transformers
 from tests.torchvision_models import catalogue as reference
 
 torch = need("torch")
@@ -46,12 +46,11 @@ def spec_for(name: str) -> Entry:
     return entry
 
 
-def test_the_zoo_covers_every_torchvision_cnn() -> None:
-    assert len(CNNS) == 68
-    assert sorted(SPECS) == CNNS
+def test_the_zoo_covers_every_torchvision_classification_model() -> None:
+    assert len(CNNS) == 68 and len(transformers()) == 12
+    assert sorted(SPECS) == sorted(CNNS + transformers())
     listed = set(torchvision.models.list_models(torchvision.models))
-    assert set(CNNS) <= listed and all(name.startswith(("vit_", "swin_", "maxvit_"))
-                                       for name in listed - set(CNNS))
+    assert set(CNNS) <= listed and listed - set(CNNS) == set(transformers())
 
 
 @pytest.mark.parametrize("name", CNNS)
@@ -102,7 +101,7 @@ def test_zoo_json_names_the_torchvision_model(tmp_path: Path) -> None:
                             capture_output=True, text=True, check=True, cwd=tmp_path)
     specs = {s["name"]: s for s in json.loads(result.stdout)["specs"]}
     named = {s["torchvision"] for s in specs.values() if s["torchvision"]}
-    assert named == set(CNNS)
+    assert named == set(CNNS) | set(transformers())
     assert specs["resnet50"]["torchvision"] == "resnet50"
     assert specs["lenet5"]["torchvision"] is None
 

@@ -38,6 +38,22 @@ def cnns() -> list[str]:
     return sorted(name for name in catalogue() if not name.startswith(TRANSFORMERS))
 
 
+def transformers() -> list[str]:
+    """The 12 attention models of the catalogue: ViT, Swin (v1 and v2) and MaxViT."""
+    return sorted(name for name in catalogue() if name.startswith(TRANSFORMERS))
+
+
+def sized(name: str, size: int) -> dict[str, Any]:
+    """The options that build ``name`` for square inputs of ``size``: ViT and MaxViT fix
+    their input size when built (ViT's position embedding, MaxViT's partition checks), as
+    torchvision does for their DEFAULT weights; the CNNs and Swin take any size."""
+    if name.startswith("vit_"):
+        return {"image_size": size}
+    if name.startswith("maxvit_"):
+        return {"input_size": (size, size)}
+    return {}
+
+
 @dataclass(frozen=True)
 class Measured:
     """One torchvision model, measured."""
@@ -104,7 +120,7 @@ def measure(name: str, macs: bool = False) -> Measured:
     torchvision = import_module("torchvision")
     weights = torchvision.models.get_model_weights(name).DEFAULT
     crop = weights.transforms.keywords["crop_size"]
-    model = build(name)
+    model = build(name, **sized(name, crop))
     example = torch.empty(1, 3, crop, crop, device="meta")
     with torch.no_grad():
         out = model(example)

@@ -26,16 +26,19 @@ HELP = ("Exact convolution arithmetic: shapes, parameters, MACs, memory and rece
 # command name -> the module of this package that defines it (as a function of that name)
 COMMANDS: dict[str, str] = {
     "layer": "layer", "summarize": "summarize", "zoo": "catalogue", "check": "check",
-    "schema": "catalogue", "export": "export", "verify": "export", "solve": "design",
-    "sizes": "design", "sweep": "design", "compare": "design", "explain": "design",
+    "schema": "catalogue", "export": "export", "verify": "export", "import": "importing",
+    "solve": "design", "sizes": "design", "sweep": "design", "compare": "design",
+    "explain": "design",
     "draw": "draw",
 }
 
 
 def function(name: str) -> Callable[..., None]:
-    """The function behind a command."""
+    """The function behind a command (``import_`` for ``import``, a Python keyword)."""
     module = importlib.import_module(f"convcalc.cli.{COMMANDS[name]}")
-    found: Callable[..., None] = getattr(module, name.replace("-", "_"))
+    attribute = name.replace("-", "_")
+    found: Callable[..., None] = getattr(module, attribute, None) or \
+        getattr(module, f"{attribute}_")
     return found
 
 

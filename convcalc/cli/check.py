@@ -7,8 +7,19 @@ from typing import Annotated
 
 import typer
 
-from convcalc.cli.common import EXIT_PROBLEMS, EXIT_USAGE, CheckFormat, Dtype, quantity
-from convcalc.problem import ERROR
+from convcalc.cli.common import (
+    EXIT_PROBLEMS,
+    EXIT_USAGE,
+    RULES_HELP,
+    CheckFormat,
+    Dtype,
+    count,
+    fail,
+    quantity,
+    rule_names,
+    settings_of,
+)
+from convcalc.problem import ERROR, INFO, WARNING
 
 
 def check(
@@ -26,14 +37,19 @@ def check(
     max_memory: Annotated[str | None, typer.Option("--max-memory", help="Budget of bytes: "
                                                    "activations at --batch plus parameters, "
                                                    "e.g. 2GiB.")] = None,
-    batch: Annotated[int, typer.Option("--batch", min=1, help="Batch size for --max-memory.")
-                     ] = 1,
+    batch: Annotated[int, typer.Option("--batch", parser=count("--batch"),
+                                       help="Batch size for --max-memory.")] = 1,
     dtype: Annotated[Dtype, typer.Option("--dtype", help="Element type for --max-memory.")] =
         Dtype.float32,
     fmt: Annotated[CheckFormat | None, typer.Option("--format", help="parsable (path:line:col: "
                                                     "level [code] message), github "
                                                     "(workflow annotations; the default when "
                                                     "GITHUB_ACTIONS=true) or json.")] = None,
+    rules: Annotated[str | None, typer.Option("--rules", help=RULES_HELP)] = None,
+    portable: Annotated[str | None, typer.Option("--portable", help="Rule sets that must "
+                                                 "agree, e.g. pytorch,tensorflow,caffe: a "
+                                                 "layer they size apart (or that some refuse) "
+                                                 "is a not-portable error.")] = None,
 ) -> None:
     """Check architecture specs like a linter: sizes, merges, expect blocks and budgets.
 
@@ -45,8 +61,8 @@ def check(
 
     from convcalc.check import Budget
     from convcalc.check import check as run
+    from convcalc.render.escape import escape
     from convcalc.render.problems import REPORTERS
-    from convcalc.report import Settings
 
     limits = {name: quantity(f"--max-{name}")(value)  # type: ignore[operator]
               for name, value in (("params", max_params), ("macs", max_macs),
@@ -54,13 +70,17 @@ def check(
     if fmt is None:
         fmt = CheckFormat.github if os.environ.get("GITHUB_ACTIONS") == "true" else \
             CheckFormat.parsable
-    outcome = run(paths, Settings(batch, dtype.value), strict, Budget(**limits))
+    chosen = rule_names(portable, "--portable", most=7)
+    if portable is not None and len(chosen) < 2:
+        fail("--portable needs at least two rule sets, e.g. pytorch,caffe")
+    outcome = run(paths, settings_of(batch, dtype.value, rule_names(rules)), strict,
+                  Budget(**limits), sys.stdin.buffer, chosen)
     sys.stdout.write(REPORTERS[fmt.value](outcome.problems))
     for message in outcome.unusable:
-        print(f"convcalc: error: {message}", file=sys.stderr)
-    errors = sum(p.level == ERROR for p in outcome.problems)
-    print(f"checked {len(outcome.files)} file(s): {errors} error(s), "
-          f"{len(outcome.problems) - errors} other note(s)", file=sys.stderr)
+        print(f"convcalc: error: {escape(message)}", file=sys.stderr)
+    levels = [p.level for p in outcome.problems]
+    print(f"checked {len(outcome.files)} file(s): {levels.count(ERROR)} error(s), "
+          f"{levels.count(WARNING)} warning(s), {levels.count(INFO)} info", file=sys.stderr)
     if outcome.unusable:
         raise typer.Exit(EXIT_USAGE)
     if outcome.failed:

@@ -12,13 +12,17 @@ import typer
 from convcalc.cli.common import (
     EXIT_PROBLEMS,
     EXIT_USAGE,
+    RULES_HELP,
     Dtype,
     clean_report,
+    count,
     fail,
     load,
     numbers,
     print_problems,
     resizable,
+    rule_names,
+    settings_of,
 )
 
 
@@ -36,8 +40,10 @@ class CompareFormat(str, Enum):
 
 
 def solve(
-    size: Annotated[int, typer.Option("--in", min=1, help="Input size along one axis.")],
-    target: Annotated[int, typer.Option("--out", min=1, help="The output size wanted.")],
+    size: Annotated[int, typer.Option("--in", parser=count("--in"),
+                                      help="Input size along one axis.")],
+    target: Annotated[int, typer.Option("--out", parser=count("--out"),
+                                        help="The output size wanted.")],
     k: Annotated[str | None, typer.Option("--k", help="Kernel sizes to try: 7, 3,5,7 or "
                                           "1:11 (the default).")] = None,
     stride: Annotated[str | None, typer.Option("--stride", "-s", help="Strides to try "
@@ -81,6 +87,7 @@ def sizes(
     spec: Annotated[str, typer.Argument(help="A spec file or a bundled spec's name.")],
     span: Annotated[str, typer.Option("--range", help="Square input sizes to try, low:high.")
                     ] = "32:1024",
+    rules: Annotated[str | None, typer.Option("--rules", help=RULES_HELP)] = None,
 ) -> None:
     """Which input sizes a network takes exactly, without losing input, or evenly strided.
 
@@ -89,7 +96,10 @@ def sizes(
     from convcalc.design import size_checks
     from convcalc.render.design import sizes as render
 
-    model = resizable(spec)
+    chosen_rules = rule_names(rules)
+    model = resizable(spec, settings_of(rules=chosen_rules))
+    if chosen_rules:  # the option stands in for the spec's own `rules:`
+        model = dataclasses.replace(model, rules=chosen_rules[0])
     chosen = numbers(span, "--range", (), most=5_000)
     checks = size_checks(model, chosen)
     sys.stdout.write(render(model.name, min(chosen), max(chosen), checks))
@@ -99,7 +109,8 @@ def sweep(
     spec: Annotated[str, typer.Argument(help="A spec file or a bundled spec's name.")],
     sizes: Annotated[str, typer.Option("--sizes", help="Input sizes: 112,224,448 or a range "
                                        "112:448:112.")],
-    batch: Annotated[int, typer.Option("--batch", min=1, help="Batch size for memory.")] = 1,
+    batch: Annotated[int, typer.Option("--batch", parser=count("--batch"),
+                                       help="Batch size for memory.")] = 1,
     dtype: Annotated[Dtype, typer.Option("--dtype", help="Element type for bytes.")] =
         Dtype.float32,
 ) -> None:
@@ -160,6 +171,7 @@ def explain(
     spec: Annotated[str, typer.Argument(help="A spec file or a bundled spec's name.")],
     name: Annotated[str, typer.Argument(help="The layer's name (as summarize shows it; the "
                                         "last part is enough when it is unique).")],
+    rules: Annotated[str | None, typer.Option("--rules", help=RULES_HELP)] = None,
 ) -> None:
     """One layer of a spec, step by step: its formulas with the numbers filled in, named
     after Dumoulin & Visin's relationships.
@@ -167,22 +179,25 @@ def explain(
     Example: convcalc explain alexnet conv1
     """
     from convcalc.design import find_layer
+    from convcalc.render.escape import escape
     from convcalc.render.grid import wants_colour
     from convcalc.render.layer import draw
 
-    model, report = clean_report(load(spec))
+    model, report = clean_report(load(spec), settings_of(rules=rule_names(rules)))
     node = find_layer(model, name)
     row = next((r for r in report.rows if node is not None and r.name == node.name), None)
     if node is None or row is None:
         fail(f"no single layer called {name!r} in {spec}; `convcalc summarize {spec}` lists "
              "the names")
-    from convcalc.measure import analyze_layer
+    from convcalc.measure import adapted, analyze_layer
     from convcalc.relationships import explain as cases
 
     single = analyze_layer(node.layer, row.input_shape, report.settings)
+    sized = adapted(node.layer, row.input_shape, report.settings)
     single = dataclasses.replace(single, formulas=(*single.formulas,
-                                                   *cases(node.layer, single.row)))
-    print(f"{node.name} ({spec}, line {node.at.line})")
+                                                   *cases(sized, single.row)))
+    at = node.at  # the file that defines the layer: a block's may be an included one
+    print(escape(f"{node.name} ({at.path}:{at.line}:{at.col})"))
     sys.stdout.write(draw(single, wants_colour()))
 
 

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from convcalc.cli.common import EXIT_PROBLEMS, clean_report, fail, load
+from convcalc.render.escape import escape
 
 
 class Target(str, Enum):
@@ -42,18 +43,29 @@ def export(
         sys.stdout.write(source)
     else:
         output.write_text(source)
-        print(f"wrote {output}", file=sys.stderr)
+        print(f"wrote {escape(str(output))}", file=sys.stderr)
 
 
 def verify(
     spec: Annotated[str, typer.Argument(help="A spec file or a bundled spec's name.")],
     device: Annotated[str, typer.Option("--device", help="meta (shapes only, no memory) or "
                                         "cpu.")] = "meta",
+    against: Annotated[str | None, typer.Option("--against", help="Compare with a real model "
+                                                "instead: an .onnx file, torchvision:NAME or "
+                                                "package.module:factory.")] = None,
 ) -> None:
     """Build the PyTorch export, run it once, and compare every layer with convcalc.
 
-    Needs torch. Exits 1 on any difference in output shape or parameter count.
+    This proves convcalc's arithmetic for the spec as written. With --against MODEL it
+    compares the spec with a real model instead (each weighted layer's output shape, params
+    and buffers, then the totals with MACs), proving the spec is that model. Needs torch
+    (or onnx). Exits 1 on any difference.
     """
+    if against is not None:
+        from convcalc.cli.importing import verify_against
+
+        verify_against(spec, against)
+        return
     try:
         import torch
     except ImportError:
@@ -68,7 +80,8 @@ def verify(
     except ExportError as exc:
         fail(f"cannot export to pytorch: {exc.message}")
     except RuntimeError as exc:  # torch refused the network convcalc accepted
-        print(f"convcalc: torch refused the exported network: {exc}", file=sys.stderr)
+        print(f"convcalc: torch refused the exported network: {escape(str(exc))}",
+              file=sys.stderr)
         raise typer.Exit(EXIT_PROBLEMS) from None
     sys.stdout.write(draw(comparisons, torch.__version__, device))
     if not all(c.agrees for c in comparisons):

@@ -8,7 +8,15 @@ from typing import Annotated
 
 import typer
 
-from convcalc.cli.common import Dtype, LayerFormat, fail
+from convcalc.cli.common import (
+    RULES_HELP,
+    Dtype,
+    LayerFormat,
+    count,
+    fail,
+    rule_names,
+    settings_of,
+)
 
 _LAYER_OPTIONS = {"k": "--k", "stride": "--stride", "pad": "--pad", "dilation": "--dilation",
                   "groups": "--groups", "ceil": "--ceil", "output_padding": "--output-padding",
@@ -20,8 +28,9 @@ _LAYER_OPTIONS = {"k": "--k", "stride": "--stride", "pad": "--pad", "dilation": 
 def layer(
     shape: Annotated[str, typer.Option("--in", "-i", help="Input shape: HxWxC (2-D), LxC (1-D), "
                                        "DxHxWxC (3-D) or C (a vector, for fc).")],
-    filters: Annotated[int | None, typer.Option("--filters", "-f", help="Number of filters "
-                                                "(output channels), or units for fc.")] = None,
+    filters: Annotated[int | None, typer.Option("--filters", "-f", parser=count("--filters", None),
+                                                help="Number of filters (output channels), or "
+                                                "units for fc.")] = None,
     k: Annotated[str | None, typer.Option("--k", help="Kernel size: 5, or per axis 3x5.")] = None,
     stride: Annotated[str | None, typer.Option("--stride", "-s", help="Stride: 2 or per axis "
                                                "2x1. Pooling defaults to the kernel size.")] = None,
@@ -29,8 +38,8 @@ def layer(
                                             "before,after 0,1, or same / valid / full.")] = None,
     dilation: Annotated[str | None, typer.Option("--dilation", "-d", help="Dilation: 2 or per "
                                                  "axis.")] = None,
-    groups: Annotated[int | None, typer.Option("--groups", "-g", help="Groups of a grouped "
-                                               "convolution.")] = None,
+    groups: Annotated[int | None, typer.Option("--groups", "-g", parser=count("--groups", None),
+                                               help="Groups of a grouped convolution.")] = None,
     kind: Annotated[str, typer.Option("--kind", help="conv, conv-transpose, depthwise, "
                                       "separable, local, maxpool, avgpool, global-avgpool, "
                                       "global-maxpool, adaptive-avgpool, adaptive-maxpool, fc.")
@@ -41,13 +50,15 @@ def layer(
     out_size: Annotated[str | None, typer.Option("--out-size", help="Output size of adaptive "
                                                  "pooling: 7 or 7x7.")] = None,
     no_bias: Annotated[bool, typer.Option("--no-bias", help="The layer has no bias.")] = False,
-    batch: Annotated[int, typer.Option("--batch", min=1, help="Batch size for memory.")] = 1,
+    batch: Annotated[int, typer.Option("--batch", parser=count("--batch"),
+                                       help="Batch size for memory.")] = 1,
     dtype: Annotated[Dtype, typer.Option("--dtype", help="Element type for bytes.")] =
         Dtype.float32,
     fmt: Annotated[LayerFormat, typer.Option("--format", help="table for people, json for "
                                              "programs.")] = LayerFormat.table,
     explain: Annotated[bool, typer.Option("--explain", help="Also name the formulas after "
                                           "Dumoulin & Visin's relationships.")] = False,
+    rules: Annotated[str | None, typer.Option("--rules", help=RULES_HELP)] = None,
     draw_to: Annotated[str | None, typer.Option("--draw", help="Also draw the arithmetic as a "
                                                 "figure: an .svg (or .png) file.")] = None,
     positions: Annotated[str | None, typer.Option("--positions", help="With --draw, the output "
@@ -64,9 +75,8 @@ def layer(
     """
     from convcalc.layers import KINDS, lookup
     from convcalc.layers.fields import construct
-    from convcalc.measure import analyze_layer
+    from convcalc.measure import adapted, analyze_layer
     from convcalc.problem import LayerError
-    from convcalc.report import Settings
     from convcalc.shape import Shape
 
     kind_class = lookup(kind)
@@ -89,19 +99,21 @@ def layer(
         if error.code == "missing-key":
             fail(f"--kind {kind} needs {option}")
         fail(f"{option}{error.message.removeprefix(error.field)}")
+    settings = settings_of(batch, dtype.value, rule_names(rules))
     try:
-        report = analyze_layer(built, x, Settings(batch, dtype.value))
+        report = analyze_layer(built, x, settings)
     except LayerError as exc:
         fail(exc.message)
+    sized = adapted(built, x, settings)  # as the rules in force compute it
     if explain:
         from convcalc.relationships import explain as cases
 
         report = dataclasses.replace(report, formulas=(*report.formulas,
-                                                       *cases(built, report.row)))
+                                                       *cases(sized, report.row)))
     if draw_to is not None:
         from convcalc.cli.pictures import layer_figure
 
-        layer_figure(built, x, report, draw_to, positions, animate, slice_)
+        layer_figure(sized, x, report, draw_to, positions, animate, slice_)
     if fmt is LayerFormat.json:
         from convcalc.render.json_ import layer_report
 

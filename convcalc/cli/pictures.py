@@ -120,7 +120,7 @@ def summary_page(model: Model, report: Report, memory: Memory, counted: Counted,
     from convcalc.memory import liveness
     from convcalc.render.html import Extra, summary
 
-    page = summary(report, Extra(memory, counted, liveness(model, report)))
+    page = summary(report, Extra(memory, counted, liveness(model, report, memory.fused)))
     _emit(page, output)
 
 

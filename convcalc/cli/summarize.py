@@ -9,13 +9,17 @@ import typer
 
 from convcalc.cli.common import (
     EXIT_PROBLEMS,
+    RULES_HELP,
     Dtype,
     Optimizer,
     SummaryFormat,
+    count,
     fail,
     load,
     print_problems,
     resized,
+    rule_names,
+    settings_of,
 )
 from convcalc.problem import ERROR
 
@@ -23,7 +27,8 @@ from convcalc.problem import ERROR
 def summarize(
     spec: Annotated[str, typer.Argument(help="A spec file, or the name of a bundled spec "
                                         "(see `convcalc zoo`).")],
-    batch: Annotated[int, typer.Option("--batch", min=1, help="Batch size for memory.")] = 1,
+    batch: Annotated[int, typer.Option("--batch", parser=count("--batch"),
+                                       help="Batch size for memory.")] = 1,
     dtype: Annotated[Dtype, typer.Option("--dtype", help="Element type for bytes.")] =
         Dtype.float32,
     input_shape: Annotated[str | None, typer.Option("--input", help="Override the spec's "
@@ -33,9 +38,10 @@ def summarize(
                                                "charts).")] = SummaryFormat.table,
     output: Annotated[str | None, typer.Option("--output", "-o", help="Write the html page "
                                                "to this file.")] = None,
-    depth: Annotated[int | None, typer.Option("--depth", min=0, help="Show rows down to this "
-                                              "nesting depth; deeper blocks and merges are "
-                                              "collapsed into one row. Default: all.")] = None,
+    depth: Annotated[int | None, typer.Option("--depth", parser=count("--depth", 0),
+                                              help="Show rows down to this nesting depth; "
+                                              "deeper blocks and merges are collapsed into one "
+                                              "row. Default: all.")] = None,
     receptive: Annotated[bool, typer.Option("--rf", help="Add receptive-field columns: size "
                                             "(\"whole\" once it covers the input), effective "
                                             "stride and padding.")] = False,
@@ -47,12 +53,20 @@ def summarize(
     fit: Annotated[str | None, typer.Option("--fit", help="The largest batch whose memory "
                                             "fits this size, e.g. 16GiB (training with "
                                             "--optimizer, else inference).")] = None,
+    fused: Annotated[bool, typer.Option("--fused-attention", help="Model attention as fused "
+                                        "(flash-style) kernels that hold no score tensor, in "
+                                        "the inference peak, training and --fit.")] = False,
     preset: Annotated[str, typer.Option("--preset", help="What counts as an operation: macs "
                                         "(the default; = paper), fvcore, ptflops, "
                                         "torchinfo.")] = "macs",
     count: Annotated[str | None, typer.Option("--count", help="Your own convention instead "
                                               "of a preset: MACs plus any of bias, norm, act, "
-                                              "pool, add, comma-separated.")] = None,
+                                              "pool, add, attention (its products), "
+                                              "comma-separated.")] = None,
+    rules: Annotated[str | None, typer.Option("--rules", help=RULES_HELP + " Several, "
+                                              "comma-separated (pytorch,caffe), add the "
+                                              "layers whose sizes differ side by side.")
+                     ] = None,
 ) -> None:
     """A whole network, layer by layer: shapes, activations, params, MACs, exact totals.
 
@@ -62,7 +76,6 @@ def summarize(
     from convcalc.analysis import Analysis
     from convcalc.counting import PRESETS, Counted, custom
     from convcalc.memory import memory as memory_models
-    from convcalc.report import Settings
     from convcalc.units import parse_quantity
 
     if output is not None and fmt is not SummaryFormat.html:
@@ -81,17 +94,24 @@ def summarize(
     assert model is not None
     if input_shape is not None:
         model = resized(model, input_shape)
+    chosen = rule_names(rules, most=7)
     # Rows are made as they are written: JSON and CSV keep none of them.
-    analysis = Analysis(model, Settings(batch, dtype.value), known=loaded.problems,
+    analysis = Analysis(model, settings_of(batch, dtype.value, chosen), known=loaded.problems,
                         tallies=(convention.own,))
+    compared = None
+    if len(chosen) > 1:
+        from convcalc.portability import compare
+
+        compared = compare(model, chosen)
     memory = memory_models(model, analysis, optimizer.value if optimizer else None, mixed,
-                           budget)
+                           budget, fused)
     (ops,) = analysis.tallied
     if fmt is SummaryFormat.json:
         from convcalc.render.json_ import summary_chunks
 
         rows = ((row, tallies[0]) for row, tallies in analysis.tallied_rows())
-        sys.stdout.writelines(summary_chunks(analysis, rows, memory, (convention, ops)))
+        sys.stdout.writelines(summary_chunks(analysis, rows, memory, (convention, ops),
+                                             compared))
         sys.stdout.write("\n")
     elif fmt is SummaryFormat.csv:
         from convcalc.render.tabular import csv_chunks
@@ -114,7 +134,10 @@ def summarize(
             from convcalc.render.summary import draw
 
             sys.stdout.write(draw(report, depth, wants_colour(), memory, counted, receptive))
-    if fmt is not SummaryFormat.json:
-        print_problems(analysis.problems)
+            if compared is not None:
+                from convcalc.render.portability import draw as draw_rules
+
+                sys.stdout.write(draw_rules(compared, depth, wants_colour()))
+    print_problems(analysis.problems)  # in every format: JSON has them too, as data
     if any(p.level == ERROR for p in analysis.problems):
         raise typer.Exit(EXIT_PROBLEMS)

@@ -6,7 +6,9 @@ import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
+from convcalc.language.base import Opener
 from convcalc.model import Model
 from convcalc.problem import ERROR, Problem, SpecError
 from convcalc.shape import Shape
@@ -25,40 +27,89 @@ class Loaded:
     model: Model | None
     problems: tuple[Problem, ...]
     library: bool = False
+    unreadable: bool = False  # the file itself could not be read: too large, not UTF-8, …
 
     @property
     def ok(self) -> bool:
         return self.model is not None and not any(p.level == ERROR for p in self.problems)
 
 
-def bundled() -> dict[str, Path]:
-    """The specs shipped with convcalc, by name (the file stem)."""
+def bundled_folder() -> Path:
+    """The folder of the specs shipped with convcalc."""
     package = Path(__file__).resolve().parents[1]
     folder = package / "architectures"  # installed: package data inside the package
     if not folder.is_dir():  # a source checkout: architectures/ beside the package
         folder = package.parent / "architectures"
-    return {path.stem: path for path in sorted(folder.iterdir(), key=lambda p: p.stem)
+    return folder
+
+
+def bundled() -> dict[str, Path]:
+    """The specs shipped with convcalc, by name (the file stem)."""
+    return {path.stem: path for path in sorted(bundled_folder().iterdir(), key=lambda p: p.stem)
             if path.suffix in (".yaml", ".yml")}
+
+
+def is_file(path: Path) -> bool:
+    """Whether ``path`` is a file; False for names no file can have (too long, a NUL)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def is_dir(path: Path) -> bool:
+    """Whether ``path`` is a folder; False for names no folder can have."""
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
 
 
 def resolve(spec: str) -> Path | None:
     """A path to an existing file, else the bundled spec of that name, else None."""
     path = Path(spec)
-    if path.is_file():
+    if is_file(path):
         return path
     return bundled().get(spec.removesuffix(".yaml").removesuffix(".yml"))
 
 
-def open_include(name: str, including: str) -> tuple[str, str]:
-    """The path and text of an included file: beside the including file, else bundled."""
-    beside = Path(including).parent / name
-    path = beside if beside.is_file() else resolve(name)
-    if path is None or not path.is_file():
-        raise ValueError(f"no file {os.fspath(beside)!r} and no bundled library of that name")
-    if path.stat().st_size > MAX_BYTES:
-        raise ValueError(f"the file is larger than {MAX_BYTES:,} bytes")
-    shown = os.fspath(beside) if beside.is_file() else os.fspath(path)
-    return shown, path.read_bytes().decode("utf-8")
+def read_spec(path: Path) -> str:
+    """A spec file's text, reading at most MAX_BYTES + 1 bytes whatever size it reports.
+
+    A /proc file says it has 0 bytes; a device has no size at all: what is read is bounded.
+    Raises OSError, UnicodeDecodeError, or ValueError when the file is too large.
+    """
+    with path.open("rb") as file:
+        data = file.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise ValueError(f"the file has more than {MAX_BYTES:,} bytes")
+    return data.decode("utf-8")
+
+
+def include_opener(spec: str) -> Opener:
+    """What ``include`` may open for the spec at ``spec``: a file beside the including file
+    (or below it), else a bundled library, and only within the spec's folder tree or the
+    bundled libraries' folder, wherever the name or a symbolic link points.
+    """
+    roots = (Path(spec).resolve().parent, bundled_folder().resolve())
+
+    def open_include(name: str, including: str) -> tuple[str, str, str]:
+        beside = Path(including).parent / name
+        path = beside if is_file(beside) else bundled().get(
+            name.removesuffix(".yaml").removesuffix(".yml"))
+        if path is None or not is_file(path):
+            raise ValueError(f"no file {os.fspath(beside)!r} and no bundled library of that "
+                             "name")
+        real = path.resolve()
+        if not any(real.is_relative_to(root) for root in roots):
+            raise ValueError("it is outside the spec's folder and the bundled libraries, "
+                             "where includes are confined")
+        try:
+            return os.fspath(path), os.fspath(real), read_spec(real)
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"not UTF-8 text: {exc.reason}") from None
+
+    return open_include
 
 
 def load_text(text: str, path: str, includes: bool = False, input: Shape | None = None
@@ -80,7 +131,7 @@ def load_text(text: str, path: str, includes: bool = False, input: Shape | None 
         return fatal(exc.code, exc.message, exc.line, exc.col)
     except RecursionError:  # pragma: no cover - the depth bound comes first
         return fatal("too-deep", "the document nests too deeply")
-    builder = Builder(path, open_include if includes else None, input)
+    builder = Builder(path, include_opener(path) if includes else None, input)
     builder.duplicates(duplicates)
     stem = Path(path).stem
     model = builder.model(root, stem)
@@ -111,19 +162,47 @@ def _rebuildable(model: Model, text: str, includes: bool, read_sizes: bool) -> M
     return built
 
 
+STDIN = "-"  # the spec argument that means standard input
+STDIN_NAME = "<stdin>"  # what problems call it
+
+
+def load_stream(stream: BinaryIO, name: str = STDIN_NAME) -> Loaded:
+    """Read and build a spec from a stream (standard input), bounded like a file.
+
+    Its includes are read from the current folder's tree and the bundled libraries.
+    """
+    try:
+        data = stream.read(MAX_BYTES + 1)
+        if len(data) > MAX_BYTES:
+            return Loaded(name, None, (Problem(name, 1, 1, ERROR, "too-large", f"more than "
+                                               f"{MAX_BYTES:,} bytes"),), unreadable=True)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Loaded(name, None, (Problem(name, 1, 1, ERROR, "unreadable",
+                                           f"not UTF-8 text: {exc.reason}"),), unreadable=True)
+    except OSError as exc:
+        return Loaded(name, None, (Problem(name, 1, 1, ERROR, "unreadable",
+                                           exc.strerror or str(exc)),), unreadable=True)
+    return load_text(text, name, includes=True)
+
+
 def load_file(path: Path) -> Loaded:
     """Read and build one spec file, refusing oversized or undecodable files first."""
     name = os.fspath(path)
     try:
-        size = path.stat().st_size
+        size = path.stat().st_size  # refused before reading when it says so
         if size > MAX_BYTES:
             return Loaded(name, None, (Problem(name, 1, 1, ERROR, "too-large", f"the file has "
-                                               f"{size:,} bytes; the limit is {MAX_BYTES:,}"),))
-        text = path.read_bytes().decode("utf-8")
+                                               f"{size:,} bytes; the limit is {MAX_BYTES:,}"),),
+                          unreadable=True)
+        text = read_spec(path)
     except UnicodeDecodeError as exc:
         return Loaded(name, None, (Problem(name, 1, 1, ERROR, "unreadable",
-                                           f"not UTF-8 text: {exc.reason}"),))
+                                           f"not UTF-8 text: {exc.reason}"),), unreadable=True)
+    except ValueError as exc:  # larger than it said (a /proc file, a device)
+        return Loaded(name, None, (Problem(name, 1, 1, ERROR, "too-large", f"{exc}; the limit "
+                                           f"is {MAX_BYTES:,}"),), unreadable=True)
     except OSError as exc:
         return Loaded(name, None, (Problem(name, 1, 1, ERROR, "unreadable",
-                                           exc.strerror or str(exc)),))
+                                           exc.strerror or str(exc)),), unreadable=True)
     return load_text(text, name, includes=True)

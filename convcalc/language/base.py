@@ -23,8 +23,9 @@ MODIFIERS = ("repeat", "if", "parts", "name", "allow", "reason")
 RESERVED = ("concat", "add", "mul", "repeat", "name", "allow", "reason")
 MAX_LAYERS = 250_000  # expanded layers in one model
 
-# (what `include` names, the file that names it) -> (the included file's path, its text)
-Opener = Callable[[str, str], tuple[str, str]]
+# (what `include` names, the file that names it) -> (the included file's path as shown,
+# its real path, its text)
+Opener = Callable[[str, str], tuple[str, str, str]]
 
 
 class TooLarge(Exception):
@@ -48,11 +49,24 @@ def plain(node: Node) -> Any:
     return {key.value: plain(value) for key, value in node.entries}
 
 
-def suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
+def suggest(word: str, choices: list[str] | tuple[str, ...], cutoff: float = 0.6) -> str:
+    """`` (did you mean 'x'?)`` for the closest other choice, or ""."""
     import difflib  # only when something is misspelt
 
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(word, [c for c in choices if unlike(word, c)], n=1,
+                                      cutoff=cutoff)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def unlike(word: str, choice: str) -> bool:
+    """Whether ``choice`` may be offered for ``word``: another name, and not a part of it
+    (``rmsnorm`` and ``groupnorm`` are no misspelt ``norm``, which is LRN)."""
+    return choice != word and not (choice in word and len(word) - len(choice) > 1)
+
+
+# How close a misspelt layer kind must be to a kind for a suggestion: `cnov` is `conv`
+# (0.75), but `layernorm` is not `norm` (0.62), which is local response normalisation.
+KIND_CUTOFF = 0.7
 
 
 @dataclass

@@ -91,14 +91,17 @@ class BlockReader(ShapeTracker):
         body: Seq | None = None
         for body_key, value in node.entries:
             text = str(body_key.value)
-            if text == "args":
+            if text == "args" or (text == "parts" and node.get("split") is not None):
                 continue
             if text == "layers":
                 if self.expect_type(value, Seq, f"layers of block {name!r}"):
                     assert isinstance(value, Seq)
                     body = value
             elif text in MERGES:
-                body = Seq((Map(((body_key, value),), body_key.line, body_key.col),),
+                # a block that is one split keeps its `parts`, as a split item does
+                entries = tuple((k, v) for k, v in node.entries if str(k.value) in (text, "parts")
+                                and (text == "split" or k.value != "parts"))
+                body = Seq((Map(entries, body_key.line, body_key.col),),
                            body_key.line, body_key.col)
             else:
                 self.problem(body_key, "unknown-key", f"unknown key {text!r} in block {name!r} "

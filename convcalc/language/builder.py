@@ -11,10 +11,12 @@ problems at once. The README's "Spec language" section is the grammar implemente
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping
 from typing import Any
 
 from convcalc.language.base import (
+    KIND_CUTOFF,
     MAX_LAYERS,
     MERGES,
     MODIFIERS,
@@ -26,7 +28,7 @@ from convcalc.language.base import (
 )
 from convcalc.language.blocks import memo_key
 from convcalc.language.merges import MergeReader
-from convcalc.language.shorthand import read_shorthand, shorthand_hint
+from convcalc.language.shorthand import ShorthandError, parse_shorthand, shorthand_hint
 from convcalc.language.yamltree import Map, Node, Scalar, Seq
 from convcalc.layers import ALIASES, KINDS, NAME_OF, lookup
 from convcalc.layers.fields import FieldError, construct
@@ -34,10 +36,10 @@ from convcalc.model import NO_PLACES, Claim, LayerNode, Model, Waiver
 from convcalc.model import Node as ModelNode
 from convcalc.problem import ERROR, WARNING, Where
 from convcalc.shape import Shape
-from convcalc.units import parse_quantity
+from convcalc.units import NumberTooLong, parse_quantity
 
-TOP_KEYS = ("name", "source", "description", "torchvision", "include", "input", "defaults",
-            "expect", "budget", "blocks", "layers")
+TOP_KEYS = ("name", "source", "description", "torchvision", "include", "input", "rules",
+            "defaults", "expect", "budget", "blocks", "layers")
 LIBRARY_KEYS = ("name", "source", "description", "include", "blocks")
 MAX_INCLUDES = 64
 EXPECT_KEYS = ("params", "trainable", "trainable_params", "non_trainable",
@@ -45,6 +47,11 @@ EXPECT_KEYS = ("params", "trainable", "trainable_params", "non_trainable",
 BUDGET_KEYS = ("params", "macs", "activations", "memory")
 WAIVABLE = ("harmless", "lossy")
 MAX_REPEAT = 10_000
+# `defaults: {conv: …}` reaches conv layers only, not these, which frameworks build from
+# the same convolution (torch's Conv2d with groups): a default of conv's that they keep
+# their own value of is worth a warning. (Transposed and locally connected layers are
+# layer types of their own everywhere, and their keys mean other things.)
+CONV_FAMILY = ("depthwise", "separable")
 
 
 class Builder(MergeReader):
@@ -53,9 +60,14 @@ class Builder(MergeReader):
         super().__init__(path)
         self.opener = opener
         self.given_input = input  # replaces the spec's own `input`
-        self.included: set[str] = set()
+        self.root = path  # the spec being read (self.path is an included file's, meanwhile)
+        self.included: set[str] = set()  # real paths
         self.library = False  # the file has blocks only: it is included, not analysed
         self.defaults: dict[str, list[tuple[str, object, Where]]] = {}
+        self.defaults_at: dict[str, Where] = {}
+        # conv's defaults reach conv layers only: the other convolutions they miss, by kind
+        # (the keys missed, how many layers)
+        self.unreached: dict[str, tuple[set[str], int]] = {}
         self.layer_count = 0
         # Repeated blocks are read once: the same shorthand, the same keys and the same block
         # call with the same arguments give the same (immutable) result every time.
@@ -79,6 +91,7 @@ class Builder(MergeReader):
             self.library = True
             return None
         shape = self.input(root)
+        rules = self.rules(root.get("rules"))
         # Shapes are carried only when some block reads one: other specs build as fast as
         # before there were shapes to read.
         self.x = shape if any(block.reads for block in self.blocks.values()) else None
@@ -93,6 +106,7 @@ class Builder(MergeReader):
             except TooLarge as exc:
                 self.problem(exc.at or body, "too-large", f"the model expands to more than "
                              f"{MAX_LAYERS:,} layers")
+        self.report_unreached()
         expect = self.claims(root.get("expect"), EXPECT_KEYS, "expect")
         budget = self.claims(root.get("budget"), BUDGET_KEYS, "budget")
         torchvision = self.torchvision(root.get("torchvision"))
@@ -105,7 +119,7 @@ class Builder(MergeReader):
                      source=str(plain(source_node)) if source_node else "",
                      path=self.path, input=shape, input_at=self.where(input_node),
                      layers=tuple(layers), expect=expect, budget=budget,
-                     torchvision=torchvision)
+                     torchvision=torchvision, rules=rules)
 
     def torchvision(self, node: Node | None) -> str:
         """The torchvision model a spec reproduces (``torchvision: resnet50``), or ""."""
@@ -117,6 +131,19 @@ class Builder(MergeReader):
                          "torchvision.models.get_model takes it, e.g. resnet50")
             return ""
         return node.value
+
+    def rules(self, node: Node | None) -> str | None:
+        """``rules: caffe``: the framework whose rules the spec's sizes follow."""
+        from convcalc.rules import RULES
+
+        if node is None:
+            return None
+        value = plain(node)
+        if isinstance(value, str) and value.strip().lower() in RULES:
+            return value.strip().lower()
+        self.problem(node, "unknown-rules", f"rules must be one of {', '.join(RULES)}, got "
+                     f"{value!r}")
+        return None
 
     def input(self, root: Map) -> Shape | None:
         node = root.get("input")
@@ -137,7 +164,8 @@ class Builder(MergeReader):
                                                for v in value):
                 return Shape.of(value)
         except ValueError as exc:
-            self.problem(node, "wrong-type", f"{what}: {exc}")
+            code = "too-large" if isinstance(exc, NumberTooLong) else "wrong-type"
+            self.problem(node, code, f"{what}: {exc}")
             return None
         self.problem(node, "wrong-type", f"{what} must be a shape like 224x224x3, got {value!r}")
         return None
@@ -150,11 +178,32 @@ class Builder(MergeReader):
             kind = lookup(str(key.value))
             if kind is None:
                 self.problem(key, "unknown-layer", f"defaults for unknown layer kind "
-                             f"{key.value!r}{suggest(str(key.value), [*KINDS, *ALIASES])}")
+                             f"{key.value!r}"
+                             f"{suggest(str(key.value), [*KINDS, *ALIASES], KIND_CUTOFF)}")
             elif self.expect_type(value, Map, f"defaults of {key.value}"):
                 assert isinstance(value, Map)
                 self.defaults[NAME_OF[kind]] = [(str(k.value), plain(v), self.where(v))
                                                 for k, v in value.entries]
+                self.defaults_at[NAME_OF[kind]] = self.where(key)
+
+    def unreached_defaults(self, kind: type[Any], raw: dict[str, object]) -> None:
+        """Note the keys of conv's defaults that a depthwise or separable convolution has, but
+        takes its own default for: `defaults` reach one kind each."""
+        name = NAME_OF[kind]
+        if name not in CONV_FAMILY or "conv" not in self.defaults:
+            return
+        missed = {key for key, _, _ in self.defaults["conv"]
+                  if key not in raw and key in {f.name for f in dataclasses.fields(kind)}}
+        if missed:
+            keys, count = self.unreached.get(name, (set(), 0))
+            self.unreached[name] = keys | missed, count + 1
+
+    def report_unreached(self) -> None:
+        for name, (keys, count) in self.unreached.items():
+            listed = ", ".join(sorted(keys))
+            self.problem(self.defaults_at["conv"], "defaults-not-applied", f"the defaults of "
+                         f"conv ({listed}) do not reach the {count:,} {name} layer(s), which "
+                         f"keep their own; give {name} defaults of its own", WARNING)
 
     def read_includes(self, node: Node | None) -> None:
         """Blocks from other files: ``include: [resnet-blocks.yaml]`` (or a bundled name)."""
@@ -175,16 +224,20 @@ class Builder(MergeReader):
                          "text")
             return
         try:
-            path, text = self.opener(str(entry.value), self.path)
+            path, real, text = self.opener(str(entry.value), self.path)
         except (OSError, ValueError) as exc:
             self.problem(entry, "bad-include", f"cannot include {entry.value!r}: {exc}")
             return
-        if path in self.included:
-            return  # already read: including one library twice is harmless
+        if real == self.real_path(self.root):
+            self.problem(entry, "bad-include", f"{entry.value!r} is this spec itself: a spec "
+                         "includes block libraries, not itself")
+            return
+        if real in self.included:
+            return  # already read: including one library twice (or in a cycle) is harmless
         if len(self.included) >= MAX_INCLUDES:
             self.problem(entry, "too-large", f"more than {MAX_INCLUDES} included files")
             return
-        self.included.add(path)
+        self.included.add(real)
         including, self.path = self.path, path
         try:
             root, duplicates = parse(text)
@@ -200,6 +253,10 @@ class Builder(MergeReader):
             self.problem(Where(path, exc.line, exc.col), exc.code, exc.message)
         finally:
             self.path = including
+
+    @staticmethod
+    def real_path(path: str) -> str:
+        return os.path.realpath(path)
 
     def claims(self, node: Node | None, keys: tuple[str, ...], what: str) -> tuple[Claim, ...]:
         if node is None or not self.expect_type(node, Map, what):
@@ -222,7 +279,8 @@ class Builder(MergeReader):
                         else parse_quantity(str(raw))
                     claims.append(Claim(name, number, self.where(value)))
                 except ValueError as exc:
-                    self.problem(value, "wrong-type", f"{what}.{name}: {exc}")
+                    code = "too-large" if isinstance(exc, NumberTooLong) else "wrong-type"
+                    self.problem(value, code, f"{what}.{name}: {exc}")
         return tuple(claims)
 
     # --- layer lists -----------------------------------------------------------------------
@@ -305,7 +363,11 @@ class Builder(MergeReader):
         kind = lookup(text)
         base: dict[str, object] = {}
         if kind is None:
-            parsed = self.shorthand(text)
+            try:
+                parsed = self.shorthand(text)
+            except ShorthandError as exc:
+                self.problem(at, exc.code, f"{text!r}: {exc}{shorthand_hint(text)}")
+                return []
             if parsed is None:
                 self.problem(at, "unknown-layer", f"unknown layer or block {text!r}"
                              f"{self.did_you_mean(text)}")
@@ -316,12 +378,13 @@ class Builder(MergeReader):
 
     def did_you_mean(self, text: str) -> str:
         """A hint for a misspelt name, shorthand (``cnov3-64``) included."""
-        return suggest(text, [*KINDS, *ALIASES, *self.blocks]) or shorthand_hint(text)
+        return shorthand_hint(text) or \
+            suggest(text, [*KINDS, *ALIASES, *self.blocks], KIND_CUTOFF)
 
     def shorthand(self, text: str) -> tuple[type[Any], dict[str, object]] | None:
         """``conv3-64-s2`` as (Conv, {k: 3, filters: 64, stride: 2}), or None; once a text."""
         if text not in self.shorthands:
-            self.shorthands[text] = read_shorthand(text)
+            self.shorthands[text] = parse_shorthand(text)
         return self.shorthands[text]
 
     def layer(self, kind: type[Any], at: Scalar, value: Node | None,
@@ -385,6 +448,7 @@ class Builder(MergeReader):
         elif value is not None and not isinstance(value, Scalar):
             self.problem(value, "wrong-type", f"the keys of {registry_name} must be a mapping")
             return None
+        self.unreached_defaults(kind, raw)
         memo = memo_key(kind, raw)
         layer = self.made.get(memo) if memo else None
         errors: list[FieldError] = []

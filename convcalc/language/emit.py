@@ -276,6 +276,8 @@ class Emitter:
         lines.append(f"name: {text_scalar(doc.name)}")
         if doc.source:
             lines.append(f"source: {text_scalar(doc.source)}")
+        if doc.rules:
+            lines.append(f"rules: {doc.rules}")
         lines.append(f"input: {doc.input}")
         if doc.defaults:
             lines.append("defaults:")

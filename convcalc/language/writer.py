@@ -71,7 +71,7 @@ def compose_spec(model: Model, names: Names = "keep", notes: Sequence[str] = (),
         defaults=shared_defaults(flat),
         expect=tuple((claim.key, claim.value) for claim in model.expect),
         budget=tuple((claim.key, claim.value) for claim in model.budget),
-        blocks=tuple(blocks), layers=layers, notes=tuple(notes))
+        blocks=tuple(blocks), layers=layers, notes=tuple(notes), rules=model.rules)
     return Emitter(document, discovery.members).text()
 
 
@@ -151,7 +151,8 @@ def same_model(model: Model, text: str, names: Names) -> bool:
     if loaded.model is None:
         return False
     exact_names = names == "keep" and not _renamed_by_merges(model)
-    return _signature(loaded.model, exact_names) == _signature(model, exact_names)
+    return loaded.model.rules == model.rules and \
+        _signature(loaded.model, exact_names) == _signature(model, exact_names)
 
 
 def _renamed_by_merges(model: Model) -> bool:

@@ -147,3 +147,4 @@ class Document:
     blocks: tuple[Block, ...]
     layers: tuple[Item, ...]
     notes: tuple[str, ...] = field(default=())  # comment lines at the top
+    rules: str | None = None  # the framework whose size rules the model follows

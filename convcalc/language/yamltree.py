@@ -16,12 +16,18 @@ from typing import Any
 import yaml
 
 from convcalc.language.references import COMMA, shield
+from convcalc.units import NumberTooLong, check_digits, shorten
 
 _DECIMAL = re.compile(r"[-+]?(0|[1-9][0-9_]*)")
 MAX_DEPTH = 64  # nesting of sequences and mappings
 # Values that aliases add (the "billion laughs" bound). The document itself is bounded by the
 # size of its file (8 MiB); what aliases repeat is not, so it is bounded on its own.
 MAX_ALIASED = 1_000_000
+
+# The scalar types a spec may hold, by tag, with PyYAML's safe constructors.
+_SCALARS: dict[str, Any] = {
+    name: yaml.constructor.SafeConstructor.yaml_constructors[f"tag:yaml.org,2002:{name}"]
+    for name in ("int", "float", "bool", "null")}
 
 try:  # libyaml's parser when the wheel has it: about 20x faster
     _Loader: Any = yaml.CSafeLoader
@@ -116,19 +122,25 @@ class _Builder:
             tag = self.resolver.resolve(  # type: ignore[no-untyped-call]
                 yaml.ScalarNode, event.value, event.implicit)
         assert tag is not None
-        if tag in (_STR, "tag:yaml.org,2002:merge") or (
-                implicit and tag == "tag:yaml.org,2002:int" and
-                not _DECIMAL.fullmatch(event.value)):
+        if tag in (_STR, "tag:yaml.org,2002:merge") or (implicit and (
+                tag == "tag:yaml.org,2002:timestamp" or
+                (tag == "tag:yaml.org,2002:int" and not _DECIMAL.fullmatch(event.value)))):
             # YAML 1.1 reads 0x3 as 3 and 1:30 as 90: a spec means the sizes 0x3 and 1:30.
-            # A merge key (<<) stays the text it is: the spec language has no merges.
+            # `name: 2020-01-01` is a name, not a date. A merge key (<<) stays the text it
+            # is: the spec language has no merges.
             return event.value
-        construct = self.constructor.yaml_constructors.get(tag)
-        if construct is None:
-            raise YamlError("yaml-tag", f"unsupported YAML tag {tag}", line, col)
+        name = tag.removeprefix("tag:yaml.org,2002:")
+        if name not in _SCALARS:  # dates, binary, sets, Python objects: no spec value is one
+            raise YamlError("yaml-tag", f"unsupported YAML tag {_shown_tag(tag)}", line, col)
+        if name == "int":
+            try:  # before Python's own 4,300-digit limit, and its advice to raise it
+                check_digits(event.value.lstrip("+-").replace("_", ""))
+            except NumberTooLong as exc:
+                raise YamlError("too-large", str(exc), line, col) from None
         try:
-            return construct(self.constructor, yaml.ScalarNode(tag, event.value))
-        except (yaml.YAMLError, ValueError) as exc:
-            raise YamlError("yaml-syntax", f"bad {tag.rsplit(':', 1)[-1]} value: {exc}",
+            return _SCALARS[name](self.constructor, yaml.ScalarNode(tag, event.value))
+        except (yaml.YAMLError, ValueError, LookupError, TypeError):  # `!!int ""`, `!!bool 3`
+            raise YamlError("yaml-syntax", f"{shorten(event.value)} is not a YAML {name}",
                             line, col) from None
 
     def alias(self, name: str | None, line: int, col: int) -> tuple[Node, int]:
@@ -172,6 +184,13 @@ class _Builder:
             first[name] = key
             entries.append((key, value))
         return tuple(entries)
+
+
+def _shown_tag(tag: str) -> str:
+    """A tag as a message quotes it: ``!!timestamp`` for YAML's own, cut short."""
+    short = "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml.org,") \
+        else tag
+    return short if len(short) <= 60 else short[:60] + "…"
 
 
 def _at(mark: Any) -> tuple[int, int]:
@@ -224,7 +243,8 @@ def parse(text: str) -> tuple[Node | None, list[Duplicate]]:
                                     line, col)
                 mapping = kind is yaml.MappingStartEvent
                 if event.tag is not None and event.tag != "!" and event.tag != tags[mapping]:
-                    raise YamlError("yaml-tag", f"unsupported YAML tag {event.tag}", line, col)
+                    raise YamlError("yaml-tag", f"unsupported YAML tag {_shown_tag(event.tag)}",
+                                    line, col)
                 values += 1
                 items: list[Node] = []
                 stack.append((mapping, event.anchor, line, col, values, top, items))
@@ -248,6 +268,12 @@ def parse(text: str) -> tuple[Node | None, list[Duplicate]]:
     except yaml.MarkedYAMLError as exc:
         line, col = _at(exc.problem_mark or exc.context_mark)
         problem = exc.problem or exc.context or "invalid YAML"
+        if "nesting" in problem:
+            # The libyaml in recent PyYAML wheels (6.0.4 here) refuses flow collections
+            # nested past about 1,000 levels while it scans ahead, before the first event
+            # reaches the bound above; older ones do not. Either way it is deeper than ours.
+            raise YamlError("too-deep", f"nesting deeper than {MAX_DEPTH} levels", line,
+                            col) from None
         raise YamlError("yaml-syntax", f"YAML syntax: {problem}", line, col) from None
     except yaml.YAMLError as exc:
         raise YamlError("yaml-syntax", f"YAML: {exc}") from None

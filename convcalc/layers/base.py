@@ -51,11 +51,21 @@ class Effect:
     params: int = 0  # learnable weights and biases
     biases: int = 0  # the part of params that is bias
     buffers: int = 0  # non-trainable state, e.g. batch-norm running statistics
-    macs: int = 0  # multiply-accumulates of weights, bias excluded
+    macs: int = 0  # multiply-accumulates of weights, bias excluded, and of attention products
+    attention_macs: int = 0  # the part of macs that multiplies activations by activations
+    scores: int = 0  # attention score elements (heads × queries × keys) while the layer runs
+    # named parts of an attention layer's numbers that counting conventions weigh apart:
+    # "projections" (MACs of the q/k/v and output projections), "position" (MACs of a
+    # position-bias MLP), "position-params" (its params), "position-hidden" (its hidden
+    # activations), "cosine-qk" (the MACs of QKᵀ when scored as cosines, Swin v2)
+    parts: tuple[tuple[str, int], ...] = ()
     inplace: bool = False  # the output reuses the input's memory
     windows: tuple[Window, ...] = ()  # one per spatial axis where sizes are divided
     rf: tuple[RFStep, ...] = ()  # one per spatial axis; () leaves the field unchanged
+    global_field: bool = False  # every output sees the whole input (global attention)
+    keeps_field: bool = False  # positions are rearranged, each keeping its field (tokens)
     notes: tuple[str, ...] = ()
+    warnings: tuple[tuple[str, str], ...] = ()  # (code, message): a warning for each use
 
     @property
     def status(self) -> Status:

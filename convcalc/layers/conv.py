@@ -174,7 +174,7 @@ class ConvTranspose:
     k: Ints
     stride: Ints = (1,)
     pad: Pads = ((0, 0),)
-    output_padding: Offsets = (0,)
+    output_padding: Offsets | None = None  # unset: 0, or what Keras infers under its rules
     dilation: Ints = (1,)
     groups: int = 1
     bias: bool = True
@@ -191,7 +191,8 @@ class ConvTranspose:
         pads = explicit_pads(self.pad, ndim)
         axes = list(zip(x.spatial, per_axis(self.k, ndim, "k"), per_axis(self.stride, ndim,
                         "stride"), pads, per_axis(self.dilation, ndim, "dilation"),
-                        per_axis(self.output_padding, ndim, "output_padding"), strict=True))
+                        per_axis(self.output_padding or (0,), ndim, "output_padding"),
+                        strict=True))
         for name, (i, k, s, (left, right), d, extra) in zip(axis_names(ndim), axes, strict=True):
             if extra >= max(s, d):
                 raise LayerError("bad-output-padding", f"on {name} output_padding {extra} must "

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from convcalc.layers.base import Effect, Formula, activation_formula
+from convcalc.layers.base import Effect, Formula, activation_formula, need_spatial
 from convcalc.shape import Shape
 
 
@@ -43,6 +43,8 @@ class LRN:
     k: float = 1.0
 
     def apply(self, x: Shape) -> Effect:
+        # torch.nn.LocalResponseNorm and tf.nn.local_response_normalization refuse a vector
+        need_spatial(x, "local response normalisation")
         return Effect(x)
 
     def explain(self, x: Shape) -> tuple[Formula, ...]:

@@ -23,10 +23,16 @@ from convcalc.layers.base import (
 from convcalc.shape import Shape
 
 
-def _windows(x: Shape, k: Ints, stride: Ints | None, pad: Pads, dilation: Ints,
-             ceil: bool) -> tuple[Window, ...]:
+def _windows(x: Shape, k: Ints, stride: Ints | None, pad: Pads | None, dilation: Ints,
+             ceil: bool | None) -> tuple[Window, ...]:
+    """The windows under PyTorch's arithmetic; an unset pad or ceil is PyTorch's default.
+
+    The rule set in force (convcalc.rules) first settles what an unset key means in its
+    framework: Caffe rounds up, Darknet's max pooling pads k − 1 in total.
+    """
     need_spatial(x, "pooling")
-    return slide(x, k, k if stride is None else stride, pad, dilation, ceil)
+    return slide(x, k, k if stride is None else stride, ((0, 0),) if pad is None else pad,
+                 dilation, bool(ceil))
 
 
 def _effect(x: Shape, windows: tuple[Window, ...]) -> Effect:
@@ -49,9 +55,9 @@ class MaxPool:
 
     k: Ints = (2,)
     stride: Ints | None = None
-    pad: Pads = ((0, 0),)
+    pad: Pads | None = None  # unset: the framework's default (0, or k − 1 in all for Darknet)
     dilation: Ints = (1,)
-    ceil: bool = False
+    ceil: bool | None = None  # unset: the framework's default (floor, or ceil for Caffe)
 
     def apply(self, x: Shape) -> Effect:
         return _effect(x, _windows(x, self.k, self.stride, self.pad, self.dilation, self.ceil))
@@ -69,8 +75,8 @@ class AvgPool:
 
     k: Ints = (2,)
     stride: Ints | None = None
-    pad: Pads = ((0, 0),)
-    ceil: bool = False
+    pad: Pads | None = None  # unset: the framework's default (0)
+    ceil: bool | None = None  # unset: the framework's default (floor, or ceil for Caffe)
 
     def apply(self, x: Shape) -> Effect:
         return _effect(x, _windows(x, self.k, self.stride, self.pad, (1,), self.ceil))

@@ -96,6 +96,13 @@ class Identity(Activation):
     """Passes its input on unchanged."""
 
 
+# The modes torch.nn.functional.interpolate takes, by spatial rank (it refuses the others).
+_MODES = {"nearest": "1-D, 2-D or 3-D", "linear": "1-D", "bilinear": "2-D",
+          "bicubic": "2-D", "trilinear": "3-D"}
+_MODES_BY_RANK = {ndim: tuple(mode for mode, ranks in _MODES.items() if f"{ndim}-D" in ranks)
+                  for ndim in (1, 2, 3)}
+
+
 @dataclass(frozen=True)
 class StochasticDepth(Activation):
     """Drops a residual branch at random while training (``row``: per example, ``batch``: for
@@ -130,8 +137,13 @@ class Upsample:
 
     def apply(self, x: Shape) -> Effect:
         need_spatial(x, "upsampling")
-        if self.mode not in ("nearest", "linear", "bilinear", "trilinear", "bicubic"):
+        if self.mode not in _MODES:
             raise LayerError("unsupported", f"unknown upsampling mode {self.mode!r}", "mode")
+        ndim = len(x.spatial)
+        if self.mode not in _MODES_BY_RANK[ndim]:
+            raise LayerError("wrong-rank", f"{self.mode} upsampling needs a "
+                             f"{_MODES[self.mode]} input, got {ndim}-D {x} (a {ndim}-D input "
+                             f"takes {', '.join(_MODES_BY_RANK[ndim])})", "mode")
         scales = per_axis(self.scale, len(x.spatial), "scale")
         reach = 1 if self.mode == "nearest" else 4 if self.mode == "bicubic" else 2
         return Effect(Shape(tuple(i * s for i, s in zip(x.spatial, scales, strict=True)),
@@ -158,6 +170,7 @@ class ChannelShuffle:
     groups: int
 
     def apply(self, x: Shape) -> Effect:
+        need_spatial(x, "channel shuffle")  # torch.nn.ChannelShuffle wants > 2 dims
         divides(x.channels, self.groups, "channels")
         return Effect(x)
 

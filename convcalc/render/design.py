@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from math import prod
+
 from convcalc.arith import Status
 from convcalc.design import Change, Point, SizeCheck, Solution, describe
+from convcalc.render.escape import escape
 from convcalc.render.grid import table
 from convcalc.report import Summary
 from convcalc.units import format_bytes
@@ -62,13 +65,38 @@ def sizes(model_name: str, low: int, high: int, checks: list[SizeCheck]) -> str:
             example = next(c for c in usable if c.size == where[0])
             lines.append(f"  {name}: {len(where)} size(s), e.g. {where[0]}: "
                          f"{example.breaks.split(' (', 1)[1].rstrip(')')}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(escape(line) for line in lines) + "\n"
 
 
 def _growth(first: int, last: int) -> str:
     if first == 0:
         return "—" if last == 0 else "new"
     return f"×{last / first:.2f}"
+
+
+def _why_conv_macs_grow(first: Point, last: Point, area: float) -> str:
+    """Convolutions grow with their output's area: the input's, unless sizes round.
+
+    A stride-2 layer makes 7.5 into 8 at 240 (7 at 224): the deeper maps grow faster than
+    the input, and the layer whose map grew most unlike the input is named.
+    """
+    if not first.conv_macs or not last.conv_macs:
+        return "convolutions grow with the area of their output"
+    if abs(last.conv_macs / first.conv_macs / area - 1) < 0.005:
+        return "convolutions grow with the area, quadratically in the side"
+    before = {row.name: row for row in first.report.rows() if row.macs and row.kind != "fc"}
+    worst: tuple[float, str] = (0.0, "")
+    for row in last.report.rows():
+        old = before.get(row.name)
+        if old is None or not row.output_shape.spatial or not old.output_shape.spatial:
+            continue
+        ratio = prod(row.output_shape.spatial) / prod(old.output_shape.spatial)
+        if abs(ratio / area - 1) > worst[0]:
+            worst = (abs(ratio / area - 1), f"{row.name}'s output {old.output_shape} → "
+                                            f"{row.output_shape}, ×{ratio:.2f}")
+    example = f" (e.g. {worst[1]})" if worst[1] else ""
+    return (f"not the input's ×{area:.2f}: each convolution grows with its own output's area, "
+            f"and strided layers round sizes{example}")
 
 
 def sweep(model_name: str, points: list[Point]) -> str:
@@ -87,9 +115,15 @@ def sweep(model_name: str, points: list[Point]) -> str:
         side = last.size / first.size
         activations = _growth(first.report.totals.activations, last.report.totals.activations)
         lines += ["", f"from {first.size} to {last.size} (side ×{side:g}, area ×{side**2:g}):",
-                  f"  conv MACs {_growth(first.conv_macs, last.conv_macs)} — convolutions grow "
-                  "with the area, quadratically in the side",
+                  f"  conv MACs {_growth(first.conv_macs, last.conv_macs)} — "
+                  f"{_why_conv_macs_grow(first, last, side**2)}",
                   f"  activations {activations}"]
+        if first.attention_macs:
+            lines.append(f"  attention's products "
+                         f"{_growth(first.attention_macs, last.attention_macs)} (in MACs, not "
+                         "in conv MACs) — each query meets every key of its group: global "
+                         "attention grows with the square of the area, windowed attention with "
+                         "the area")
         if first.dense_inputs:
             reads = ", ".join(f"{a:,} → {b:,}" for a, b in
                               zip(first.dense_inputs, last.dense_inputs, strict=False))
@@ -101,7 +135,7 @@ def sweep(model_name: str, points: list[Point]) -> str:
     problems = [p for point in points for p in point.report.problems if p.level == "error"]
     if problems:
         lines += ["", f"problems at some sizes: {len(problems)} (e.g. {problems[0].message})"]
-    return "\n".join(lines) + "\n"
+    return "\n".join(escape(line) for line in lines) + "\n"
 
 
 def comparison(first: Summary, second: Summary, changes: list[Change]) -> str:
@@ -134,4 +168,4 @@ def comparison(first: Summary, second: Summary, changes: list[Change]) -> str:
                          [False, False, True, True, True, True, True, True])]
     else:
         lines += ["", "every layer is the same"]
-    return "\n".join(lines) + "\n"
+    return "\n".join(escape(line) for line in lines) + "\n"

@@ -24,6 +24,7 @@ FAMILIES = {  # a layer module's family -> (colour, legend text)
     "input": ("#9c755f", "input"), "conv": ("#4e79a7", "convolution"),
     "pool": ("#f28e2b", "pooling"), "dense": ("#e15759", "dense"),
     "norm": ("#76b7b2", "normalisation"), "simple": ("#59a14f", "elementwise and reshaping"),
+    "tokens": ("#bab0ac", "tokens"), "attention": ("#ff9da7", "attention"),
     "merge": ("#b07aa1", "merge"), "block": ("#edc948", "block (a frame, or a box collapsed)"),
 }
 STYLE = ("text{font-size:10px;fill:#222222}.title{font-size:14px}.note{fill:#555555}"

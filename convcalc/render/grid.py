@@ -11,6 +11,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from convcalc.render.escape import escape
+
 _COLOURS = {"red": "31", "yellow": "33", "cyan": "36", "bold": "1", "dim": "2"}
 
 
@@ -27,9 +29,14 @@ def paint(text: str, colour: str | None, enabled: bool) -> str:
 
 def grid(rows: Sequence[Sequence[str]], right: Sequence[bool] = (), gap: str = "  ",
          colours: Sequence[str | None] = (), colour: bool = False) -> list[str]:
-    """Rows of cells as aligned lines; ``right[i]`` right-aligns column i (numbers)."""
+    """Rows of cells as aligned lines; ``right[i]`` right-aligns column i (numbers).
+
+    Cells are escaped (:func:`~convcalc.render.escape.escape`): a name from a spec cannot
+    move the cursor, recolour the terminal or start a line of its own.
+    """
     if not rows:
         return []
+    rows = [[escape(cell) for cell in row] for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
     for row in rows:

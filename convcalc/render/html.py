@@ -146,6 +146,12 @@ def _totals(report: Report, extra: Extra) -> list[str]:
                  line("memory.inference_bytes", "inference memory", memory.inference,
                       f"bytes = {format_bytes(memory.inference)}: the peak, parameters and "
                       "buffers")]
+        if totals.scores:
+            rows.append(line("memory.attention_score_bytes", "attention scores",
+                             memory.attention_scores,
+                             "none held: fused attention" if memory.fused else
+                             f"bytes = {format_bytes(memory.attention_scores)}: every attention "
+                             "layer's heads × queries × keys (training keeps them all)"))
         if memory.training is not None:
             rows.append(line("memory.training.total_bytes", "training memory",
                              memory.training.total, f"bytes with {memory.training.optimizer}"))

@@ -11,6 +11,7 @@ from typing import Any
 from convcalc.arith import format_fraction
 from convcalc.counting import Convention, Counted
 from convcalc.memory import DEFINITIONS, Memory
+from convcalc.portability import Portability
 from convcalc.problem import Problem
 from convcalc.report import (
     CONVENTIONS,
@@ -66,7 +67,7 @@ def row_json(row: Row, settings: Settings) -> dict[str, Any]:
         "sizes": [axis_json(s) for s in row.sizes],
         "receptive_field": [{"axis": f.axis, "size": plain(f.size), "stride": plain(f.stride),
                              "pad": plain(f.pad)} for f in row.receptive_field],
-        "notes": list(row.notes), "line": row.line, "col": row.col,
+        "notes": list(row.notes), "file": row.file, "line": row.line, "col": row.col,
         "rows_below": row.rows_below,
     }
 
@@ -74,7 +75,8 @@ def row_json(row: Row, settings: Settings) -> dict[str, Any]:
 def settings_json(settings: Settings) -> dict[str, Any]:
     return {"batch": settings.batch, "dtype": settings.dtype,
             "bytes_per_element": settings.dtype_bytes, "mac_unit": "MAC",
-            "flops_per_mac": 2, "conventions": list(CONVENTIONS)}
+            "flops_per_mac": 2, "rules": settings.rules, "rules_from": settings.rules_from,
+            "conventions": list(CONVENTIONS)}
 
 
 def layer_report(report: LayerReport) -> str:
@@ -111,12 +113,15 @@ def memory_json(memory: Memory) -> dict[str, Any]:
         "forward_bytes": memory.forward,
         "inference_peak_activations": memory.peak_elements,
         "inference_bytes": memory.inference,
+        "attention_score_bytes": memory.attention_scores,
+        "fused_attention": memory.fused,
         "training": None if training is None else {
             "optimizer": training.optimizer, "mixed_precision": training.mixed,
             "activation_bytes": training.activations, "parameter_bytes": training.parameters,
             "gradient_bytes": training.gradients,
             "optimizer_state_bytes": training.optimizer_state,
-            "buffer_bytes": training.buffers, "total_bytes": training.total},
+            "buffer_bytes": training.buffers,
+            "attention_score_bytes": training.attention_scores, "total_bytes": training.total},
         "fit": None if fit is None else {
             "budget_bytes": fit.budget, "batch": fit.batch, "bytes": fit.memory,
             "next_batch_bytes": fit.next_memory},
@@ -124,16 +129,17 @@ def memory_json(memory: Memory) -> dict[str, Any]:
     }
 
 
-def summary(report: Report, memory: Memory | None = None, counted: Counted | None = None) -> str:
+def summary(report: Report, memory: Memory | None = None, counted: Counted | None = None,
+            compared: Portability | None = None) -> str:
     ops = counted.per_row if counted is not None else (None,) * len(report.rows)
     counting = (counted.convention, counted.total) if counted is not None else None
     return "".join(summary_chunks(report, zip(report.rows, ops, strict=True), memory,
-                                  counting))
+                                  counting, compared))
 
 
 def summary_chunks(report: Summary, rows: Iterable[tuple[Row, int | None]],
-                   memory: Memory | None = None, counting: tuple[Convention, int] | None = None
-                   ) -> Iterator[str]:
+                   memory: Memory | None = None, counting: tuple[Convention, int] | None = None,
+                   compared: Portability | None = None) -> Iterator[str]:
     """The summary document in pieces, each layer's as its row comes (``rows`` may be made
     one at a time: nothing here keeps them). Each row comes with its operations under the
     counting convention, or None without one.
@@ -174,6 +180,10 @@ def summary_chunks(report: Summary, rows: Iterable[tuple[Row, int | None]],
                             "description": convention.description, "ops": total}
     if memory is not None:
         tail["memory"] = memory_json(memory)
+    if compared is not None:
+        from convcalc.render.portability import to_json
+
+        tail["rules_compared"] = to_json(compared)
     yield "".join(",\n" + entry(key, value) for key, value in tail.items()) + "\n}"
 
 
@@ -190,6 +200,7 @@ class _LayerLines:
         # alive, and so their identity
         self.numbers: dict[tuple[Any, ...], tuple[tuple[AxisSize, ...], str, str]] = {}
         self.field: tuple[tuple[ReceptiveField, ...] | None, str, bool] = (None, "", False)
+        self.files: dict[str, str] = {}  # each file's name, encoded
 
     def line(self, row: Row, ops: int | None) -> str:
         key = (row.kind, row.input_shape, row.output_shape, row.params, row.biases,
@@ -213,12 +224,17 @@ class _LayerLines:
         if row.kind == "input":
             covers = covers_input(row, self.input_shape)
         own = "" if ops is None else f", \"ops\": {ops}"
+        file = self.files.get(row.file)
+        if file is None:
+            file = self.files[row.file] = self.encode(row.file)
         return (f'{{"name": {self.encode(row.name)}, "kind": {kind}, "depth": {row.depth}, '
                 f'{numbers_text}, "receptive_field": {field}, "notes": '
-                f'{self.encode(list(row.notes))}, "line": {row.line}, "col": {row.col}, '
+                f'{self.encode(list(row.notes))}, "file": {file}, '
+                f'"line": {row.line}, "col": {row.col}, '
                 f'"rows_below": {row.rows_below}, "covers_input": '
                 f'{"true" if covers else "false"}{own}}}')
 
 
 # the keys of a row's JSON that are each copy's own, not its numbers'
-_OWN = ("name", "kind", "depth", "receptive_field", "notes", "line", "col", "rows_below")
+_OWN = ("name", "kind", "depth", "receptive_field", "notes", "file", "line", "col",
+        "rows_below")

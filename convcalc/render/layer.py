@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from convcalc.render.grid import grid, paint
-from convcalc.render.text import bytes_text, conventions, field_text, fixes, grouped, size_verdict
+from convcalc.render.text import (
+    bytes_text,
+    conventions,
+    field_text,
+    fixes,
+    grouped,
+    rules_text,
+    size_verdict,
+)
 from convcalc.report import LayerReport
 
 
@@ -13,7 +21,7 @@ def draw(report: LayerReport, colour: bool = False) -> str:
     facts += [("size", line) for line in grouped([(s.axis, size_verdict(s)) for s in row.sizes])]
     facts += [("exact instead", line)
               for line in grouped([(s.axis, fixes(s)) for s in row.sizes if s.fixes])]
-    buffers = (f"; {row.non_trainable_params:,} non-trainable running statistics (buffers)"
+    buffers = (f"; {row.non_trainable_params:,} non-trainable buffers (not params)"
                if row.non_trainable_params else "")
     facts.append(("params", f"{row.params:,} (weights {row.weights:,} + bias {row.biases:,}, "
                             f"all trainable){buffers}"))
@@ -25,6 +33,7 @@ def draw(report: LayerReport, colour: bool = False) -> str:
     facts += [("receptive field", line)
               for line in grouped([(f.axis, field_text(f)) for f in row.receptive_field])]
     facts += [("note", note) for note in row.notes]
+    facts.append(("size rules", rules_text(settings)))
     title = f"{paint(row.kind, 'bold', colour)}  {row.input_shape} → " \
             f"{paint(str(row.output_shape), 'bold', colour)}"
     formulas = [(f.label, f.text) for f in report.formulas]

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable, Sequence
 
 from convcalc.problem import Problem
+from convcalc.render.escape import escape
 from convcalc.render.json_ import problem_json
 
 
@@ -15,8 +16,8 @@ def parsable(problems: Sequence[Problem]) -> str:
 
 
 def _escape(text: str, property_value: bool = False) -> str:
-    """GitHub's workflow-command escaping."""
-    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """GitHub's workflow-command escaping, after the terminal's."""
+    text = escape(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
     return text.replace(":", "%3A").replace(",", "%2C") if property_value else text
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from convcalc.arith import Status, format_fraction
 from convcalc.counting import MACS, Counted
 from convcalc.memory import DEFINITIONS, Memory
+from convcalc.render.escape import escape
 from convcalc.render.grid import grid, paint
-from convcalc.render.text import conventions
+from convcalc.render.text import conventions, rules_text
 from convcalc.report import Report, Row, covers_input
 from convcalc.units import format_bytes
 
@@ -92,15 +93,16 @@ def draw(report: Report, depth: int | None = None, colour: bool = False,
     keys: list[tuple[object, ...]] = []
     known: dict[tuple[object, ...], tuple[Row, list[str]]] = {}
     for (index, row), name in zip(shown, _local_names([row for _, row in shown]), strict=True):
-        names.append("  " * row.depth + name + (" …" if row.rows_below and
-                                                 row.depth == depth else ""))
+        # escaped, as ``grid.table`` escapes its cells: a name may hold anything
+        names.append(escape("  " * row.depth + name + (" …" if row.rows_below and
+                                                        row.depth == depth else "")))
         ops = counted.per_row[index] if extra and counted else None
         key: tuple[object, ...] = (
             row.kind, row.output_shape, row.activations, row.params, row.macs, ops,
             row.size_status, id(row.sizes), id(row.receptive_field) if receptive else 0)
         if key not in known:  # the row kept with its cells keeps the identities alive
-            known[key] = (row, [*_cells(row, total, ops),
-                                *(receptive_cells(row, report) if receptive else [])])
+            known[key] = (row, [escape(cell) for cell in (
+                *_cells(row, total, ops), *(receptive_cells(row, report) if receptive else []))])
         keys.append(key)
     lines = _aligned(headers, names, keys, known, right)
     if colour:  # colour the size verdicts after alignment
@@ -109,9 +111,10 @@ def draw(report: Report, depth: int | None = None, colour: bool = False,
                      for line, (_, row) in zip(lines[2:], shown, strict=True)]
     lines[0] = paint(lines[0], "bold", colour)
     facts = _totals(report, memory, counted if extra else None)
-    title = f"{report.name} — input {report.input_shape}, batch {settings.batch}, " \
+    title = f"{escape(report.name)} — input {report.input_shape}, batch {settings.batch}, " \
             f"{settings.dtype}; counting: {preset.name}" + \
-            (f"\n{report.source}" if report.source else "")
+            (f"\n{escape(report.source)}" if report.source else "") + \
+            f"\nsize rules: {rules_text(settings)}"
     return "\n".join([
         paint(title, "bold", colour), "", *lines, "",
         *grid(facts, colours=("cyan",), colour=colour), "",
@@ -176,12 +179,19 @@ def _memory(report: Report, memory: Memory) -> list[tuple[str, str]]:
               f"{both(settings.bytes_of(memory.peak_elements))} of "
               f"activations ({memory.peak_elements:,} elements per example); with the "
               f"parameters and buffers {both(memory.inference)} — {DEFINITIONS['peak']}")]
+    if report.totals.scores:
+        lines.append(("attention scores", DEFINITIONS["fused"] if memory.fused else
+                      f"{both(memory.attention_scores)}: {report.totals.scores:,} elements per "
+                      f"example — {DEFINITIONS['scores']}"))
     plan = memory.training
     if plan is not None:
         precision = f"mixed {settings.dtype} with float32 master weights" if plan.mixed \
             else settings.dtype
         lines.append(("training", f"{both(plan.total)} with {plan.optimizer}, {precision}: "
-                      f"activations {format_bytes(plan.activations)} + parameters "
+                      f"activations {format_bytes(plan.activations)} + "
+                      + (f"attention scores {format_bytes(plan.attention_scores)} + "
+                         if plan.attention_scores else "") +
+                      f"parameters "
                       f"{format_bytes(plan.parameters)} + gradients "
                       f"{format_bytes(plan.gradients)} + optimizer state "
                       f"{format_bytes(plan.optimizer_state)} + buffers "

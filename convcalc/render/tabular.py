@@ -7,22 +7,24 @@ import io
 from collections.abc import Iterable, Iterator
 
 from convcalc.arith import format_fraction
+from convcalc.render.escape import escape
 from convcalc.report import CONVENTIONS, Report, Row, Summary
 
 COLUMNS = ("name", "kind", "depth", "input_shape", "output_shape", "params", "weights", "biases",
            "non_trainable_params", "macs", "flops", "activations", "activation_bytes",
-           "size_status", "receptive_field", "line")
+           "size_status", "receptive_field", "file", "line", "col")
 
 
 def _values(row: Row, report: Summary) -> list[str]:
     settings = report.settings
     field = " / ".join(f"{format_fraction(f.size)}@{format_fraction(f.stride)}"
                        for f in row.receptive_field)
-    return [row.name, row.kind, str(row.depth), str(row.input_shape), str(row.output_shape),
+    return [escape(row.name), escape(row.kind), str(row.depth), str(row.input_shape),
+            str(row.output_shape),
             str(row.params), str(row.weights), str(row.biases), str(row.non_trainable_params),
             str(row.macs), str(2 * row.macs), str(row.activations),
             str(settings.bytes_of(row.activations)),
-            row.size_status.value, field, str(row.line)]
+            row.size_status.value, field, escape(row.file), str(row.line), str(row.col)]
 
 
 def to_csv(report: Report, depth: int | None = None) -> str:
@@ -49,16 +51,22 @@ def csv_chunks(report: Summary, rows: Iterable[Row], depth: int | None = None,
     yield out.getvalue()
 
 
+def _cell(text: str) -> str:
+    """Spec text in a Markdown table: escaped, and its ``|`` kept from ending the cell."""
+    return escape(text).replace("|", "\\|")
+
+
 def to_markdown(report: Report, depth: int | None = None) -> str:
     settings, totals = report.settings, report.totals
-    lines = [f"## {report.name}", "",
+    lines = [f"## {_cell(report.name)}", "",
              f"Input {report.input_shape}, batch {settings.batch}, {settings.dtype}.", "",
              "| layer | kind | output | activations | params | MACs | size |",
              "|---|---|---|--:|--:|--:|---|"]
     for row in report.rows:
         if depth is None or row.depth <= depth:
             indent = "&nbsp;&nbsp;" * row.depth
-            lines.append(f"| {indent}{row.name} | {row.kind} | {row.output_shape} | "
+            lines.append(f"| {indent}{_cell(row.name)} | {_cell(row.kind)} | "
+                         f"{row.output_shape} | "
                          f"{row.activations:,} | {row.params:,} | {row.macs:,} | "
                          f"{row.size_status.value} |")
     activation_bytes = settings.bytes_of(totals.activations)

@@ -30,6 +30,15 @@ def fixes(size: AxisSize) -> str:
     return "; ".join(f"{f.param} {f.value} → {f.output}" for f in size.fixes)
 
 
+def rules_text(settings: Settings) -> str:
+    """``caffe (declared by the spec)``: the rule set in force and who chose it."""
+    from convcalc.rules import rules_named
+
+    origin = {"default": "the default; no framework's refusals checked",
+              "spec": "declared by the spec", "--rules": "chosen with --rules"}
+    return f"{rules_named(settings.rules).framework} ({origin[settings.rules_from]})"
+
+
 def field_text(field: ReceptiveField) -> str:
     return (f"size {format_fraction(field.size)}, stride {format_fraction(field.stride)}, "
             f"padding {format_fraction(field.pad)}")
