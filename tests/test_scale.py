@@ -175,6 +175,67 @@ def test_sharing_between_copies_changes_no_answer(size: int, items: list[str],
     assert analyze(loaded.model, strict=strict) == unshared(loaded.model, strict)
 
 
+GROWING = """\
+input: 4x4x4
+blocks:
+  far:
+    layers: [{{conv: {{filters: 4, k: 1, stride: {stride}}}}}, relu]
+layers:
+  - {{far: null, repeat: 5}}
+"""
+
+
+def test_a_field_too_large_in_a_later_copy_stops_where_a_plain_walk_stops() -> None:
+    """Each copy of `far` multiplies the field's jump by 10^300: the first three copies stay
+    below 10^1000 and share their work; the fourth is walked, and stops at its layer."""
+    model = model_of(GROWING.format(stride=10**300))
+    report = analyze(model)
+    assert report.stopped is not None
+    assert (report.stopped.code, report.stopped.message.split(":")[0]) == \
+        ("too-large", "far4.conv1")
+    assert [row.name for row in report.rows][-3:] == ["far3", "far3.conv1", "far3.relu1"]
+    assert report == unshared(model)
+    assert list(Analysis(model).outputs()) == list(report.outputs())
+
+
+def test_a_field_below_the_bound_is_shared() -> None:
+    model = model_of(GROWING.format(stride=10**100))
+    report = analyze(model)
+    assert report.stopped is None and report == unshared(model)
+
+
+def test_each_copy_of_a_block_warns() -> None:
+    model = model_of("""\
+input: 4x4x4
+blocks:
+  odd:
+    layers: [{opaque: {op: Einsum, output: 4x4x4}}, relu]
+layers:
+  - {odd: null, repeat: 3}
+""")
+    report = analyze(model)
+    warned = [p.message.split(":")[0] for p in report.problems if p.code == "opaque-layer"]
+    assert warned == ["odd1.opaque1", "odd2.opaque1", "odd3.opaque1"]
+    assert report == unshared(model)
+
+
+def test_the_rules_of_a_spec_size_its_layers_in_both_walks() -> None:
+    """Caffe rounds a pooling's size up: the shared walk and the plain one agree."""
+    text = """\
+input: 9x9x4
+rules: caffe
+blocks:
+  down:
+    layers: [maxpool2, conv3-4-p1]
+layers:
+  - {down: null, repeat: 2}
+"""
+    model = model_of(text)
+    report = analyze(model)
+    assert [row.output_shape.spatial for row in report.rows if row.kind == "maxpool"] == \
+        [(5, 5), (3, 3)]
+    assert report == unshared(model)
+
 # --- rows written as they come ----------------------------------------------------------------
 
 

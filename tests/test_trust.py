@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from convcalc.analysis import analyze
+from convcalc.analysis import Analysis, analyze
 from convcalc.language import load_text
 from convcalc.model import LayerNode
 from convcalc.problem import ERROR, Problem
@@ -184,9 +184,9 @@ def test_a_bug_on_one_file_is_that_files_problem(cli: Cli, tmp_path: Path,
     def broken(model: Any, *args: Any) -> Any:
         if model.name == "first":
             raise ZeroDivisionError
-        return analyze(model, *args)
+        return Analysis(model, *args)
 
-    monkeypatch.setattr("convcalc.check.analyze", broken)
+    monkeypatch.setattr("convcalc.check.Analysis", broken)
     (tmp_path / "a.yaml").write_text("name: first\ninput: 8x8x3\nlayers: [relu]\n")
     (tmp_path / "b.yaml").write_text("input: 8x8x3\nlayers: [{conv: {k: 3}}]\n")
     run = cli("check", str(tmp_path))
