@@ -306,8 +306,10 @@ class Builder(MergeReader):
                          "with `repeat`, or a merge (`add:`, `concat:`)")
             return []
         entries = node.entries
-        modifiers = {str(k.value): v for k, v in entries if k.value in MODIFIERS} \
-            if len(entries) != 1 or entries[0][0].value in MODIFIERS else {}
+        if len(entries) == 1 and entries[0][0].value not in MODIFIERS:  # `- conv: {k: 3}`
+            key, value = entries[0]
+            return self.head(str(key.value), key, value, {}, scope)
+        modifiers = {str(k.value): v for k, v in entries if k.value in MODIFIERS}
         if "if" in modifiers and not self.holds(modifiers["if"]):
             return []  # left out: its keys are not even read
         heads = [(k, v) for k, v in node.entries if k.value not in MODIFIERS]

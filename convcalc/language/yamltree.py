@@ -218,11 +218,15 @@ def parse(text: str) -> tuple[Node | None, list[Duplicate]]:
     values = 0  # values so far, aliases expanded: an anchored collection's size
     documents = 0
     tags = {True: "tag:yaml.org,2002:map", False: "tag:yaml.org,2002:seq"}
+    # the event types, looked up once rather than per event
+    scalar, alias = yaml.ScalarEvent, yaml.AliasEvent
+    map_start, seq_start = yaml.MappingStartEvent, yaml.SequenceStartEvent
+    map_end, seq_end = yaml.MappingEndEvent, yaml.SequenceEndEvent
     node: Node
     try:
         for event in _events(shield(text)):
             kind = type(event)
-            if kind is yaml.ScalarEvent:
+            if kind is scalar:
                 mark = event.start_mark  # both parsers mark every event
                 line, col = mark.line + 1, mark.column + 1
                 # a plain scalar's value depends on its text alone (the usual scalar)
@@ -236,12 +240,12 @@ def parse(text: str) -> tuple[Node | None, list[Duplicate]]:
                 if event.anchor:
                     builder.anchors[event.anchor] = (node, 1)
                 top.append(node)
-            elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+            elif kind is map_start or kind is seq_start:
                 line, col = _at(event.start_mark)
                 if len(stack) >= MAX_DEPTH:
                     raise YamlError("too-deep", f"nesting deeper than {MAX_DEPTH} levels",
                                     line, col)
-                mapping = kind is yaml.MappingStartEvent
+                mapping = kind is map_start
                 if event.tag is not None and event.tag != "!" and event.tag != tags[mapping]:
                     raise YamlError("yaml-tag", f"unsupported YAML tag {_shown_tag(event.tag)}",
                                     line, col)
@@ -249,14 +253,14 @@ def parse(text: str) -> tuple[Node | None, list[Duplicate]]:
                 items: list[Node] = []
                 stack.append((mapping, event.anchor, line, col, values, top, items))
                 top = items
-            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+            elif kind is map_end or kind is seq_end:
                 mapping, anchor, line, col, start, top, items = stack.pop()
                 node = builder.mapping(items, line, col) if mapping else \
                     Seq(tuple(items), line, col)
                 if anchor:
                     builder.anchors[anchor] = (node, values - start + 1)
                 top.append(node)
-            elif kind is yaml.AliasEvent:
+            elif kind is alias:
                 node, size = builder.alias(event.anchor, *_at(event.start_mark))
                 values += size
                 top.append(node)
