@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from convcalc.arith import Status, format_fraction
 from convcalc.layers.base import Effect, Layer
@@ -24,10 +24,12 @@ from convcalc.measure import Field, bounded, field_values, row_of, start_field
 from convcalc.model import Claim, Group, LayerNode, Merge, Model
 from convcalc.model import Node as ModelNode
 from convcalc.problem import ERROR, INFO, WARNING, LayerError, Problem, Where
-from convcalc.report import ReceptiveField, Report, Row, Settings, Totals
-from convcalc.rules import rules_named
+from convcalc.report import DEFAULT_RULES, ReceptiveField, Report, Row, Settings, Totals
 from convcalc.shape import Shape
 from convcalc.units import LIMIT
+
+if TYPE_CHECKING:
+    from convcalc.rules import Rules
 
 
 def size_message(row: Row) -> str:
@@ -302,8 +304,12 @@ class Analysis:
         sized_by = (self.settings.rules, self.settings.checks_refusals)
         assert self.memo.rules in (None, sized_by)
         self.memo.rules = sized_by
-        self.rules = rules_named(self.settings.rules)  # the framework whose sizes these are
-        self.refuse = self.settings.checks_refusals  # what it refuses is a problem
+        self.refuse = self.settings.checks_refusals  # what its framework refuses is a problem
+        self.rules: Rules | None = None  # the rules that size layers, unless convcalc's own
+        if self.refuse or self.settings.rules != DEFAULT_RULES:
+            from convcalc.rules import rules_named
+
+            self.rules = rules_named(self.settings.rules)
         self.strict = strict
         self.found: list[Problem] = list(known)
         self.stopped: Problem | None = None  # the problem that ended the walk early
@@ -483,7 +489,9 @@ class Analysis:
         known = self.memo.measured.get(key)
         if known is None:
             try:
-                effect = self.rules.adapt(node.layer, x, self.refuse).apply(x)
+                layer = node.layer if self.rules is None else \
+                    self.rules.adapt(node.layer, x, self.refuse)
+                effect = layer.apply(x)
                 bounded(effect, None)  # its field is each copy's own (``fits``)
             except LayerError as exc:
                 at = node.fields_at.get(exc.field, node.at) if exc.field else node.at

@@ -12,12 +12,11 @@ from convcalc.analysis import Analysis, Memo, analyze
 from convcalc.arith import Status, Window, resolve_pad, span, transposed_output
 from convcalc.layers import NAME_OF
 from convcalc.layers.merge import MERGES
-from convcalc.measure import bounded
+from convcalc.measure import adapted, bounded
 from convcalc.model import Group, LayerNode, Merge, Model, layer_nodes, with_input
 from convcalc.model import Node as ModelNode
 from convcalc.problem import ERROR, LayerError, SpecError
 from convcalc.report import Row, Settings
-from convcalc.rules import rules_named
 from convcalc.shape import Shape
 
 # --- solve ------------------------------------------------------------------------------------
@@ -203,8 +202,8 @@ class _Sizer:
 
     def __init__(self, model: Model) -> None:
         self.model = model
-        settings = Settings().for_model(model.rules)  # as ``check_size``'s analysis sizes
-        self.rules, self.refuse = rules_named(settings.rules), settings.checks_refusals
+        # the layers sized as ``check_size``'s analysis sizes them
+        self.settings = Settings().for_model(model.rules)
         self.structures = Memo()  # the structure of each block and merge
         self.verdicts: dict[tuple[object, Shape], _Verdict | None] = {}
         self.runs: dict[int, tuple[tuple[int, ModelNode, object, int], ...]] = {}
@@ -282,7 +281,7 @@ class _Sizer:
 
     def layer(self, node: LayerNode, x: Shape) -> _Verdict | None:
         try:
-            effect = self.rules.adapt(node.layer, x, self.refuse).apply(x)
+            effect = adapted(node.layer, x, self.settings).apply(x)
             bounded(effect, None)  # its field does not depend on the size (but for padding)
         except LayerError:
             return None

@@ -8,9 +8,9 @@ from __future__ import annotations
 from fractions import Fraction
 
 from convcalc.layers import NAME_OF
-from convcalc.layers.base import Effect, Layer, axis_names
+from convcalc.layers.base import Effect, Formula, Layer, axis_names
 from convcalc.problem import LayerError, Where
-from convcalc.report import AxisSize, LayerReport, ReceptiveField, Row, Settings
+from convcalc.report import DEFAULT_RULES, AxisSize, LayerReport, ReceptiveField, Row, Settings
 from convcalc.shape import Shape
 from convcalc.units import LIMIT, MAX_DIGITS
 
@@ -96,6 +96,8 @@ def row_of(layer: Layer, x: Shape, effect: Effect, name: str, field: Field, dept
 
 def adapted(layer: Layer, x: Shape, settings: Settings) -> Layer:
     """The layer as the settings' rules size it (see :meth:`convcalc.rules.Rules.adapt`)."""
+    if settings.rules == DEFAULT_RULES and not settings.checks_refusals:
+        return layer  # convcalc's own arithmetic (the rule sets are not even imported)
     from convcalc.rules import rules_named
 
     return rules_named(settings.rules).adapt(layer, x, settings.checks_refusals)
@@ -108,15 +110,17 @@ def analyze_layer(layer: Layer, x: Shape, settings: Settings | None = None) -> L
     source come first. Raises :class:`~convcalc.problem.LayerError` when the layer cannot
     take ``x`` (or that framework refuses it).
     """
-    from convcalc.rules import rules_named
-
     settings = settings or Settings()
     sized = adapted(layer, x, settings)
     effect = sized.apply(x)
     field = advance(start_field(x), x, effect)
     bounded(effect, field)
     row = row_of(sized, x, effect, NAME_OF[type(layer)], field)
-    own = rules_named(settings.rules).formulas(layer) if settings.checks_refusals else ()
+    own: tuple[Formula, ...] = ()
+    if settings.checks_refusals:
+        from convcalc.rules import rules_named
+
+        own = rules_named(settings.rules).formulas(layer)
     return LayerReport(row, (*own, *sized.explain(x)), settings)
 
 

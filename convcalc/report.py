@@ -28,6 +28,9 @@ CONVENTIONS: tuple[str, ...] = (
 )
 
 RULES_FROM = ("default", "spec", "--rules")
+# PyTorch's size rules are convcalc's own arithmetic (convcalc.rules): a run under them,
+# unless it checks their refusals, needs not import the rule sets (start-up time).
+DEFAULT_RULES, DEFAULT_FRAMEWORK = "pytorch", "PyTorch"
 
 
 @dataclass(frozen=True)
@@ -36,14 +39,15 @@ class Settings:
 
     batch: int = 1
     dtype: str = "float32"
-    rules: str = "pytorch"  # the framework whose size rules apply (convcalc.rules)
+    rules: str = DEFAULT_RULES  # the framework whose size rules apply (convcalc.rules)
     rules_from: str = "default"  # "default", "spec" (its `rules:` key) or "--rules"
 
     def __post_init__(self) -> None:
-        from convcalc.rules import RULES
+        if self.rules != DEFAULT_RULES:
+            from convcalc.rules import RULES
 
-        if self.rules not in RULES:
-            raise ValueError(f"unknown rules {self.rules!r} ({', '.join(RULES)})")
+            if self.rules not in RULES:
+                raise ValueError(f"unknown rules {self.rules!r} ({', '.join(RULES)})")
         if self.rules_from not in RULES_FROM:
             raise ValueError(f"rules_from is one of {', '.join(RULES_FROM)}")
         if self.dtype not in DTYPE_BYTES:

@@ -35,9 +35,10 @@ from convcalc.layers.base import Formula, Layer, Pads, per_axis, resolve_pads
 from convcalc.layers.conv import Conv, ConvTranspose, Depthwise, Local, Separable
 from convcalc.layers.pool import AvgPool, MaxPool
 from convcalc.problem import LayerError
+from convcalc.report import DEFAULT_FRAMEWORK, DEFAULT_RULES
 from convcalc.shape import Shape
 
-DEFAULT = "pytorch"
+DEFAULT = DEFAULT_RULES
 
 PadPairs = tuple[tuple[int, int], ...]
 
@@ -401,7 +402,7 @@ def _transposed_to(layer: ConvTranspose, sizes: tuple[int, ...], ks: tuple[int, 
 # --- the rule sets ------------------------------------------------------------------------------
 
 PYTORCH = Rules(
-    "pytorch", "PyTorch",
+    DEFAULT, DEFAULT_FRAMEWORK,
     ConvRules("floor((i + p_l + p_r − d·(k − 1) − 1)/s) + 1",
               "pytorch: torch.nn.Conv2d docs, Shape; padding='same' with stride > 1 refused in "
               "torch/nn/modules/conv.py _ConvNd.__init__",

@@ -73,10 +73,10 @@ RULES_HELP = ("Size rules of a framework: pytorch, tensorflow, keras, onnx, caff
 
 def rule_names(text: str | None, option: str = "--rules", most: int = 1) -> tuple[str, ...]:
     """``caffe`` or ``pytorch,caffe``: known rule-set names, at most ``most`` of them."""
-    from convcalc.rules import RULES
-
     if text is None:
         return ()
+    from convcalc.rules import RULES
+
     names = tuple(dict.fromkeys(part.strip().lower() for part in text.split(",")))
     unknown = [name for name in names if name not in RULES]
     if unknown or not names:

@@ -134,10 +134,10 @@ class Builder(MergeReader):
 
     def rules(self, node: Node | None) -> str | None:
         """``rules: caffe``: the framework whose rules the spec's sizes follow."""
-        from convcalc.rules import RULES
-
         if node is None:
             return None
+        from convcalc.rules import RULES
+
         value = plain(node)
         if isinstance(value, str) and value.strip().lower() in RULES:
             return value.strip().lower()

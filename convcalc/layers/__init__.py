@@ -1,96 +1,101 @@
-"""The registry of layer kinds: one line per kind, grouped by family module."""
+"""The registry of layer kinds: one line per kind, grouped by family module.
+
+A family's module is imported when one of its kinds is first named: a spec uses a few
+families, and each costs start-up time (Python makes its dataclasses at every start).
+"""
 
 from __future__ import annotations
 
-from convcalc.layers.attention import Attention, BlockAttention, GridAttention, WindowAttention
-from convcalc.layers.base import Layer
-from convcalc.layers.conv import Conv, ConvTranspose, Depthwise, Local, Separable
-from convcalc.layers.dense import Dense, Flatten
-from convcalc.layers.norm import LRN, BatchNorm, LayerNorm, LayerScale
-from convcalc.layers.opaque import Opaque
-from convcalc.layers.pool import (
-    AdaptiveAvgPool,
-    AdaptiveMaxPool,
-    AvgPool,
-    GlobalAvgPool,
-    GlobalMaxPool,
-    MaxPool,
-)
-from convcalc.layers.simple import (
-    GELU,
-    ChannelShuffle,
-    Dropout,
-    HardSigmoid,
-    HardSwish,
-    Identity,
-    LeakyReLU,
-    ReLU,
-    ReLU6,
-    Sigmoid,
-    SiLU,
-    Softmax,
-    StochasticDepth,
-    Tanh,
-    Upsample,
-    ZeroPad,
-)
-from convcalc.layers.tokens import (
-    ClassToken,
-    Grid,
-    PatchMerge,
-    PositionEmbedding,
-    TakeToken,
-    TokenDense,
-    Tokens,
-)
+from collections.abc import Iterator, Mapping
+from importlib import import_module
 
-KINDS: dict[str, type[Layer]] = {
-    "conv": Conv,
-    "conv-transpose": ConvTranspose,
-    "depthwise": Depthwise,
-    "separable": Separable,
-    "local": Local,
-    "maxpool": MaxPool,
-    "avgpool": AvgPool,
-    "global-avgpool": GlobalAvgPool,
-    "global-maxpool": GlobalMaxPool,
-    "adaptive-avgpool": AdaptiveAvgPool,
-    "adaptive-maxpool": AdaptiveMaxPool,
-    "fc": Dense,
-    "flatten": Flatten,
-    "bn": BatchNorm,
-    "layernorm": LayerNorm,
-    "lrn": LRN,
-    "layer-scale": LayerScale,
-    "relu": ReLU,
-    "relu6": ReLU6,
-    "leaky-relu": LeakyReLU,
-    "sigmoid": Sigmoid,
-    "tanh": Tanh,
-    "silu": SiLU,
-    "hard-swish": HardSwish,
-    "hard-sigmoid": HardSigmoid,
-    "gelu": GELU,
-    "softmax": Softmax,
-    "dropout": Dropout,
-    "stochastic-depth": StochasticDepth,
-    "identity": Identity,
-    "upsample": Upsample,
-    "channel-shuffle": ChannelShuffle,
-    "zeropad": ZeroPad,
-    "opaque": Opaque,
-    "tokens": Tokens,
-    "grid": Grid,
-    "class-token": ClassToken,
-    "position-embedding": PositionEmbedding,
-    "take-token": TakeToken,
-    "token-fc": TokenDense,
-    "patch-merge": PatchMerge,
-    "attention": Attention,
-    "window-attention": WindowAttention,
-    "block-attention": BlockAttention,
-    "grid-attention": GridAttention,
-}
+from convcalc.layers.base import Layer
+
+
+class Registry(Mapping[str, type[Layer]]):
+    """The layer kinds by registry name; each family module is imported when first asked."""
+
+    def __init__(self, places: dict[str, str]) -> None:
+        self.places = places  # registry name → "module.Class" under convcalc.layers
+        self.loaded: dict[str, type[Layer]] = {}
+
+    def __getitem__(self, name: str) -> type[Layer]:
+        kind = self.loaded.get(name)
+        if kind is None:
+            module, _, cls = self.places[name].partition(".")
+            kind = self.loaded[name] = getattr(import_module(f"convcalc.layers.{module}"), cls)
+        return kind
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.places
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.places)
+
+    def __len__(self) -> int:
+        return len(self.places)
+
+
+class Names(dict[type[Layer], str]):
+    """Each kind's registry name by its class, found from the class's module and name (so
+    naming a class imports no other family); each is worked out once."""
+
+    def __init__(self, places: dict[str, str]) -> None:
+        super().__init__()
+        self.names = {place: name for name, place in places.items()}
+
+    def __missing__(self, kind: type[Layer]) -> str:
+        name = self[kind] = self.names[f"{kind.__module__.rpartition('.')[2]}.{kind.__name__}"]
+        return name
+
+
+KINDS: Registry = Registry({
+    "conv": "conv.Conv",
+    "conv-transpose": "conv.ConvTranspose",
+    "depthwise": "conv.Depthwise",
+    "separable": "conv.Separable",
+    "local": "conv.Local",
+    "maxpool": "pool.MaxPool",
+    "avgpool": "pool.AvgPool",
+    "global-avgpool": "pool.GlobalAvgPool",
+    "global-maxpool": "pool.GlobalMaxPool",
+    "adaptive-avgpool": "pool.AdaptiveAvgPool",
+    "adaptive-maxpool": "pool.AdaptiveMaxPool",
+    "fc": "dense.Dense",
+    "flatten": "dense.Flatten",
+    "bn": "norm.BatchNorm",
+    "layernorm": "norm.LayerNorm",
+    "lrn": "norm.LRN",
+    "layer-scale": "norm.LayerScale",
+    "relu": "simple.ReLU",
+    "relu6": "simple.ReLU6",
+    "leaky-relu": "simple.LeakyReLU",
+    "sigmoid": "simple.Sigmoid",
+    "tanh": "simple.Tanh",
+    "silu": "simple.SiLU",
+    "hard-swish": "simple.HardSwish",
+    "hard-sigmoid": "simple.HardSigmoid",
+    "gelu": "simple.GELU",
+    "softmax": "simple.Softmax",
+    "dropout": "simple.Dropout",
+    "stochastic-depth": "simple.StochasticDepth",
+    "identity": "simple.Identity",
+    "upsample": "simple.Upsample",
+    "channel-shuffle": "simple.ChannelShuffle",
+    "zeropad": "simple.ZeroPad",
+    "opaque": "opaque.Opaque",
+    "tokens": "tokens.Tokens",
+    "grid": "tokens.Grid",
+    "class-token": "tokens.ClassToken",
+    "position-embedding": "tokens.PositionEmbedding",
+    "take-token": "tokens.TakeToken",
+    "token-fc": "tokens.TokenDense",
+    "patch-merge": "tokens.PatchMerge",
+    "attention": "attention.Attention",
+    "window-attention": "attention.WindowAttention",
+    "block-attention": "attention.BlockAttention",
+    "grid-attention": "attention.GridAttention",
+})
 
 # Other spellings people write, each mapped to its registry name.
 ALIASES: dict[str, str] = {
@@ -159,10 +164,11 @@ ALIASES: dict[str, str] = {
     "patch-merging": "patch-merge",
 }
 
-NAME_OF: dict[type[Layer], str] = {cls: name for name, cls in KINDS.items()}
+NAME_OF: Names = Names(KINDS.places)
 
 
 def lookup(name: str) -> type[Layer] | None:
     """The kind called ``name`` (or one of its aliases), if any; ``_`` reads as ``-``."""
     name = name.replace("_", "-")
-    return KINDS.get(ALIASES.get(name, name))
+    name = ALIASES.get(name, name)
+    return KINDS.loaded.get(name) or (KINDS[name] if name in KINDS.places else None)

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from convcalc.arith import format_fraction
-from convcalc.report import CONVENTIONS, AxisSize, ReceptiveField, Settings
+from convcalc.report import (
+    CONVENTIONS,
+    DEFAULT_FRAMEWORK,
+    DEFAULT_RULES,
+    AxisSize,
+    ReceptiveField,
+    Settings,
+)
 from convcalc.units import format_bytes
 
 
@@ -32,11 +39,15 @@ def fixes(size: AxisSize) -> str:
 
 def rules_text(settings: Settings) -> str:
     """``caffe (declared by the spec)``: the rule set in force and who chose it."""
-    from convcalc.rules import rules_named
-
     origin = {"default": "the default; no framework's refusals checked",
               "spec": "declared by the spec", "--rules": "chosen with --rules"}
-    return f"{rules_named(settings.rules).framework} ({origin[settings.rules_from]})"
+    if settings.rules == DEFAULT_RULES:
+        framework = DEFAULT_FRAMEWORK
+    else:
+        from convcalc.rules import rules_named
+
+        framework = rules_named(settings.rules).framework
+    return f"{framework} ({origin[settings.rules_from]})"
 
 
 def field_text(field: ReceptiveField) -> str:
