@@ -2,9 +2,11 @@
 
     python scripts/import_all.py                      # all 68, torch and ONNX (slow)
     python scripts/import_all.py --only resnet50 vgg16 --no-onnx
+    python scripts/import_all.py --attention          # the 12 ViT, Swin and MaxViT models
 
 For each model at its DEFAULT weights' crop size: torch's own counts (params and
-floating-point buffers of the model built for inference, auxiliary heads off; MACs from
+buffers but batch norm's ``num_batches_tracked`` of the model built for inference,
+auxiliary heads off; MACs from
 ``torch.utils.flop_counter`` as FLOPs / 2); then ``convcalc import torchvision:NAME``, and
 the model exported to ONNX by each of torch's exporters (``dynamo=False`` and ``True``)
 and imported from the file. Each spec is written, read back and analysed, and its totals
@@ -26,14 +28,15 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-VISION = ("vit_", "swin_", "maxvit_")  # transformers: not CNNs (a separate issue)
+VISION = ("vit_", "swin_", "maxvit_")  # transformers: --attention
 
 
-def cnns() -> list[str]:
+def cnns(attention: bool = False) -> list[str]:
+    """torchvision's CNN classifiers, or with ``attention`` its 12 attention models."""
     import torchvision
 
     return [name for name in torchvision.models.list_models(module=torchvision.models)
-            if not name.startswith(VISION)]
+            if name.startswith(VISION) == attention]
 
 
 def crop(name: str) -> int:
@@ -42,11 +45,17 @@ def crop(name: str) -> int:
     return int(torchvision.models.get_model_weights(name).DEFAULT.transforms().crop_size[0])
 
 
-def built(name: str) -> Any:
+def built(name: str, size: int = 224) -> Any:
+    """The model for inference at ``size``: ViT and MaxViT fix their input size when built,
+    as torchvision does for their DEFAULT weights (vit_h_14 at 518)."""
     import torchvision
 
-    extra = {"aux_logits": False, "init_weights": True} if name in (
+    extra: dict[str, Any] = {"aux_logits": False, "init_weights": True} if name in (
         "googlenet", "inception_v3") else {}
+    if name.startswith("vit_"):
+        extra["image_size"] = size
+    elif name.startswith("maxvit_"):
+        extra["input_size"] = (size, size)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return torchvision.models.get_model(name, **extra).eval()
@@ -57,7 +66,8 @@ def oracle(model: Any, size: int, folded: bool) -> tuple[int, int, int, int]:
     from torch.utils.flop_counter import FlopCounterMode
 
     params = sum(p.numel() for p in model.parameters())
-    buffers = sum(b.numel() for b in model.buffers() if b.is_floating_point())
+    buffers = sum(b.numel() for key, b in model.named_buffers()
+                  if not key.endswith("num_batches_tracked"))
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         out = model.to("meta")(torch.zeros(1, 3, size, size, device="meta"))
     if folded:  # an exporter folds a batch norm right after a convolution into its bias
@@ -118,7 +128,7 @@ def verdict(found: tuple[tuple[int, int, int, int], int] | str,
 def exported(name: str, size: int, folder: Path, dynamo: bool) -> tuple[str, Any]:
     import torch
 
-    model = built(name)
+    model = built(name, size)
     for key, tensor in [*model.named_parameters(), *model.named_buffers()]:
         if key.endswith(("bias", "running_mean")):  # the dynamo exporter drops zero biases
             tensor.data.uniform_(-1, 1)
@@ -130,7 +140,7 @@ def exported(name: str, size: int, folder: Path, dynamo: bool) -> tuple[str, Any
 
 def row(name: str, onnx: bool, folder: Path) -> list[str]:
     size = crop(name)
-    expected = oracle(built(name), size, folded=False)
+    expected = oracle(built(name, size), size, folded=False)
     start = time.perf_counter()
     found = spec_totals(f"torchvision:{name}")
     seconds = time.perf_counter() - start
@@ -153,8 +163,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", help="these models only")
     parser.add_argument("--no-onnx", action="store_true", help="the torch route only")
+    parser.add_argument("--attention", action="store_true",
+                        help="the 12 attention models (ViT, Swin, MaxViT) instead of the CNNs")
     options = parser.parse_args()
-    names = options.only or cnns()
+    names = options.only or cnns(options.attention)
     header = ["model", "input", "params", "buffers", "MACs", "torch.fx"]
     if not options.no_onnx:
         header += ["ONNX (dynamo=False)", "ONNX (dynamo=True)"]
