@@ -347,8 +347,14 @@ class _Reader:
                 self.tensors[node] = by_target(self, node)
         except Unsupported as exc:
             value = self.values[node]
-            dims = tuple(value.shape) if isinstance(value, self.torch.Tensor) else None
             fn = exc.fn if isinstance(exc, torch_ops.Elementwise) else None
+            if isinstance(value, tuple | list):  # one op per output, named by the first
+                self.tensors[node] = tuple(
+                    None if part is None else self.b.unsupported(
+                        name if i == 0 else f"{name}.{i}", origin, inputs,
+                        tuple(part.shape), str(exc), fn) for i, part in enumerate(value))
+                return
+            dims = tuple(value.shape) if isinstance(value, self.torch.Tensor) else None
             self.tensors[node] = self.b.unsupported(name, origin, inputs, dims, str(exc), fn)
 
     def origin(self, node: Any) -> str:

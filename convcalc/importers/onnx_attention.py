@@ -9,10 +9,10 @@ recognised here, before the nodes are read one by one:
   scaled by a number), whose result multiplies a third such tensor (attention·V);
 - walking back from Q, K and V through moves and scalings reaches the *projections* (a
   MatMul by a constant matrix with the Add of its bias, or a Gemm), which all read one
-  tensor; walking back from it through moves reaches the layer's input X, the nearest
-  tensor of the output's shape;
-- walking forward from attention·V through moves reaches the output projection, then
-  through moves the layer's output Y, where the moves end.
+  tensor; walking forward from attention·V through moves reaches the output projection;
+- the layer's input X and output Y are the nearest tensors, one move after another before
+  the projections and after the output projection, that have the same dims, batch first
+  (``nn.MultiheadAttention`` works sequence first in between).
 
 Every node between X and Y becomes one layer, whose params (the projections' weights, read
 as every other weight) and MACs (each MatMul and Gemm from ONNX's shapes) are the file's;
@@ -39,6 +39,7 @@ MOVES = frozenset({"Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "I
 SCORES = frozenset({"Add", "Sub", "Mul", "Div", "Where", "Reshape", "Cast", "Identity",
                     "Unsqueeze", "Squeeze"})  # between QKᵀ and the Softmax
 AFTER_SOFTMAX = frozenset({"Dropout", "Identity", "Cast"})
+PRODUCTS = ("MatMul", "Einsum")  # of two tensors: QKᵀ and attention·V
 
 
 class NotAttention(Exception):
@@ -72,7 +73,7 @@ def find(r: _Reader, data_input: str) -> dict[int, Region]:
         if core is None:
             continue
         try:
-            region = net.region(*core)
+            region = net.region(node, *core)
         except NotAttention as exc:
             named = ", ".join(f"{n.op_type} {net.named(n)}" for n in (core[0], node, core[2]))
             raise ImportFailure(f"decomposed attention at {named}: {exc}") from None
@@ -165,9 +166,12 @@ class _Net:
 
     # --- the core -------------------------------------------------------------------------
 
-    def core(self, softmax: Any) -> tuple[Any, list[Any], Any, list[Any]] | None:
-        """(QKᵀ, the ops on the scores, attention·V, the ops between) around a Softmax, or
-        None when it is no attention's."""
+    def core(self, softmax: Any) -> tuple[Any, list[Any], Any, list[Any], str] | None:
+        """(QKᵀ, the ops on the scores, attention·V, the ops between, V) around a Softmax
+        over the keys, or None when it is no attention's."""
+        if int(next((a.i for a in softmax.attribute if a.name == "axis"), -1)) not in (
+                -1, len(self.dims(softmax.input[0])) - 1):
+            return None
         scores: list[Any] = []
         name = softmax.input[0]
         while True:
@@ -175,7 +179,7 @@ class _Net:
             if node is None:
                 return None
             data = self.data_inputs(node)
-            if node.op_type == "MatMul" and len(data) == 2 and data == list(node.input[:2]):
+            if node.op_type in PRODUCTS and len(data) == 2 and data == list(node.input[:2]):
                 qk = node
                 break
             if node.op_type not in SCORES or len(data) != 1:
@@ -189,19 +193,21 @@ class _Net:
             if len(readers) != 1:
                 return None
             node = readers[0]
-            if node.op_type == "MatMul" and node.input[0] == name and node.input[1] in self.data:
-                return qk, scores, node, after
+            others = [n for n in node.input[:2] if n != name]
+            if node.op_type in PRODUCTS and len(others) == 1 and others[0] in self.data and \
+                    len(node.input) == 2:
+                return qk, scores, node, after, others[0]
             if node.op_type not in AFTER_SOFTMAX:
                 return None
             after.append(node)
             name = node.output[0]
 
-    def region(self, qk: Any, scores: list[Any], av: Any, after: list[Any]) -> Region:
-        softmax = self.follow(scores[0].output[0] if scores else qk.output[0])[0]
+    def region(self, softmax: Any, qk: Any, scores: list[Any], av: Any, after: list[Any],
+               v: str) -> Region:
         self.no_constants(scores)
         nodes = [qk, *scores, softmax, *after, av]
         projections, qkv_bias = [], False
-        for name in (qk.input[0], qk.input[1], av.input[1]):
+        for name in (qk.input[0], qk.input[1], v):
             path, projection, bias = self.back_to_projection(name)
             nodes += path
             projections.append(projection)
@@ -212,10 +218,9 @@ class _Net:
             raise NotAttention("its queries, keys and values are projected from different "
                                "tensors (convcalc's attention is self-attention)")
         nodes += projections
-        out, proj_bias, y, tail = self.forward_to_output(av)
-        nodes += [*out, *tail]
-        x, moves = self.back_to_input(sources.pop(), self.dims(y))
-        nodes += moves
+        out, proj_bias, made = self.forward_to_output(av)
+        x, before, y, after_out = self.ends(sources.pop(), made)
+        nodes += [*out, *before, *after_out]
         unique = list({id(n): n for n in nodes}.values())  # Q, K and V share their moves
         region = Region(x, y, self.producer[y], softmax, unique, qkv_bias=qkv_bias,
                         proj_bias=proj_bias)
@@ -267,9 +272,9 @@ class _Net:
             path.append(node)
             name = data[0]
 
-    def forward_to_output(self, av: Any) -> tuple[list[Any], bool, str, list[Any]]:
-        """From attention·V to the output projection and its bias, then through moves to
-        the output: (those nodes, whether there is a bias, the output, the moves after)."""
+    def forward_to_output(self, av: Any) -> tuple[list[Any], bool, str]:
+        """From attention·V to the output projection and its bias: (those nodes, whether
+        there is a bias, the tensor they make)."""
         nodes: list[Any] = []
         name = av.output[0]
         while True:
@@ -289,55 +294,41 @@ class _Net:
             nodes.append(readers[0])
             name = readers[0].output[0]
             bias = True
-        tail, y = self.moves_after(name)
-        return nodes, bias, y, tail
+        return nodes, bias, name
 
-    def moves_after(self, start: str) -> tuple[list[Any], str]:
-        """The moves that follow the output projection (undoing the heads' and windows'
-        layout), and the tensor where they end: the layer's output."""
-        reached: dict[int, Any] = {}
-        stack = [start]
-        while stack:
-            for node in self.follow(stack.pop()):
-                if node.op_type in MOVES and id(node) not in reached:
-                    reached[id(node)] = node
-                    stack.extend(o for o in node.output if o)
-        made, kept = {start}, []
-        for node in sorted(reached.values(), key=lambda n: self.order[id(n)]):
-            if all(n in made for n in self.data_inputs(node)):
-                kept.append(node)
-                made.update(o for o in node.output if o)
-        ids = {id(n) for n in kept}
-        ends = [name for name in made if name in self.outputs or not self.follow(name) or
-                any(id(n) not in ids for n in self.follow(name))]
-        if len(ends) != 1:
-            raise NotAttention("the moves after its output projection do not end in one "
-                               "tensor")
-        return kept, ends[0]
+    def chain(self, name: str, forward: bool) -> list[tuple[str, Any]]:
+        """The tensors one move after another from ``name`` (forward: each read by one move
+        alone; back: each made by a move of one input), with the move that links each to the
+        one before (None for ``name`` itself)."""
+        found: list[tuple[str, Any]] = [(name, None)]
+        while len(found) <= len(self.order):
+            if forward:
+                readers = self.follow(name)
+                node = readers[0] if len(readers) == 1 else None
+            else:
+                node = self.producer.get(name)
+            if node is None or node.op_type not in MOVES or len(self.data_inputs(node)) != 1:
+                break
+            name = node.output[0] if forward else self.data_inputs(node)[0]
+            found.append((name, node))
+        return found
 
-    def back_to_input(self, source: str, dims: tuple[int, ...]) -> tuple[str, list[Any]]:
-        """From the tensor the projections read back through moves to the nearest tensor of
-        the output's dims: the layer's input."""
-        found: set[str] = set()
-        moves: list[Any] = []
-        stack, seen = [source], set()
-        while stack:
-            name = stack.pop()
-            if name in seen:
-                continue
-            seen.add(name)
-            if self.dims(name) == dims:
-                found.add(name)
-                continue
-            node = self.producer.get(name)
-            if node is None or node.op_type not in MOVES:
-                raise NotAttention("no tensor of its output's shape reaches its projections "
-                                   "through moves alone")
-            moves.append(node)
-            stack.extend(self.data_inputs(node))
-        if len(found) != 1:
-            raise NotAttention("its projections read more than one tensor of its shape")
-        return found.pop(), moves
+    def ends(self, source: str, made: str) -> tuple[str, list[Any], str, list[Any]]:
+        """The layer's input and output: the nearest tensors before the projections and
+        after the output projection, one move after another, that have the same dims with
+        the batch first (the exporters' sequence-first layout in between is the
+        attention's own). (input, its moves, output, its moves)."""
+        batch = self.dims(self.r.graph.input[0].name)[0] if self.r.graph.input else 1
+        back, ahead = self.chain(source, False), self.chain(made, True)
+        pairs = sorted((i + j, i, j) for i, (x, _) in enumerate(back)
+                       for j, (y, _) in enumerate(ahead)
+                       if self.dims(x) == self.dims(y) and self.dims(x)[:1] == (batch,))
+        if not pairs:
+            raise NotAttention("no tensor before its projections has the dims of one after "
+                               "its output projection")
+        _, i, j = pairs[0]
+        return (back[i][0], [node for _, node in back[:i + 1] if node is not None],
+                ahead[j][0], [node for _, node in ahead[:j + 1] if node is not None])
 
     def check_closed(self, region: Region) -> None:
         """The region reads only X (and constants), and only Y leaves it."""
@@ -354,6 +345,25 @@ class _Net:
                     raise NotAttention(f"{name!r}, inside the attention, is read outside it "
                                        + (f"by {outside[0].op_type} {self.named(outside[0])}"
                                           if outside else "(a model output)"))
+
+    def einsum_macs(self, node: Any) -> int:
+        """An Einsum of two tensors multiplies once per combination of its indices: the
+        product of every index's size (``bghid,bghjd->bghij``: b·g·h·i·j·d)."""
+        equation = next((a.s.decode("ascii", "replace") for a in node.attribute
+                         if a.name == "equation"), "").replace(" ", "")
+        operands = equation.split("->")[0].split(",")
+        if "." in equation or len(operands) != 2 or len(node.input) != 2:
+            raise NotAttention(f"an Einsum {equation!r} that is not a product of two tensors "
+                               "without ellipses")
+        sizes: dict[str, int] = {}
+        for letters, name in zip(operands, node.input, strict=True):
+            dims = self.dims(name)
+            if len(letters) != len(dims):
+                raise NotAttention(f"the Einsum {equation!r} does not fit its inputs' dims")
+            for letter, size in zip(letters, dims, strict=True):
+                if sizes.setdefault(letter, size) != size:
+                    raise NotAttention(f"the Einsum {equation!r} broadcasts its inputs")
+        return prod(sizes.values())
 
     def measure(self, region: Region, qk: Any) -> None:
         """Heads from the dims of Q, and the MACs of every product (ONNX's shapes); only
@@ -374,6 +384,8 @@ class _Net:
         for node in region.nodes:
             if node.op_type == "MatMul":
                 region.macs += prod(self.dims(node.output[0])) * self.dims(node.input[0])[-1]
+            elif node.op_type == "Einsum":
+                region.macs += self.einsum_macs(node)
             elif node.op_type == "Gemm":
                 a = self.dims(node.input[0])
                 transposed = any(t.name == "transA" and t.i for t in node.attribute)
