@@ -45,7 +45,8 @@ KNOWN: dict[str, tuple[str, Net]] = {
     "receptive field (with a broadcast mul)": (
         "analysis.merge_fields leaves a 1x1xC branch out of the field it keeps, so a "
         "squeeze-and-excitation output is said to see its identity branch's field only; "
-        "through the gate it sees the whole input (README: the largest field is kept)",
+        "through the gate it sees the whole input; a documented choice (README: receptive "
+        "fields), so that SE networks keep a useful field",
         Net((4,), 1, [Merge("mul", [[], [Leaf("global-avgpool", {})]])])),
     "receptive field (too large after a split)": (
         "one field per tensor: after a split whose branches give their channels different "
@@ -55,13 +56,11 @@ KNOWN: dict[str, tuple[str, Net]] = {
                       Merge("split", [[], [Leaf("depthwise", {"k": 5, "pad": 2})]])])),
     "torch refuses, convcalc accepts: maxpool": (
         "torch's pooling wants pad <= half the effective kernel (ATen/native/Pool.h, "
-        "pooling_output_shape); convcalc takes any pad",
+        "pooling_output_shape); convcalc's own arithmetic takes any pad (the export pads "
+        "by hand) and refuses it under --rules pytorch (README: Frameworks)",
         Net((5,), 1, [Leaf("maxpool", {"k": 3, "pad": 2})])),
     "torch refuses, convcalc accepts: avgpool": (
         "as for maxpool", Net((5,), 1, [Leaf("avgpool", {"k": 3, "pad": 2})])),
-    "torch refuses, convcalc accepts: upsample": (
-        "interpolation modes by rank (torch.nn.functional.interpolate): on branch trust",
-        Net((2, 2, 2), 1, [Leaf("upsample", {"mode": "bicubic"})])),
 }
 
 
