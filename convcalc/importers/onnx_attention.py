@@ -116,6 +116,7 @@ class _Net:
 
     def __init__(self, r: _Reader, data_input: str) -> None:
         self.r = r
+        self.input = data_input
         self.producer: dict[str, Any] = {}
         self.readers: dict[str, list[Any]] = {}
         self.data = {data_input}
@@ -318,7 +319,7 @@ class _Net:
         after the output projection, one move after another, that have the same dims with
         the batch first (the exporters' sequence-first layout in between is the
         attention's own). (input, its moves, output, its moves)."""
-        batch = self.dims(self.r.graph.input[0].name)[0] if self.r.graph.input else 1
+        batch = self.dims(self.input)[0]
         back, ahead = self.chain(source, False), self.chain(made, True)
         pairs = sorted((i + j, i, j) for i, (x, _) in enumerate(back)
                        for j, (y, _) in enumerate(ahead)
