@@ -12,8 +12,10 @@ the model exported to ONNX by each of torch's exporters (``dynamo=False`` and ``
 and imported from the file. Each spec is written, read back and analysed, and its totals
 must equal torch's exactly (in ONNX, batch norm is folded into the convolution before it:
 C params of bias instead of 2C params and 2C buffers). A cell says ``ok``, ``DIFF`` with
-what differs, or the importer's one-line reason. The last columns give the spec's length
-(informative names) and the seconds the torch import took.
+what differs, or the importer's one-line reason. Then ``verify --against``: the bundled
+spec that names the model (``torchvision: NAME``), against the torch import (``-`` where no
+spec names it). The last columns give the spec's length (informative names) and the
+seconds the torch import took.
 """
 
 from __future__ import annotations
@@ -116,6 +118,27 @@ def spec_totals(ref: str) -> tuple[tuple[int, int, int, int], int] | str:
         len(text.splitlines())
 
 
+def bundled_verifies(name: str) -> str:
+    """``verify SPEC --against torchvision:NAME`` for the bundled spec naming the model."""
+    from convcalc.importers import ImportFailure, load
+    from convcalc.importers.compare import compare
+    from convcalc.zoo import catalogue
+
+    entry = next((e for e in catalogue() if e.torchvision == name), None)
+    if entry is None or entry.report is None:
+        return "-"
+    try:
+        against = compare(entry.report, load(f"torchvision:{name}", entry.report.input_shape))
+    except ImportFailure as exc:
+        return exc.message[:70]
+    if against.agrees:
+        return f"ok ({entry.name})"
+    first = against.first
+    differs = [t.key for t in against.totals if not t.agrees]
+    return f"DIFF {entry.name}: " + (first.spec.name if first and first.spec else
+                                      ",".join(differs))
+
+
 def verdict(found: tuple[tuple[int, int, int, int], int] | str,
             expected: tuple[int, int, int, int]) -> str:
     if isinstance(found, str):
@@ -155,6 +178,7 @@ def row(name: str, onnx: bool, folder: Path) -> list[str]:
         cells.append(verdict(spec_totals(path), oracle(model, size, folded=True)))
         for leftover in folder.iterdir():
             leftover.unlink()
+    cells.append(bundled_verifies(name))
     cells += [str(found[1]) if not isinstance(found, str) else "-", f"{seconds:.1f}"]
     return cells
 
@@ -170,14 +194,14 @@ def main() -> None:
     header = ["model", "input", "params", "buffers", "MACs", "torch.fx"]
     if not options.no_onnx:
         header += ["ONNX (dynamo=False)", "ONNX (dynamo=True)"]
-    header += ["lines", "s"]
+    header += ["verify --against", "lines", "s"]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     verdicts: list[str] = []
     with tempfile.TemporaryDirectory() as temporary:
         for name in names:
             cells = row(name, not options.no_onnx, Path(temporary))
-            verdicts += cells[5:-2]
+            verdicts += cells[5:-3]
             print("| " + " | ".join(cells) + " |", flush=True)
     exact = verdicts.count("ok")
     print(f"\n{exact} imports exact, {len(verdicts) - exact} not", file=sys.stderr)
