@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from convcalc.analysis import analyze
@@ -23,6 +22,7 @@ from convcalc.shape import Shape
 from tests.oracles import need
 
 need("onnx")
+np = need("numpy")  # onnx brings it
 need("onnxruntime")
 
 from onnx import TensorProto, helper  # noqa: E402 - after the oracle check
