@@ -31,6 +31,9 @@ from typing import TYPE_CHECKING, Any
 from convcalc.importers import layers
 from convcalc.importers.graph import ImportFailure, Unsupported
 
+# What a broken node raises when read (missing inputs or attributes), as in from_onnx
+MALFORMED = (KeyError, IndexError, ValueError, TypeError, ZeroDivisionError, OverflowError)
+
 if TYPE_CHECKING:
     from convcalc.importers.from_onnx import _Reader
 
@@ -44,6 +47,13 @@ PRODUCTS = ("MatMul", "Einsum")  # of two tensors: QKᵀ and attention·V
 
 class NotAttention(Exception):
     """Why a core found in the graph is not an attention convcalc can write."""
+
+
+def quoted(text: str) -> str:
+    """A name from the file, printable, at most 80 characters, quoted."""
+    from convcalc.importers.from_onnx import _printable
+
+    return repr(_printable(text, 80))
 
 
 @dataclass
@@ -67,16 +77,21 @@ def find(r: _Reader, data_input: str) -> dict[int, Region]:
     net = _Net(r, data_input)
     regions: dict[int, Region] = {}
     for node in r.nodes:
-        if node.op_type != "Softmax" or node.input[0] not in net.data:
+        if node.op_type != "Softmax" or not node.input or node.input[0] not in net.data:
             continue
-        core = net.core(node)
+        try:
+            core = net.core(node)
+        except (NotAttention, *MALFORMED):  # a broken node: its handler will say so
+            continue
         if core is None:
             continue
         try:
             region = net.region(node, *core)
-        except NotAttention as exc:
+        except (NotAttention, *MALFORMED) as exc:
             named = ", ".join(f"{n.op_type} {net.named(n)}" for n in (core[0], node, core[2]))
-            raise ImportFailure(f"decomposed attention at {named}: {exc}") from None
+            why = str(exc) if isinstance(exc, NotAttention) else \
+                f"a malformed node ({type(exc).__name__})"
+            raise ImportFailure(f"decomposed attention at {named}: {why}") from None
         for member in region.nodes:
             if id(member) in regions:
                 raise ImportFailure(f"decomposed attention at {net.named(member)} overlaps "
@@ -131,9 +146,7 @@ class _Net:
                 self.data.update(o for o in node.output if o)
 
     def named(self, node: Any) -> str:
-        from convcalc.importers.from_onnx import _printable
-
-        return repr(_printable(node.name or node.output[0], 80))
+        return quoted(node.name or (node.output[0] if node.output else node.op_type))
 
     def dims(self, name: str) -> tuple[int, ...]:
         const = self.r.consts.get(name)
@@ -148,7 +161,7 @@ class _Net:
                     return tuple(int(d) for d in a.t.dims)
                 if a.name in ("value_float", "value_int"):
                     return ()
-        raise NotAttention(f"ONNX shape inference could not say the dims of {name!r}")
+        raise NotAttention(f"ONNX shape inference could not say the dims of {quoted(name)}")
 
     def data_inputs(self, node: Any) -> list[str]:
         return [n for n in node.input if n in self.data]
@@ -240,7 +253,7 @@ class _Net:
                 dims = "x".join(map(str, self.dims(name)))
                 folded = name in self.r.consts and self.r.consts[name].floating
                 raise NotAttention(
-                    f"{node.op_type} {self.named(node)} brings the {dims} constant {name!r} "
+                    f"{node.op_type} {self.named(node)} brings the {dims} constant {quoted(name)} "
                     "into the scores" + (
                         ": a position bias the exporter folded from the model's learnt table "
                         "(Swin's and MaxViT's relative position bias) into one value per pair "
@@ -338,12 +351,12 @@ class _Net:
         for node in region.nodes:
             for name in self.data_inputs(node):
                 if name not in made and name != region.x:
-                    raise NotAttention(f"{node.op_type} {self.named(node)} reads {name!r}, "
+                    raise NotAttention(f"{node.op_type} {self.named(node)} reads {quoted(name)}, "
                                        "from outside the attention")
             for name in node.output:
                 outside = [n for n in self.follow(name) if id(n) not in members]
                 if name and name != region.y and (outside or name in self.outputs):
-                    raise NotAttention(f"{name!r}, inside the attention, is read outside it "
+                    raise NotAttention(f"{quoted(name)}, inside the attention, is read outside it "
                                        + (f"by {outside[0].op_type} {self.named(outside[0])}"
                                           if outside else "(a model output)"))
 
@@ -354,16 +367,16 @@ class _Net:
                          if a.name == "equation"), "").replace(" ", "")
         operands = equation.split("->")[0].split(",")
         if "." in equation or len(operands) != 2 or len(node.input) != 2:
-            raise NotAttention(f"an Einsum {equation!r} that is not a product of two tensors "
+            raise NotAttention(f"an Einsum {quoted(equation)} that is not a product of two tensors "
                                "without ellipses")
         sizes: dict[str, int] = {}
         for letters, name in zip(operands, node.input, strict=True):
             dims = self.dims(name)
             if len(letters) != len(dims):
-                raise NotAttention(f"the Einsum {equation!r} does not fit its inputs' dims")
+                raise NotAttention(f"the Einsum {quoted(equation)} does not fit its inputs' dims")
             for letter, size in zip(letters, dims, strict=True):
                 if sizes.setdefault(letter, size) != size:
-                    raise NotAttention(f"the Einsum {equation!r} broadcasts its inputs")
+                    raise NotAttention(f"the Einsum {quoted(equation)} broadcasts its inputs")
         return prod(sizes.values())
 
     def measure(self, region: Region, qk: Any) -> None:

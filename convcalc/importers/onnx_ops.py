@@ -612,7 +612,8 @@ def fold(r: _Reader, node: Any) -> bool:
         return False
     try:
         result = folder(attrs(node), values)
-    except (ValueError, IndexError, TypeError, ZeroDivisionError, OverflowError):
+    except (ValueError, IndexError, TypeError, ZeroDivisionError, OverflowError,
+            AttributeError):  # AttributeError: an optional input cut (None)
         return False
     if result.size > SMALL or len(node.output) != 1:
         return False
