@@ -105,7 +105,7 @@ def spec_totals(ref: str) -> tuple[tuple[int, int, int, int], int] | str:
         imported = load(ref)
     except ImportFailure as exc:
         first = exc.problems[0].message if exc.problems else exc.message
-        return first[:70]
+        return first if len(first) <= 90 else f"{first[:40]} … {first[-45:]}"
     try:
         text = write_spec(imported.model, "informative")  # as convcalc import writes it
     except Exception as exc:  # the writer's own failure, reported as such in the table
