@@ -40,3 +40,25 @@ def tiny() -> Any:
             return out
 
     return Tiny()
+
+
+def masked_attention() -> Any:
+    """Patches to tokens, then self-attention with a causal mask (which convcalc's
+    attention does not model)."""
+    import torch
+    from torch import nn
+
+    class Masked(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = nn.Conv2d(3, 16, 4, stride=4)
+            self.attention = nn.MultiheadAttention(16, 2, batch_first=True)
+            self.register_buffer("mask", torch.triu(torch.ones(16, 16, dtype=torch.bool), 1))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            tokens = self.embed(x).flatten(2).transpose(1, 2)
+            out: torch.Tensor = self.attention(tokens, tokens, tokens, attn_mask=self.mask,
+                                               need_weights=False)[0]
+            return out
+
+    return Masked()

@@ -51,6 +51,12 @@ def test_the_readme_has_examples() -> None:
     assert len(examples()) >= 10
 
 
+def written_with_torch() -> set[str]:
+    """The files that examples needing torch write (``-o FILE``): later examples read them."""
+    return {args[args.index("-o") + 1] for _, args, _ in examples()
+            if args[0] == "import" and "-o" in args[:-1]}
+
+
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One folder for every example, in order: a file one writes, the next may read."""
@@ -61,8 +67,8 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
                          ids=[f"README:{line}" for line, _, _ in examples()])
 def test_readme_example(cli: Cli, workdir: Path, monkeypatch: pytest.MonkeyPatch, line: int,
                         args: list[str], shown: list[str]) -> None:
-    if args[0] in ("verify", "import"):
-        pytest.importorskip("torch")
+    if args[0] in ("verify", "import") or set(args) & written_with_torch():
+        pytest.importorskip("torch")  # or a file such an example writes
     monkeypatch.chdir(workdir)  # examples that write files write them here
     run = cli(*args)
     assert run.code in (0, 1), run.err

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -17,6 +16,7 @@ from tests.oracles import need
 from tests.rules_oracle import EXAMPLES, Axes, agree, axes, ours
 
 onnx = need("onnx")
+np = need("numpy")  # onnx brings it
 ort = need("onnxruntime")
 helper, TensorProto = onnx.helper, onnx.TensorProto
 ort.set_default_logger_severity(4)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from math import prod
 from typing import Any
 
-from convcalc.importers import onnx_ops
+from convcalc.importers import onnx_attention, onnx_ops
 from convcalc.importers.graph import (
     Builder,
     Facts,
@@ -170,10 +170,15 @@ class _Reader:
         self.aliases: dict[str, str] = {}  # Identity outputs of constants
         self.batchless: dict[int, int] = {}  # a vector of every element -> its tensor
         self.biasable: dict[int, int] = {}  # a dense layer's output -> its op, bias to come
-        self.uses = {name: 0 for node in self.graph.node for name in node.input}
-        for node in self.graph.node:
+        # the nodes, held once: protobuf may wrap a node anew on each access, and what
+        # handlers remember of a node (``held``, attention regions) is its identity
+        self.nodes = list(self.graph.node)
+        self.uses = {name: 0 for node in self.nodes for name in node.input}
+        for node in self.nodes:
             for name in node.input:
                 self.uses[name] += 1
+        self.held: set[tuple[int, int]] = set()  # (node, input) a layer holds as params
+        self.regions: dict[int, onnx_attention.Region] = {}  # node -> attention it is in
         self.folded: list[Any] = []  # constants evaluated here, for a second inference
         self.macs = 0
         self.batch = 1
@@ -190,7 +195,8 @@ class _Reader:
         if self.sizes_computed():  # older exporters compute sizes with Shape and Gather
             self.infer(data_input)
         self.data[data_input.name] = self.b.input(self.input_dims(data_input))
-        for node in self.graph.node:
+        self.regions = onnx_attention.find(self, data_input.name)
+        for node in self.nodes:
             self.node(node)
         self.finish()
         return self.b.graph
@@ -352,11 +358,16 @@ class _Reader:
     def node(self, node: Any) -> None:
         for index, name in enumerate(node.input):
             self.readers.setdefault(self.resolve(name), []).append((node, index))
+        region = self.regions.get(id(node))
+        if region is not None:  # recognised attention: one layer, made at its last node
+            if node is region.last:
+                onnx_attention.emit(self, region)
+            return
         if node.domain not in ("", "ai.onnx"):
             self.unknown(node, f"an op of the custom domain {_printable(node.domain, 40)!r}")
             return
         if all(name in self.consts or name == "" for name in node.input) and \
-                onnx_ops.fold(self, node):
+                (onnx_ops.fold(self, node) or self.derived(node)):
             return
         if node.op_type == "Identity" and node.input[0] in self.consts:
             self.aliases[node.output[0]] = self.resolve(node.input[0])
@@ -375,6 +386,17 @@ class _Reader:
         except Unsupported as exc:
             self.unknown(node, str(exc),
                          exc.fn if isinstance(exc, onnx_ops.Elementwise) else None)
+
+    def derived(self, node: Any) -> bool:
+        """A node of constants too large to evaluate (ViT's class token expanded to the
+        batch) is a constant of the dims ONNX infers, its values unread."""
+        if len(node.output) != 1 or node.output[0] not in self.shapes or \
+                node.op_type not in onnx_ops.DERIVED:
+            return False
+        floating = any(self.consts[n].floating for n in node.input if n)
+        self.consts[node.output[0]] = Const(self.shapes[node.output[0]], floating,
+                                            source=node.output[0])
+        return True
 
     def unknown(self, node: Any, reason: str, fn: tuple[str, float] | None = None) -> None:
         inputs = tuple(self.data[n] for n in node.input if n in self.data)
@@ -499,8 +521,7 @@ class _Reader:
             for node, index in uses:
                 if index in BUFFERS.get(node.op_type, ()):
                     buffers += const.size
-                elif index in WEIGHTS.get(node.op_type, ()) and not (
-                        const.size == 1 and node.op_type in ARITHMETIC):
+                elif self.weight(node, index, const):
                     params += const.size
                 else:
                     continue
@@ -508,3 +529,9 @@ class _Reader:
         unread = sum(c.size for n, c in self.consts.items() if c.floating and c.source == n
                      and n not in read and n not in self.readers and c.size > 1)
         return params, buffers, unread
+
+    def weight(self, node: Any, index: int, const: Const) -> bool:
+        """Whether input ``index`` of ``node`` (the constant ``const``) is a weight: a float
+        at a weight input, not a number of a formula; or what a layer holds (a class token)."""
+        return const.floating and ((index in WEIGHTS.get(node.op_type, ()) and not (
+            const.size == 1 and node.op_type in ARITHMETIC)) or (id(node), index) in self.held)

@@ -13,13 +13,15 @@ that is the point of a factory, and the README says so. Nothing else is executed
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import re
+import typing
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from convcalc.importers import layers, torch_ops
+from convcalc.importers import layers, torch_attention, torch_ops
 from convcalc.importers.graph import Builder, Graph, ImportFailure, Totals, Unsupported
 from convcalc.shape import Shape
 
@@ -44,13 +46,15 @@ def read(ref: str, input_shape: Shape | None) -> Graph:
     factory, default = _factory(ref)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = _build(ref, factory)
         shape = input_shape or default
+        if ref.startswith("torchvision:") and shape is not None:
+            factory = _built_for(factory, shape)
+        model = _build(ref, factory)
         if shape is None:
             raise ImportFailure(f"{ref}: give the input shape with --input HxWxC (e.g. "
                                 "224x224x3)")
         try:
-            traced = torch.fx.symbolic_trace(model)
+            traced = _trace(model)
         except Exception as exc:
             raise ImportFailure(f"torch.fx cannot trace {ref}: {one_line(exc)} (export it "
                                 "to ONNX and import the .onnx file instead)") from None
@@ -61,6 +65,22 @@ def read(ref: str, input_shape: Shape | None) -> Graph:
                     + _torchvision_version(ref) + ")")
     graph.totals = reader.totals(model, flops)
     return graph
+
+
+def _trace(model: Any) -> Any:
+    """The model traced by torch.fx with torch.nn's modules as leaves (as
+    ``symbolic_trace`` does) and the modules convcalc reads whole
+    (:func:`torch_attention.leaf_modules`: MaxViT's window partitions and attention)."""
+    import torch.fx
+
+    leaves = torch_attention.leaf_modules()
+
+    class Tracer(torch.fx.Tracer):
+        def is_leaf_module(self, m: Any, qualname: str) -> bool:
+            return isinstance(m, leaves) or super().is_leaf_module(m, qualname)
+
+    graph = Tracer().trace(model)
+    return torch.fx.GraphModule(model, graph, type(model).__name__)
 
 
 def _torchvision_version(ref: str) -> str:
@@ -105,6 +125,28 @@ def _torchvision(name: str) -> tuple[Callable[[], Any], Shape | None]:
     with contextlib.suppress(Exception):  # a model without published weights keeps 224
         crop = torchvision.models.get_model_weights(name).DEFAULT.transforms().crop_size[0]
     return builder, Shape((crop, crop), 3)
+
+
+def _built_for(builder: Callable[..., Any], shape: Shape) -> Callable[[], Any]:
+    """torchvision's builder, for the input size where the model fixes it when built.
+
+    ViT's position embedding and MaxViT's partitions are made for one input size, which
+    torchvision sets from its weights (``image_size``, ``input_size`` from the weights'
+    ``min_size``: vit_h_14's DEFAULT is 518); the builder's return annotation says which
+    model it builds."""
+    try:
+        from torchvision.models import MaxVit, VisionTransformer
+
+        returns = typing.get_type_hints(builder).get("return")
+    except Exception:  # an annotation that does not resolve: build as it is
+        return builder
+    if not isinstance(returns, type):
+        return builder
+    if issubclass(returns, VisionTransformer) and len(set(shape.spatial)) == 1:
+        return functools.partial(builder, image_size=shape.spatial[0])
+    if issubclass(returns, MaxVit) and len(shape.spatial) == 2:
+        return functools.partial(builder, input_size=shape.spatial)
+    return builder
 
 
 @contextlib.contextmanager
@@ -196,6 +238,7 @@ class _Reader:
         self.b = builder
         self.tensors: dict[Any, Any] = {}  # fx node -> tensor id, or a tuple of part ids
         self.used: dict[str, Any] = {}  # module (or attribute) name -> module or tensor
+        self.constants: set[Any] = set()  # nodes computed from the model's own tensors alone
         self.modules = torch_ops.module_handlers()
         self.functions = torch_ops.function_handlers()
 
@@ -209,17 +252,60 @@ class _Reader:
                 self.tensors[node] = self.b.input(self.dims(node))
             elif node.op == "get_attr":
                 self.used[node.target] = self.values[node]
+                self.constants.add(node)
             elif node.op == "output":
                 self.b.graph.output = self.output(node)
+            elif not any(a in self.tensors for a in node.all_input_nodes):
+                self.constant(node)
             elif self.is_tensor(self.values.get(node)):
                 self.translate(node)
         return self.b.graph
 
+    def constant(self, node: Any) -> None:
+        """A node that reads no tensor of the input's (a class token expanded to the batch
+        size, Swin's position bias from its table): a value the handlers that read it take apart
+        (:meth:`sources`); the modules it runs count in the totals."""
+        self.constants.add(node)
+        if node.op == "call_module":
+            self.used[str(node.target)] = self.traced.get_submodule(node.target)
+
+    def sources(self, nodes: list[Any]) -> list[Any]:
+        """The model's parameters, buffers and modules that constant ``nodes`` come from."""
+        found: dict[int, Any] = {}
+        stack, seen = list(nodes), set()
+        while stack:
+            node = stack.pop()
+            if node in seen or node not in self.constants:
+                continue
+            seen.add(node)
+            if node.op == "get_attr":
+                found[id(self.values[node])] = self.values[node]
+            elif node.op == "call_module":
+                module = self.traced.get_submodule(node.target)
+                found[id(module)] = module
+            stack.extend(node.all_input_nodes)
+        return list(found.values())
+
+    def held(self, sources: list[Any]) -> tuple[int, int]:
+        """(params, buffers) of parameters, buffers and modules, each tensor once."""
+        tensors: dict[int, Any] = {}
+        for source in sources:
+            if isinstance(source, self.torch.nn.Module):
+                tensors.update((id(t), t) for t in source.parameters())
+                tensors.update((id(t), t) for t in _buffers(source))
+            else:
+                tensors[id(source)] = source
+        params = sum(t.numel() for t in tensors.values()
+                     if isinstance(t, self.torch.nn.Parameter))
+        return params, sum(t.numel() for t in tensors.values()) - params
+
     def is_tensor(self, value: Any) -> bool:
-        """A tensor, or a tuple of them (a split); sizes and other Python values are not."""
+        """A tensor, or a tuple of them (a split; ``None`` in the places of outputs not
+        computed, as ``nn.MultiheadAttention``'s weights); sizes and other values are not."""
         tensor = self.torch.Tensor
-        return isinstance(value, tensor) or (isinstance(value, tuple | list) and bool(value)
-                                             and all(isinstance(v, tensor) for v in value))
+        return isinstance(value, tensor) or (
+            isinstance(value, tuple | list) and any(isinstance(v, tensor) for v in value)
+            and all(isinstance(v, tensor) or v is None for v in value))
 
     def output(self, node: Any) -> int:
         result = node.args[0]
@@ -261,8 +347,14 @@ class _Reader:
                 self.tensors[node] = by_target(self, node)
         except Unsupported as exc:
             value = self.values[node]
-            dims = tuple(value.shape) if isinstance(value, self.torch.Tensor) else None
             fn = exc.fn if isinstance(exc, torch_ops.Elementwise) else None
+            if isinstance(value, tuple | list):  # one op per output, named by the first
+                self.tensors[node] = tuple(
+                    None if part is None else self.b.unsupported(
+                        name if i == 0 else f"{name}.{i}", origin, inputs,
+                        tuple(part.shape), str(exc), fn) for i, part in enumerate(value))
+                return
+            dims = tuple(value.shape) if isinstance(value, self.torch.Tensor) else None
             self.tensors[node] = self.b.unsupported(name, origin, inputs, dims, str(exc), fn)
 
     def origin(self, node: Any) -> str:
@@ -297,7 +389,7 @@ class _Reader:
                             x, self.dims(node), params=params, buffers=buffers)
 
     def count(self, node: Any, module: Any) -> tuple[int, int]:
-        """A module's own parameters and floating-point buffers (counters excluded)."""
+        """A module's own parameters and buffers (batch norm's step counter excluded)."""
         if module is None:
             return 0, 0
         params = sum(p.numel() for p in module.parameters())
@@ -305,8 +397,7 @@ class _Reader:
             raise Unsupported("the module runs twice with the same parameters; a spec "
                               "would count them twice")
         self.used[node.target] = module
-        buffers = sum(b.numel() for b in module.buffers() if b.is_floating_point())
-        return params, buffers
+        return params, sum(b.numel() for b in _buffers(module))
 
     def totals(self, model: Any, flops: int) -> Totals:
         """Params and buffers of what the forward pass uses; MACs from torch's counter."""
@@ -314,14 +405,14 @@ class _Reader:
         params = buffers = 0
         for used in self.used.values():
             tensors = [used] if isinstance(used, self.torch.Tensor) else \
-                [*used.parameters(), *used.buffers()]
+                [*used.parameters(), *_buffers(used)]
             for t in tensors:
                 if id(t) in seen:
                     continue
                 seen.add(id(t))
                 if isinstance(t, self.torch.nn.Parameter):
                     params += t.numel()
-                elif t.is_floating_point():
+                else:
                     buffers += t.numel()
         everything = sum(p.numel() for p in model.parameters())
         if everything > params:
@@ -330,6 +421,17 @@ class _Reader:
                                       "auxiliary head): not counted")
         return Totals(params, buffers, flops // 2, self.b.shape(self.b.graph.output),
                       "torch.utils.flop_counter FLOPs / 2 (convolutions and matrix products)")
+
+
+def _buffers(module: Any) -> list[Any]:
+    """A module's buffers but batch norm's ``num_batches_tracked``, a count of training
+    steps, not of features (as convcalc counts everywhere; Swin's and MaxViT's integer
+    relative position indices are buffers)."""
+    from torch import nn
+
+    norms = nn.modules.batchnorm._NormBase
+    return [b for m in module.modules() for key, b in m.named_buffers(recurse=False)
+            if not (isinstance(m, norms) and key == "num_batches_tracked")]
 
 
 def _called(node: Any) -> str:

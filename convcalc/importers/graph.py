@@ -242,13 +242,16 @@ class Builder:
 
     def view(self, name: str, origin: str, x: int, dims: tuple[int, ...],
              form: Layout) -> int:
-        """A view (reshape, permute, squeeze...) as the layer it amounts to, or an alias."""
+        """A view (reshape, permute, squeeze...) as the layer it amounts to (``flatten``,
+    ``channel-shuffle``, ``tokens`` where the positions become one axis), or an alias."""
         old = self.layout(x)
         if old.form in ("first", "last") and form.form == "flat" and self.shape(x).spatial:
             return self.layer(name, origin, "flatten", _flatten(), x, dims, form=form)
         if old.form == "swapped" and form.form == "first":
             return self.layer(name, origin, "channel-shuffle", _shuffle(old.groups), x, dims,
                               form=form)
+        if len(self.shape(x).spatial) > 1 and len(dims) == 3 and form.form in ("first", "last"):
+            return self.layer(name, origin, "tokens", _tokens(), x, dims, form=form)
         return self.alias(x, dims, form)
 
     def alias(self, x: int, dims: tuple[int, ...], form: Layout) -> int:
@@ -268,6 +271,12 @@ def _flatten() -> Layer:
     from convcalc.layers.dense import Flatten
 
     return Flatten()
+
+
+def _tokens() -> Layer:
+    from convcalc.layers.tokens import Tokens
+
+    return Tokens()
 
 
 def _shuffle(groups: int) -> Layer:

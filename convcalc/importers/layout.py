@@ -1,8 +1,10 @@
 """How a framework tensor's axes map onto convcalc's shape (spatial sizes, then channels).
 
 Frameworks lay images out channels first (N, C, H, W), and a network may permute them
-(ConvNeXt's ``permute(0, 2, 3, 1)`` before a layer norm), flatten them, or split the
-channel axis in two and swap the halves (ShuffleNet's channel shuffle). convcalc's shapes
+(ConvNeXt's ``permute(0, 2, 3, 1)`` before a layer norm), flatten them, join the spatial
+axes into one of tokens (ViT), split the channel axis in two and swap the halves
+(ShuffleNet's channel shuffle), or cut the grid into windows of positions (MaxViT's
+partitions, whose per-position layers and residual adds run on the windows). convcalc's shapes
 are always channels last and per example, so most of these moves change no convcalc
 number: a :class:`Layout` remembers where the channels are, and :func:`permute` and
 :func:`reshape` say what a move amounts to. Anything else is refused, never guessed.
@@ -21,15 +23,25 @@ MAX_RANK = 5  # batch, channels and up to three spatial axes
 @dataclass(frozen=True)
 class Layout:
     """``first`` (N, C, spatial...), ``last`` (N, spatial..., C), ``flat`` (N, features),
-    ``grouped`` (N, g, C/g, spatial...) or ``swapped`` (N, C/g, g, spatial...)."""
+    ``grouped`` (N, g, C/g, spatial...), ``swapped`` (N, C/g, g, spatial...), or a grid
+    ``grid`` cut into windows of ``groups`` x ``groups`` positions: ``windows`` (N, windows,
+    positions of a window, C) or ``windows-swapped`` (N, positions of a window, windows, C).
+    """
 
     form: str
     groups: int = 0
+    grid: tuple[int, ...] = ()
 
     def __str__(self) -> str:
+        p = self.groups
         return {"first": "N, C, spatial", "last": "N, spatial, C", "flat": "N, features",
-                "grouped": f"N, {self.groups} groups, C/{self.groups}, spatial",
-                "swapped": f"N, C/{self.groups}, {self.groups} groups, spatial"}[self.form]
+                "grouped": f"N, {p} groups, C/{p}, spatial",
+                "swapped": f"N, C/{p}, {p} groups, spatial",
+                "windows": f"N, windows, {p}x{p} positions, C",
+                "windows-swapped": f"N, {p}x{p} positions, windows, C"}[self.form]
+
+
+WINDOWS = ("windows", "windows-swapped")
 
 
 FIRST, LAST, FLAT = Layout("first"), Layout("last"), Layout("flat")
@@ -55,12 +67,22 @@ def convert(layout: Layout, dims: tuple[int, ...]) -> Shape:
         return Shape(tuple(dims[2:]), dims[1])
     if layout.form == "last":
         return Shape(tuple(dims[1:-1]), dims[-1])
+    if layout.form in WINDOWS:  # the grid's positions in another order
+        if len(dims) != 4 or dims[1] * dims[2] != prod(layout.grid):
+            raise LayoutError(f"a tensor of shape {list(dims)} is not the "
+                              f"{'x'.join(map(str, layout.grid))} grid cut into windows")
+        return Shape(layout.grid, dims[-1])
     return Shape(tuple(dims[3:]), dims[1] * dims[2])  # grouped or swapped channels
+
+
+def channels_last(layout: Layout) -> bool:
+    """The last axis holds the channels (a per-position layer may act on it)."""
+    return layout.form in ("last", "flat", *WINDOWS)
 
 
 def channel_axis(layout: Layout, rank: int) -> int:
     """The framework axis that holds the channels."""
-    return rank - 1 if layout.form == "last" else 1
+    return rank - 1 if layout.form in ("last", *WINDOWS) else 1
 
 
 def spatial_axes(layout: Layout, rank: int) -> tuple[int, ...]:
@@ -91,14 +113,17 @@ def permute(layout: Layout, perm: tuple[int, ...]) -> Layout | None:
         return FIRST
     if layout.form in ("grouped", "swapped") and perm == swap:
         return Layout("swapped" if layout.form == "grouped" else "grouped", layout.groups)
+    if layout.form in WINDOWS and perm == swap:  # MaxViT's grid partition: windows swapped
+        return Layout(WINDOWS[1 - WINDOWS.index(layout.form)], layout.groups, layout.grid)
     return None
 
 
 def reshape(layout: Layout, before: tuple[int, ...], after: tuple[int, ...]) -> Layout | None:
     """The layout after a reshape from ``before`` to ``after`` dims, or None.
 
-    Understood: flattening everything but the batch; splitting the channels into
-    (groups, channels per group) and joining them back, as a channel shuffle does.
+    Understood: flattening everything but the batch; joining the spatial axes into one
+    (a sequence of tokens); splitting the channels into (groups, channels per group) and
+    joining them back, as a channel shuffle does.
     """
     if after == before:
         return layout
@@ -106,6 +131,11 @@ def reshape(layout: Layout, before: tuple[int, ...], after: tuple[int, ...]) -> 
         return None
     if len(after) == 2:
         return FLAT
+    if layout.form in ("first", "last") and len(after) == 3 < len(before):
+        spatial = spatial_axes(layout, len(before))
+        kept = [before[i] for i in range(len(before)) if i not in spatial]
+        if list(after[:2] if layout.form == "first" else after[::2]) == kept:
+            return layout  # the positions joined into one axis: tokens
     if layout.form == "first" and len(after) == len(before) + 1 and \
             after[3:] == before[2:] and after[1] * after[2] == before[1]:
         return Layout("grouped", after[1])

@@ -33,14 +33,16 @@ class Elementwise(Unsupported):
 
 
 def attrs(node: Any) -> dict[str, Any]:
-    from onnx import helper
+    from onnx import helper, numpy_helper
 
-    found = {}
+    found: dict[str, Any] = {}
     for a in node.attribute:
         if a.type in (1, 2, 3, 6, 7, 8):  # FLOAT, INT, STRING, FLOATS, INTS, STRINGS
             value = helper.get_attribute_value(a)
             found[a.name] = value.decode("utf-8", "replace") if isinstance(value, bytes) \
                 else value
+        elif a.type == 4 and prod(a.t.dims) <= SMALL:  # a small TENSOR (ConstantOfShape's)
+            found[a.name] = numpy_helper.to_array(a.t)
     return found
 
 
@@ -231,8 +233,8 @@ def gemm(r: _Reader, node: Any) -> None:
 
 
 def matmul(r: _Reader, node: Any) -> None:
-    """A vector (or each position's channels) times a constant matrix: a dense layer (or a
-    1x1 convolution), whose bias a following Add may bring (see :func:`add`)."""
+    """A vector (or each position's channels) times a constant matrix: a dense layer (or
+    ``token-fc``), whose bias a following Add may bring (see :func:`add`)."""
     x = r.x(node)
     weight = r.const(node, 1)
     assert weight is not None
@@ -240,11 +242,11 @@ def matmul(r: _Reader, node: Any) -> None:
         raise Unsupported("a MatMul by a tensor that is not a matrix")
     inputs, units = weight.dims
     out = r.out(node)
-    form = r.b.layout(x).form
-    if form == "flat":
+    form = r.b.layout(x)
+    if form.form == "flat":
         kind, layer = "fc", layers.make("fc", units=units, bias=False)
-    elif form == "last":
-        kind, layer = "conv", layers.make("conv", filters=units, k=(1,), bias=False)
+    elif layouts.channels_last(form):
+        kind, layer = "token-fc", layers.make("token-fc", units=units, bias=False)
     else:
         raise Unsupported(f"a MatMul over the last axis of a tensor laid out as "
                           f"({r.b.layout(x)})")
@@ -271,7 +273,7 @@ def layer_norm(r: _Reader, node: Any) -> None:
     x = r.x(node)
     rank = len(r.b.dims[x])
     axis = layouts.normalise_axis(int(attrs(node).get("axis", -1)), rank)
-    if r.b.layout(x).form not in ("last", "flat") or axis != rank - 1:
+    if not layouts.channels_last(r.b.layout(x)) or axis != rank - 1:
         raise Unsupported(f"a layer norm from axis {axis} of a tensor laid out as "
                           f"({r.b.layout(x)}): convcalc's normalises the channels at each "
                           "position")
@@ -354,6 +356,13 @@ def add(r: _Reader, node: Any) -> None:
     x = r.x(node, 1 - const_index)
     if const is not None and r.fold_bias(x, const, node):
         return
+    if const is not None and const.floating and const.dims in (r.b.dims[x], r.b.dims[x][1:]) \
+            and r.b.dims[x][0] == 1 and r.b.shape(x).spatial:
+        # a learnt value per position and channel, added: ViT's position embedding
+        r.set(node, r.b.layer(r.name(node), node.op_type, "position-embedding",
+                              layers.make("position-embedding"), x, r.out(node),
+                              params=const.size))
+        return
     _arithmetic(node.op_type.lower(), const)
 
 
@@ -401,12 +410,34 @@ def erf(r: _Reader, node: Any) -> None:
 
 
 def concat(r: _Reader, node: Any) -> None:
+    if len(node.input) > 1 and node.input[-1] in r.data and \
+            not any(n in r.data for n in node.input[:-1]):
+        class_token(r, node)
+        return
     tensors = tuple(r.x(node, i) for i in range(len(node.input)))
     rank = len(r.b.dims[tensors[0]])
     axis = layouts.normalise_axis(int(attrs(node)["axis"]), rank)
     if axis != layouts.channel_axis(r.b.layout(tensors[0]), rank):
         raise Unsupported("a concat along other axes than the channels")
     r.set(node, r.b.merge(r.name(node), node.op_type, "concat", tensors, r.out(node)))
+
+
+def class_token(r: _Reader, node: Any) -> None:
+    """Learnt tokens concatenated before a sequence (N, L, C) along its tokens: ViT's class
+    token (the constant is the token itself, or the token expanded to the batch)."""
+    x = r.x(node, len(node.input) - 1)
+    dims = r.b.dims[x]
+    tokens = [r.const(node, i) for i in range(len(node.input) - 1)]
+    if r.b.layout(x).form != "last" or len(dims) != 3 or \
+            layouts.normalise_axis(int(attrs(node)["axis"]), 3) != 1 or \
+            any(t is None or not t.floating or t.dims[::2] != dims[::2] for t in tokens):
+        raise Unsupported("a concat of constants and a tensor that is not learnt tokens put "
+                          "before a sequence (N, L, C)")
+    count = sum(t.dims[1] for t in tokens if t is not None)
+    r.held.update((id(node), i) for i in range(len(tokens)))
+    r.set(node, r.b.layer(r.name(node), node.op_type, "class-token",
+                          layers.make("class-token", count=count), x, r.out(node),
+                          params=sum(t.size for t in tokens if t is not None)))
 
 
 def _channel_parts(r: _Reader, node: Any, x: int, axis: int) -> int:
@@ -481,6 +512,11 @@ def gather(r: _Reader, node: Any) -> None:
     or into another shape, is refused."""
     x = r.x(node)
     indices = r.const(node, 1)
+    if indices is not None and indices.dims == () and indices.value is not None and \
+            r.b.layout(x).form == "last" and len(r.b.dims[x]) == 3 and \
+            layouts.normalise_axis(int(attrs(node).get("axis", 0)), 3) == 1:
+        take_token(r, node, x, int(indices.value))
+        return
     size, out = r.b.dims[x][1], r.out(node)
     source = r.batchless.get(x)
     if source is None or int(attrs(node).get("axis", 0)) != 0 or indices is None or \
@@ -492,6 +528,15 @@ def gather(r: _Reader, node: Any) -> None:
         r.set(node, x)
     else:
         raise Unsupported(f"a Gather of a flattened tensor into {list(out)}")
+
+
+def take_token(r: _Reader, node: Any, x: int, index: int) -> None:
+    """``x[:, i]`` of a sequence (N, L, C): one token as a vector (ViT's class token)."""
+    length = r.b.dims[x][1]
+    if not -length <= index < length:
+        raise Unsupported(f"token {index} of {length}")
+    r.set(node, r.b.layer(r.name(node), node.op_type, "take-token",
+                          layers.make("take-token", index=index % length), x, r.out(node)))
 
 
 def transpose(r: _Reader, node: Any) -> None:
@@ -510,12 +555,21 @@ def shape(r: _Reader, node: Any) -> None:
 
     from convcalc.importers.from_onnx import Const
 
-    x = r.x(node)
     a = attrs(node)
-    dims = r.b.dims[x][int(a.get("start", 0)):a.get("end")]
+    name = node.input[0]
+    # a tensor inside recognised attention has no convcalc tensor, but ONNX knows its dims
+    known = r.b.dims[r.data[name]] if name in r.data else r.shapes.get(name)
+    if known is None:
+        raise Unsupported("the shape of a tensor convcalc does not follow")
+    dims = known[int(a.get("start", 0)):a.get("end")]
     r.consts[node.output[0]] = Const((len(dims),), False, np.array(dims, dtype=np.int64),
                                      node.output[0])
 
+
+# Ops that rearrange constants: large ones (ViT's class token expanded to the batch) are
+# constants of the dims ONNX infers, whose values are never read
+DERIVED = ("Expand", "Transpose", "Reshape", "Unsqueeze", "Squeeze", "Flatten", "Gather",
+           "Cast", "Identity", "Slice", "Concat", "Tile")
 
 HANDLERS: dict[str, Handler] = {
     "Conv": conv, "ConvTranspose": conv_transpose,
@@ -558,7 +612,8 @@ def fold(r: _Reader, node: Any) -> bool:
         return False
     try:
         result = folder(attrs(node), values)
-    except (ValueError, IndexError, TypeError, ZeroDivisionError, OverflowError):
+    except (ValueError, IndexError, TypeError, ZeroDivisionError, OverflowError,
+            AttributeError):  # AttributeError: an optional input cut (None)
         return False
     if result.size > SMALL or len(node.output) != 1:
         return False
@@ -629,6 +684,9 @@ def _folders() -> dict[str, Callable[[dict[str, Any], list[Any]], Any]]:
         "Reshape": lambda a, v: v[0].reshape(_ints(v[1])),
         "Equal": lambda a, v: v[0] == v[1],
         "Where": lambda a, v: np.where(v[0], v[1], v[2]),
+        "ConstantOfShape": lambda a, v: np.full(_ints(v[0]), a["value"].reshape(-1)[0]
+                                                if "value" in a else np.float32(0))
+        if prod(_ints(v[0])) <= SMALL else np.zeros(SMALL + 1),
         "Range": lambda a, v: np.arange(v[0], v[1], v[2]) if abs((v[1] - v[0]) /
                                                                 (v[2] or 1)) <= SMALL
         else np.zeros(SMALL + 1),

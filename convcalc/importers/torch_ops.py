@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from convcalc.arith import span, transposed_output
-from convcalc.importers import layers
+from convcalc.importers import layers, torch_attention
 from convcalc.importers import layout as layouts
 from convcalc.importers.graph import Unsupported
 
@@ -159,9 +159,8 @@ def linear(r: _Reader, node: Any, m: Any) -> int:
     bias = m.bias is not None
     if r.b.layout(x).form == "flat":
         return r.add_layer(node, "fc", x, module=m, units=m.out_features, bias=bias)
-    if r.b.layout(x).form == "last":  # over the channels at every position: a 1x1 conv
-        return r.add_layer(node, "conv", x, module=m, filters=m.out_features, k=(1,),
-                           bias=bias)
+    if layouts.channels_last(r.b.layout(x)):  # over the channels at every position
+        return r.add_layer(node, "token-fc", x, module=m, units=m.out_features, bias=bias)
     raise Unsupported(f"a linear layer over the last axis of a tensor laid out as "
                       f"({r.b.layout(x)})")
 
@@ -176,7 +175,7 @@ def layer_norm(r: _Reader, node: Any, m: Any) -> int:
 def _over_channels(r: _Reader, x: int, normalized: tuple[int, ...]) -> None:
     """Layer norm convcalc can write normalises each position's channels: the last axis
     of a channels-last (or flat) tensor."""
-    if r.b.layout(x).form not in ("last", "flat") or normalized != (r.b.shape(x).channels,):
+    if not layouts.channels_last(r.b.layout(x)) or normalized != (r.b.shape(x).channels,):
         raise Unsupported(f"a layer norm over {list(normalized)} of a tensor laid out as "
                           f"({r.b.layout(x)}): convcalc's normalises the channels at each "
                           "position")
@@ -258,6 +257,7 @@ def module_handlers() -> list[tuple[type, ModuleHandler]]:
         (nn.LayerNorm, layer_norm),
         (nn.Upsample, upsample_module), (nn.modules.padding._ConstantPadNd, zero_pad),
         (nn.ChannelShuffle, channel_shuffle),
+        *torch_attention.module_handlers(),
     ]
 
 
@@ -284,6 +284,10 @@ def binary(op: str) -> FunctionHandler:
         x = next((t for t in operands if isinstance(t, int)), None)
         if x is None:
             raise Unsupported(f"{op} of values convcalc does not follow")
+        if op == "add":
+            embedded = torch_attention.position_embedding(r, node, x, constant)
+            if embedded is not None:
+                return embedded
         learnt = isinstance(constant, r.torch.fx.Node) and constant.op == "get_attr"
         weight = r.values.get(constant) if learnt else None
         if op == "mul" and weight is not None and _per_channel(r, x, weight):
@@ -321,6 +325,8 @@ def scalar(op: str) -> FunctionHandler:
 def cat(r: _Reader, node: Any) -> int:
     tensors = tuple(r.tensors.get(a) for a in node.args[0]) if isinstance(
         node.args[0], list | tuple) else ()
+    if tensors and any(a in r.constants for a in node.args[0]):  # learnt tokens
+        return torch_attention.class_token(r, node, list(node.args[0]))
     if not tensors or not all(isinstance(t, int) for t in tensors):
         raise Unsupported("a concat of values convcalc does not follow")
     ids = tuple(t for t in tensors if isinstance(t, int))
@@ -340,8 +346,8 @@ def view(r: _Reader, node: Any) -> int:
 def permute(r: _Reader, node: Any) -> int:
     x = r.x(node)
     rank = len(r.b.dims[x])
-    if node.target in ("transpose", "swapaxes") or node.target is getattr(
-            r.torch, "transpose", None):
+    if node.target in ("transpose", "swapaxes") or node.target in (r.torch.transpose,
+                                                                   r.torch.swapaxes):
         a, b = (layouts.normalise_axis(int(r.arg(node, i, n)), rank)
                 for i, n in ((1, "dim0"), (2, "dim1")))
         order = list(range(rank))
@@ -382,6 +388,8 @@ def getitem(r: _Reader, node: Any) -> int:
     if isinstance(source, tuple) and isinstance(node.args[1], int):
         part: int = source[node.args[1]]
         return part
+    if isinstance(source, int):
+        return torch_attention.take_token(r, node, source)
     raise Unsupported("indexing a tensor")
 
 
@@ -477,7 +485,8 @@ def function_handlers() -> dict[Any, FunctionHandler]:
         F.adaptive_avg_pool2d: function_adaptive("avgpool"),
         F.adaptive_max_pool2d: function_adaptive("maxpool"),
         "mean": mean, torch.mean: mean, F.interpolate: interpolate, F.pad: function_pad,
-        F.layer_norm: function_layer_norm,
+        F.layer_norm: function_layer_norm, torch.swapaxes: permute, "swapaxes": permute,
+        **torch_attention.function_handlers(),
     }
     try:  # torchvision's stochastic depth is a traced leaf function
         from torchvision.ops import stochastic_depth as depth
