@@ -41,7 +41,7 @@ def memo_key(what: object, values: dict[str, object]) -> tuple[object, ...] | No
     Types are part of the key: ``1``, ``1.0`` and ``true`` are equal in Python but not
     in a spec.
     """
-    key = (what, *((name, type(value), value) for name, value in values.items()))
+    key = (what, tuple(values.items()), tuple(map(type, values.values())))
     try:
         hash(key)
     except TypeError:

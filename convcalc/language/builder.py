@@ -52,6 +52,7 @@ MAX_REPEAT = 10_000
 # their own value of is worth a warning. (Transposed and locally connected layers are
 # layer types of their own everywhere, and their keys mean other things.)
 CONV_FAMILY = ("depthwise", "separable")
+OWN_KEYS = ("name", "allow", "reason")  # a layer's own keys, not its kind's fields
 
 
 class Builder(MergeReader):
@@ -394,7 +395,7 @@ class Builder(MergeReader):
               scope: Scope) -> LayerNode | None:
         # A block's body serves every call with the same arguments: its items are the same
         # located values each time, and make the same layer.
-        made = self.item_made(at, value)
+        made = self.item_made(at, value) if self.expanding else None
         if made is None:
             made = self.make(kind, at, value, base)
             if made is None:
@@ -407,7 +408,7 @@ class Builder(MergeReader):
         if self.layer_count > MAX_LAYERS:
             raise TooLarge
         registry_name = NAME_OF[kind]
-        name_node = own.get("name")
+        name_node = own.get("name") if own else None
         name = scope.name(plain(name_node) if name_node else None, registry_name)
         waiver = self.waiver(own.get("allow"), own.get("reason"), at) if own else None
         node = LayerNode(layer, registry_name, name, spot, places, waiver)
@@ -417,7 +418,7 @@ class Builder(MergeReader):
     def item_made(self, at: Scalar, value: Node | None
                   ) -> tuple[Any, Where, Mapping[str, Where], dict[str, Node]] | None:
         """What an item of a block's body made when an earlier call read it."""
-        return self.items_made.get((at, value)) if self.expanding else None
+        return self.items_made.get((at, value))
 
     def make(self, kind: type[Any], at: Scalar, value: Node | None, base: dict[str, object]
              ) -> tuple[Any, Where, Mapping[str, Where], dict[str, Node]] | None:
@@ -434,13 +435,13 @@ class Builder(MergeReader):
         for key_name, field_value in base.items():
             raw[key_name] = field_value
             places.pop(key_name, None)
-        if isinstance(value, Map):
+        if type(value) is Map:
             for key, node in value.entries:
                 key_name = str(key.value)
-                if key_name in ("name", "allow", "reason"):
+                if key_name in OWN_KEYS:
                     written[key_name] = node
                 else:
-                    raw[key_name] = node.value if isinstance(node, Scalar) else plain(node)
+                    raw[key_name] = node.value if type(node) is Scalar else plain(node)
                     places[key_name] = Where(path, node.line, node.col)
         elif isinstance(value, Scalar) and value.value is not None:
             if kind.count_field is None:
@@ -450,7 +451,8 @@ class Builder(MergeReader):
         elif value is not None and not isinstance(value, Scalar):
             self.problem(value, "wrong-type", f"the keys of {registry_name} must be a mapping")
             return None
-        self.unreached_defaults(kind, raw)
+        if "conv" in self.defaults:
+            self.unreached_defaults(kind, raw)
         memo = memo_key(kind, raw)
         layer = self.made.get(memo) if memo else None
         errors: list[FieldError] = []
