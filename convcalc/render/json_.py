@@ -196,6 +196,8 @@ class _LayerLines:
     def __init__(self, settings: Settings, input_shape: Shape) -> None:
         self.settings, self.input_shape = settings, input_shape
         self.encode = json.JSONEncoder(ensure_ascii=False).encode
+        # a string as ``encode`` writes it (with ensure_ascii=False), without its type checks
+        self.text = json.encoder.encode_basestring
         # the numbers of a row, by what they are made from; the value keeps the row's sizes
         # alive, and so their identity
         self.numbers: dict[tuple[Any, ...], tuple[tuple[AxisSize, ...], str, str]] = {}
@@ -227,9 +229,10 @@ class _LayerLines:
         file = self.files.get(row.file)
         if file is None:
             file = self.files[row.file] = self.encode(row.file)
-        return (f'{{"name": {self.encode(row.name)}, "kind": {kind}, "depth": {row.depth}, '
-                f'{numbers_text}, "receptive_field": {field}, "notes": '
-                f'{self.encode(list(row.notes))}, "file": {file}, '
+        notes = self.encode(list(row.notes)) if row.notes else "[]"
+        return (f'{{"name": {self.text(row.name)}, "kind": {kind}, "depth": {row.depth}, '
+                f'{numbers_text}, "receptive_field": {field}, "notes": {notes}, '
+                f'"file": {file}, '
                 f'"line": {row.line}, "col": {row.col}, '
                 f'"rows_below": {row.rows_below}, "covers_input": '
                 f'{"true" if covers else "false"}{own}}}')
