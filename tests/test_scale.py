@@ -11,6 +11,7 @@ import itertools
 import json
 import os
 import tracemalloc
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -25,11 +26,11 @@ from convcalc.design import Change, check_size, compare, size_checks, sweep
 from convcalc.language import bundled, load_file, load_text, yamltree
 from convcalc.memory import inference_peak, memory
 from convcalc.model import Group, Merge, Model, with_input
-from convcalc.problem import ERROR
 from convcalc.render.json_ import row_json, summary, summary_chunks
 from convcalc.render.tabular import csv_chunks, to_csv
 from convcalc.report import Report, Row, covers_input
 from convcalc.shape import Shape
+from scripts.check_sizes import DEFAULT, fingerprint, sized_models
 
 
 def model_of(text: str) -> Model:
@@ -38,18 +39,7 @@ def model_of(text: str) -> Model:
     return loaded.model
 
 
-def clean_bundled() -> list[str]:
-    """Bundled specs with a spatial input that analyse without errors (`sizes` takes them)."""
-    names = []
-    for name, path in bundled().items():
-        model = load_file(path).model
-        if model is not None and model.input.spatial and \
-                not any(p.level == ERROR for p in Analysis(model).problems):
-            names.append(name)
-    return names
-
-
-CLEAN = clean_bundled()
+CLEAN = list(sized_models())  # the bundled specs `sizes` takes
 
 
 # --- YAML: the alias bound is the aliases' own ------------------------------------------------
@@ -317,6 +307,26 @@ def test_sizes_answer_as_a_whole_analysis_over_the_default_range(name: str) -> N
     assert model is not None
     sizes = range(32, 1025)
     assert size_checks(model, sizes) == [check_size(model, size) for size in sizes]
+
+
+SIZES_BASELINE = json.loads((Path(__file__).parent / "data" / "sizes-baseline.json").read_text())
+
+
+def test_sizes_baseline_covers_every_spec_sizes_takes() -> None:
+    assert sorted(SIZES_BASELINE) == sorted(sized_models())
+
+
+@pytest.mark.parametrize("name", sorted(SIZES_BASELINE))
+def test_sizes_of_every_spec_over_the_default_range_are_a_whole_analysis_per_size(
+        name: str) -> None:
+    """Every bundled spec at every size of the default range answers as a whole analysis per
+    size did when scripts/check_sizes.py recorded it (after checking at every size that
+    `sizes` and a whole analysis agree; eight minutes, too long for the suite). When a spec
+    or the analysis changes on purpose, run ``python scripts/check_sizes.py --write``."""
+    model = load_file(bundled()[name]).model
+    assert model is not None
+    assert fingerprint(size_checks(model, DEFAULT)) == SIZES_BASELINE[name], \
+        f"run `python scripts/check_sizes.py {name}` to see the sizes that differ"
 
 
 def test_sizes_take_the_copies_of_a_block_once_per_input(
