@@ -18,6 +18,7 @@ from convcalc.layers.base import (
     Act,
     Effect,
     Formula,
+    Index,
     Ints,
     RFStep,
     activation_formula,
@@ -149,7 +150,7 @@ class TakeToken:
     count_field: ClassVar[str | None] = "index"
     kernel_field: ClassVar[str | None] = None
 
-    index: int = 0
+    index: Index = 0
 
     def apply(self, x: Shape) -> Effect:
         length = need_sequence(x, "take-token")
