@@ -80,3 +80,11 @@ def test_take_token_takes_an_explicit_index_of_zero() -> None:
     assert [p.code for p in negative.problems] == ["wrong-type"]
     assert "at least 0" in negative.problems[0].message
 
+
+def test_a_grid_that_is_not_square_suggests_no_size_of_another_length() -> None:
+    loaded = load_text("input: 15x8\nlayers:\n  - grid\n", "grid.yaml")
+    assert loaded.model is not None
+    [problem] = analyze(loaded.model).problems
+    assert problem.code == "token-mismatch"
+    sizes = re.findall(r"(\d+)x(\d+)", problem.message.split("(input")[0])
+    assert all(int(h) * int(w) == 15 for h, w in sizes), problem.message

@@ -77,7 +77,7 @@ class Grid:
             side = isqrt(length)
             if side * side != length:
                 raise LayerError("token-mismatch", f"{length} tokens are not a square grid: "
-                                 "give its `size`, e.g. size: 7x28")
+                                 f"give its `size`, H x W with H·W = {length}")
             return (side, side)
         sizes = self.size * 2 if len(self.size) == 1 else self.size
         if prod(sizes) != length:
