@@ -22,6 +22,7 @@ from convcalc.language.base import (
     Opener,
     Scope,
     TooLarge,
+    outside_block,
     plain,
     suggest,
 )
@@ -351,7 +352,7 @@ class Builder(MergeReader):
     def word(self, text: str, at: Scalar, value: Node | None, modifiers: dict[str, Node],
              scope: Scope) -> list[ModelNode]:
         if "$" in text:
-            self.problem(at, "undefined-argument", f"{text!r} uses an argument outside a block")
+            self.problem(at, "undefined-argument", outside_block(text))
             return []
         if text in self.blocks:
             return self.call(self.blocks[text], at, value, modifiers, scope)
@@ -397,6 +398,10 @@ class Builder(MergeReader):
             for key, node in value.entries:
                 if key.value in ("name", "allow", "reason"):
                     own[str(key.value)] = node
+                elif not scope.calls and isinstance(node, Scalar) and \
+                        isinstance(node.value, str) and "$" in node.value:
+                    self.problem(node, "undefined-argument", outside_block(node.value))
+                    return None
                 else:
                     raw[str(key.value)], places[str(key.value)] = plain(node), self.where(node)
         elif isinstance(value, Scalar) and value.value is not None:
