@@ -86,8 +86,10 @@ def test_every_problem_code_is_in_the_readme() -> None:
     give is named in the README, so an unknown one is never met first in a failing build."""
     source = "\n".join(path.read_text(encoding="utf-8")
                        for path in (README.parent / "convcalc").rglob("*.py"))
-    made = r'(?:problem\([^,()]+, |LayerError\(|FieldError\(|code=)"([a-z]+(?:-[a-z]+)*)"'
+    made = (r'(?:problem\([^,()]+, |LayerError\(|FieldError\(|code=|ERROR, |WARNING, |INFO, '
+            r'|warnings=\(\()"([a-z]+(?:-[a-z]+)*)"')
     codes = set(re.findall(made, source))
-    assert {"non-integer-size", "bad-heads", "unknown-key"} <= codes  # the pattern finds them
+    found = {"non-integer-size", "bad-heads", "unknown-key", "outside-folder", "opaque-layer"}
+    assert found <= codes  # the pattern finds codes however they are made
     readme = README.read_text(encoding="utf-8")
     assert sorted(code for code in codes if f"`{code}`" not in readme) == []
