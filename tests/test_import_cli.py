@@ -177,6 +177,15 @@ def test_a_factory_that_raises_or_is_not_a_model(cli: Any) -> None:
     one_line_error(cli("import", "not a model"), "torchvision:NAME")
 
 
+
+def test_a_factory_that_exits_or_contains_itself(cli: Any) -> None:
+    """SystemExit(0) from the factory ended convcalc with exit 0 and no output; a module
+    cycle was an internal error. Each is the factory's failure, in one line."""
+    one_line_error(cli("import", "tests.factories:exits", "--input", "8x8x3"),
+                   "the factory tests.factories:exits raised SystemExit")
+    one_line_error(cli("import", "tests.factories:contains_itself", "--input", "8x8x3"),
+                   "tests.factories:contains_itself", "RecursionError")
+
 def test_a_missing_file_and_a_missing_extra(tmp_path: Path, cli: Any,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     one_line_error(cli("import", str(tmp_path / "absent.onnx")), "absent.onnx")
