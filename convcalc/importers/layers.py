@@ -24,22 +24,28 @@ def make(kind: str, **fields: Any) -> Layer:
     annotations = {f.name: str(f.type) for f in dataclasses.fields(cls)}
     for name, value in fields.items():
         if not _in_range(annotations[name].removesuffix(" | None"), value):
-            raise Unsupported(f"{kind} {name} {value!r} is out of range (sizes are at least "
-                              "1, pads and offsets at least 0, numbers finite)")
+            raise Unsupported(f"{kind} {name} {value!r} is out of range (sizes are whole "
+                              "numbers of at least 1, pads and offsets of at least 0, numbers "
+                              "finite)")
     made: Layer = cls(**fields)
     return made
 
 
 def _in_range(annotation: str, value: Any) -> bool:
-    if value is None or isinstance(value, bool | str):
+    if value is None or isinstance(value, str):
         return True
     if annotation == "float":
-        return math.isfinite(value)
+        return not isinstance(value, bool) and math.isfinite(value)
     if annotation == "Pads":
-        return all(p >= 0 for pair in value for p in pair)
+        return all(_whole(p, 0) for pair in value for p in pair)
     least = _LEAST.get(annotation)
     values = value if isinstance(value, tuple) else (value,)
-    return least is None or all(v >= least for v in values)
+    return least is None or all(_whole(v, least) for v in values)
+
+
+def _whole(value: Any, least: int) -> bool:
+    """An integer (not a bool or a float, which a JSON file may hold) of at least ``least``."""
+    return type(value) is int and value >= least
 
 
 def uniform(values: tuple[int, ...]) -> tuple[int, ...]:
