@@ -175,3 +175,14 @@ def test_png_without_cairosvg_is_one_line(cli: Cli, tmp_path: Path,
     run = cli("draw", "lenet5", "-o", str(tmp_path / "net.png"))
     assert run.code == 2 and "convcalc[png]" in run.err
     assert len(run.err.strip().splitlines()) == 1 and not (tmp_path / "net.png").exists()
+
+
+def test_pictures_hide_no_more_than_the_terminal_does() -> None:
+    """The terminal's escape treats every non-printable character as hidden; the pictures'
+    left the line and paragraph separators (U+2028, U+2029) raw in SVG and HTML text."""
+    from convcalc.render.escape import escape
+    from convcalc.render.markup import xml
+
+    for char in ("\u2028", "\u2029", "\x85", "\u202e", "\u200b", "\x1b", "\ufeff"):
+        assert char not in escape(f"a{char}b")
+        assert char not in xml(f"a{char}b"), repr(char)
