@@ -186,6 +186,33 @@ def test_a_factory_that_exits_or_contains_itself(cli: Any) -> None:
     one_line_error(cli("import", "tests.factories:contains_itself", "--input", "8x8x3"),
                    "tests.factories:contains_itself", "RecursionError")
 
+
+@pytest.mark.parametrize("suffix", [".onnx", ".json", ".keras", ".prototxt"])
+def test_a_device_named_like_a_model_is_refused_before_it_is_read(
+        tmp_path: Path, suffix: str) -> None:
+    """/dev/zero reports a size of 0 and never ends: each reader read it whole (14 GB in
+    20 s) instead of refusing it as a file the spec loader would not read either."""
+    model = tmp_path / f"model{suffix}"
+    model.symlink_to("/dev/zero")
+    start = time.perf_counter()
+    one_line_error(convcalc("import", str(model), "--summarize", timeout=60),
+                   "not a regular file")
+    assert time.perf_counter() - start < 30
+
+
+def test_keras_json_nested_past_the_decoder_is_one_line(tmp_path: Path, cli: Any) -> None:
+    """json.loads recurses per level: 200,000 nested lists were an internal error."""
+    import zipfile
+
+    nested = "[" * 200_000 + "]" * 200_000
+    text = tmp_path / "deep.json"
+    text.write_text('{"class_name": "Sequential", "config": ' + nested + "}", encoding="utf-8")
+    archive = tmp_path / "deep.keras"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("config.json", nested)
+    for path in (text, archive):
+        one_line_error(cli("import", str(path)), "nests too deep")
+
 def test_a_missing_file_and_a_missing_extra(tmp_path: Path, cli: Any,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     one_line_error(cli("import", str(tmp_path / "absent.onnx")), "absent.onnx")
