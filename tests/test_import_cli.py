@@ -106,6 +106,31 @@ def test_verify_against_a_real_model_passes_and_names_the_first_difference(
     assert "params     2,287,304    2,278,604  DIFFERENT" in different.out
 
 
+def test_verify_pairs_a_merges_branches_in_either_order(cli: Any) -> None:
+    # torchvision's RegNet runs the shortcut's projection before the block's own path; the
+    # bundled spec writes it as the add's second branch: the same layers, in another order
+    run = cli("verify", "regnet-x-400mf", "--against", "torchvision:regnet_x_400mf")
+    assert run.code == 0, run.out + run.err
+    assert "143 in the spec, 143 in the model, 143 alike" in run.out
+
+
+def test_a_moved_layer_that_differs_stays_a_difference() -> None:
+    from convcalc.importers.compare import Pair, Side, _pair_moved
+    from convcalc.shape import Shape
+
+    def side(name: str, params: int) -> Side:
+        return Side(name, "conv", params, 0, Shape((8, 8), 4))
+
+    a, b, c = side("a", 10), side("b", 20), side("c", 30)
+    # the alignment left b and c unpaired on each side: b pairs with b; c and a wider c' not
+    pairs = [Pair(a, a), Pair(b, None), Pair(None, c), Pair(side("c'", 31), None),
+             Pair(None, b)]
+    moved = _pair_moved(pairs)
+    assert [(p.spec and p.spec.name, p.model and p.model.name) for p in moved] == \
+        [("a", "a"), (None, "c"), ("c'", None), ("b", "b")]
+    assert sum(p.agrees for p in moved) == 2
+
+
 def test_verify_against_an_onnx_file(tmp_path: Path, cli: Any) -> None:
     path = small_model(tmp_path / "m.onnx")
     (tmp_path / "m.yaml").write_text("input: 16x16x3\nlayers:\n  - conv3-4: {bias: false}\n"
