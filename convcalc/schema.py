@@ -29,6 +29,7 @@ _FIELDS: dict[str, dict[str, Any]] = {
     "int | None": {"type": ["integer", "string", "null"]},
     "Ints": _SIZES,
     "Ints | None": {"anyOf": [*_SIZES["anyOf"], {"type": "null"}]},
+    "Index": _INTEGER,
     "Offsets": _SIZES,
     "Offsets | None": {"anyOf": [*_SIZES["anyOf"], {"type": "null"}]},
     "Pads": _PADS,

@@ -135,8 +135,11 @@ def bundled_verifies(name: str) -> str:
         return f"ok ({entry.name})"
     first = against.first
     differs = [t.key for t in against.totals if not t.agrees]
-    return f"DIFF {entry.name}: " + (first.spec.name if first and first.spec else
-                                      ",".join(differs))
+    if first is not None:  # the first layer that differs, from whichever side has it
+        side = first.spec or first.model
+        where = f"{'spec' if first.spec else 'model'} {side.name}" if side else ""
+        differs.insert(0, where)
+    return f"DIFF {entry.name}: " + ", ".join(differs)
 
 
 def verdict(found: tuple[tuple[int, int, int, int], int] | str,

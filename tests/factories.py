@@ -13,6 +13,20 @@ def not_a_module() -> Any:
     return [1, 2, 3]
 
 
+
+def exits() -> Any:
+    """Research code often parses sys.argv while it builds: argparse ends with SystemExit."""
+    raise SystemExit(0)
+
+
+def contains_itself() -> Any:
+    """A module registered as its own child: eval() recurses without end."""
+    from torch import nn
+
+    model = nn.Sequential(nn.ReLU())
+    model.add_module("again", model)
+    return model
+
 def tiny() -> Any:
     """A small network written with functions as well as modules: a residual block with
     an SE gate, a channel-last linear, and a head."""

@@ -68,3 +68,23 @@ def test_a_window_larger_than_the_grid_is_padded_as_torchvision_does() -> None:
     assert any("does not shift" in note for note in row.notes)
     strict = analyze(loaded.model, strict=True)
     assert [(p.code, p.line) for p in strict.problems] == [("non-integer-size", 3)]
+
+
+def test_take_token_takes_an_explicit_index_of_zero() -> None:
+    """Tokens count from 0 and 0 is the default, so writing it must be accepted too."""
+    for layer in ("take-token: {index: 0}", "take-token0"):
+        loaded = load_text(f"input: 197x768\nlayers:\n  - {layer}\n", "vit.yaml")
+        assert loaded.problems == () and loaded.model is not None, loaded.problems
+        assert str(analyze(loaded.model).rows[-1].output_shape) == "768"
+    negative = load_text("input: 197x768\nlayers:\n  - take-token: {index: -1}\n", "vit.yaml")
+    assert [p.code for p in negative.problems] == ["wrong-type"]
+    assert "at least 0" in negative.problems[0].message
+
+
+def test_a_grid_that_is_not_square_suggests_no_size_of_another_length() -> None:
+    loaded = load_text("input: 15x8\nlayers:\n  - grid\n", "grid.yaml")
+    assert loaded.model is not None
+    [problem] = analyze(loaded.model).problems
+    assert problem.code == "token-mismatch"
+    sizes = re.findall(r"(\d+)x(\d+)", problem.message.split("(input")[0])
+    assert all(int(h) * int(w) == 15 for h, w in sizes), problem.message

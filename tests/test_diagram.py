@@ -103,6 +103,30 @@ def test_png_and_errors(cli: Cli, tmp_path: Path) -> None:
     assert run.code == 2 and "cannot write" in run.err
 
 
+
+def test_a_png_name_for_text_output_is_one_line(cli: Cli, tmp_path: Path) -> None:
+    """Only a still SVG is rasterised: a page or a Mermaid chart sent to a .png name was an
+    internal error (cairosvg parsing HTML), an animation silently its first frame; nothing
+    is written."""
+    png = str(tmp_path / "out.png")
+    for args in (["draw", "lenet5", "--format", "mermaid", "-o", png],
+                 ["summarize", "lenet5", "--format", "html", "-o", png],
+                 ["compare", "lenet5", "vgg16", "--format", "html", "-o", png],
+                 ["layer", "--in", "7x7x1", "--filters", "1", "--k", "3", "--animate",
+                  "--draw", png]):
+        run = cli(*args)
+        assert run.code == 2 and len(run.err.strip().splitlines()) == 1, run.err
+        assert "internal error" not in run.err and "PNG" in run.err
+        assert not (tmp_path / "out.png").exists()
+
+
+def test_a_mermaid_name_writes_mermaid(cli: Cli, tmp_path: Path) -> None:
+    """`-o net.mmd` (a name --help lists) wrote an SVG into the .mmd file."""
+    assert cli("draw", "lenet5", "-o", str(tmp_path / "net.mmd")).code == 0
+    assert (tmp_path / "net.mmd").read_text(encoding="utf-8").splitlines()[1] == "flowchart LR"
+    assert cli("draw", "lenet5", "--format", "svg", "-o", str(tmp_path / "svg.mmd")).code == 0
+    assert (tmp_path / "svg.mmd").read_text(encoding="utf-8").startswith("<?xml")
+
 def test_a_spec_with_problems_draws_what_was_computed(cli: Cli, tmp_path: Path) -> None:
     spec = tmp_path / "broken.yaml"
     spec.write_text("name: broken\ninput: 8x8x3\nlayers:\n  - conv3-4\n  - conv9-4\n  - relu\n")
@@ -151,3 +175,14 @@ def test_png_without_cairosvg_is_one_line(cli: Cli, tmp_path: Path,
     run = cli("draw", "lenet5", "-o", str(tmp_path / "net.png"))
     assert run.code == 2 and "convcalc[png]" in run.err
     assert len(run.err.strip().splitlines()) == 1 and not (tmp_path / "net.png").exists()
+
+
+def test_pictures_hide_no_more_than_the_terminal_does() -> None:
+    """The terminal's escape treats every non-printable character as hidden; the pictures'
+    left the line and paragraph separators (U+2028, U+2029) raw in SVG and HTML text."""
+    from convcalc.render.escape import escape
+    from convcalc.render.markup import xml
+
+    for char in ("\u2028", "\u2029", "\x85", "\u202e", "\u200b", "\x1b", "\ufeff"):
+        assert char not in escape(f"a{char}b")
+        assert char not in xml(f"a{char}b"), repr(char)

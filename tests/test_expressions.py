@@ -197,3 +197,15 @@ def test_arithmetic_agrees_with_python_on_fractions(text: str, a: int, b: int, c
             evaluate(text, {"a": a, "b": b, "c": c})
         return
     assert evaluate(text, {"a": a, "b": b, "c": c}) == expected
+
+
+@pytest.mark.parametrize("item", ["conv1-$(2*4)", "conv: {filters: $(2*4), k: 1}",
+                                  "conv: {filters: 8, k: 1}\n    if: $(1 < 2)"])
+def test_an_expression_in_the_specs_own_layers_says_where_expressions_work(item: str) -> None:
+    """``$(2*4)`` names no argument, so "uses an argument outside a block" misled: the
+    problem says that ``$`` is filled in only inside a block's body."""
+    loaded = load_text(f"input: 8x8x16\nlayers:\n  - {item}\n", "net.yaml")
+    [problem] = loaded.problems
+    assert problem.code == "undefined-argument"
+    assert "only inside a block's body" in problem.message
+    assert "uses an argument" not in problem.message

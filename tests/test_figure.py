@@ -193,6 +193,14 @@ def test_what_cannot_be_drawn_is_one_line(cli: Cli, tmp_path: Path, args: list[s
     assert not (tmp_path / "x.svg").exists()
 
 
+
+@pytest.mark.parametrize("option", [["--positions", "0x0"], ["--animate"], ["--slice", "HW"]])
+def test_a_figure_option_without_draw_is_refused(cli: Cli, option: list[str]) -> None:
+    """They were ignored without a word: the figure the user asked for never appeared."""
+    run = cli("layer", "--in", "7x7x1", "--filters", "1", "--k", "3", *option)
+    assert run.code == 2 and len(run.err.strip().splitlines()) == 1
+    assert option[0] in run.err and "--draw" in run.err
+
 def test_a_png_name_writes_png(cli: Cli, tmp_path: Path) -> None:
     parse("<svg xmlns='http://www.w3.org/2000/svg' width='1' height='1'/>")  # needs cairosvg
     run = cli("layer", "--in", "7x7x1", "--filters", "1", "--k", "3", "--draw",

@@ -169,3 +169,28 @@ def test_unsupported_layers_are_named(cli: Cli, tmp_path: Path) -> None:
                     encoding="utf-8")
     run = cli("import", str(path))
     assert run.code == 2 and "spp (SPP)" in run.err
+
+
+@pytest.mark.parametrize("settings", [
+    "convolution_param { num_output: 8 kernel_size: 0 }",
+    "convolution_param { num_output: 8 kernel_size: 3 stride: 0 }",
+    "convolution_param { num_output: 8 kernel_size: 3 stride_h: 0 stride_w: 1 }",
+    "convolution_param { num_output: 8 kernel_size: 3 dilation: 0 }",
+    "convolution_param { num_output: 8 kernel_size: 3 group: 0 }",
+    "convolution_param { num_output: 8 kernel_size: 3 pad: -1 }",
+    "pooling_param { pool: MAX kernel_size: 2 stride: 0 }",
+])
+def test_settings_out_of_range_name_the_layer(cli: Cli, tmp_path: Path, settings: str) -> None:
+    """A stride or group of 0 was an internal error (division by zero); a kernel of 0, a
+    dilation of 0 or a negative pad gave a summary with made-up sizes and an internal error
+    on writing the spec. Each is the layer's problem, as the spec language would say."""
+    kind = "Pooling" if settings.startswith("pooling") else "Convolution"
+    path = tmp_path / "odd.prototxt"
+    path.write_text('input: "data"\ninput_shape { dim: 1 dim: 3 dim: 32 dim: 32 }\n'
+                    f'layer {{ name: "c1" type: "{kind}" bottom: "data" top: "c1" '
+                    f'{settings} }}\n', encoding="utf-8")
+    for args in (("-o", str(tmp_path / "odd.yaml")), ("--summarize",)):
+        run = cli("import", str(path), *args)
+        assert run.code == 2, run.out + run.err
+        assert f"c1 ({kind})" in run.err and "out of range" in run.err
+        assert "internal error" not in run.err and "Traceback" not in run.err

@@ -106,6 +106,31 @@ def test_verify_against_a_real_model_passes_and_names_the_first_difference(
     assert "params     2,287,304    2,278,604  DIFFERENT" in different.out
 
 
+def test_verify_pairs_a_merges_branches_in_either_order(cli: Any) -> None:
+    # torchvision's RegNet runs the shortcut's projection before the block's own path; the
+    # bundled spec writes it as the add's second branch: the same layers, in another order
+    run = cli("verify", "regnet-x-400mf", "--against", "torchvision:regnet_x_400mf")
+    assert run.code == 0, run.out + run.err
+    assert "143 in the spec, 143 in the model, 143 alike" in run.out
+
+
+def test_a_moved_layer_that_differs_stays_a_difference() -> None:
+    from convcalc.importers.compare import Pair, Side, _pair_moved
+    from convcalc.shape import Shape
+
+    def side(name: str, params: int) -> Side:
+        return Side(name, "conv", params, 0, Shape((8, 8), 4))
+
+    a, b, c = side("a", 10), side("b", 20), side("c", 30)
+    # the alignment left b and c unpaired on each side: b pairs with b; c and a wider c' not
+    pairs = [Pair(a, a), Pair(b, None), Pair(None, c), Pair(side("c'", 31), None),
+             Pair(None, b)]
+    moved = _pair_moved(pairs)
+    assert [(p.spec and p.spec.name, p.model and p.model.name) for p in moved] == \
+        [("a", "a"), (None, "c"), ("c'", None), ("b", "b")]
+    assert sum(p.agrees for p in moved) == 2
+
+
 def test_verify_against_an_onnx_file(tmp_path: Path, cli: Any) -> None:
     path = small_model(tmp_path / "m.onnx")
     (tmp_path / "m.yaml").write_text("input: 16x16x3\nlayers:\n  - conv3-4: {bias: false}\n"
@@ -176,6 +201,42 @@ def test_a_factory_that_raises_or_is_not_a_model(cli: Any) -> None:
     one_line_error(cli("import", "torchvision:no_such_net"), "no_such_net")
     one_line_error(cli("import", "not a model"), "torchvision:NAME")
 
+
+
+def test_a_factory_that_exits_or_contains_itself(cli: Any) -> None:
+    """SystemExit(0) from the factory ended convcalc with exit 0 and no output; a module
+    cycle was an internal error. Each is the factory's failure, in one line."""
+    one_line_error(cli("import", "tests.factories:exits", "--input", "8x8x3"),
+                   "the factory tests.factories:exits raised SystemExit")
+    one_line_error(cli("import", "tests.factories:contains_itself", "--input", "8x8x3"),
+                   "tests.factories:contains_itself", "RecursionError")
+
+
+@pytest.mark.parametrize("suffix", [".onnx", ".json", ".keras", ".prototxt"])
+def test_a_device_named_like_a_model_is_refused_before_it_is_read(
+        tmp_path: Path, suffix: str) -> None:
+    """/dev/zero reports a size of 0 and never ends: each reader read it whole (14 GB in
+    20 s) instead of refusing it as a file the spec loader would not read either."""
+    model = tmp_path / f"model{suffix}"
+    model.symlink_to("/dev/zero")
+    start = time.perf_counter()
+    one_line_error(convcalc("import", str(model), "--summarize", timeout=60),
+                   "not a regular file")
+    assert time.perf_counter() - start < 30
+
+
+def test_keras_json_nested_past_the_decoder_is_one_line(tmp_path: Path, cli: Any) -> None:
+    """json.loads recurses per level: 200,000 nested lists were an internal error."""
+    import zipfile
+
+    nested = "[" * 200_000 + "]" * 200_000
+    text = tmp_path / "deep.json"
+    text.write_text('{"class_name": "Sequential", "config": ' + nested + "}", encoding="utf-8")
+    archive = tmp_path / "deep.keras"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("config.json", nested)
+    for path in (text, archive):
+        one_line_error(cli("import", str(path)), "nests too deep")
 
 def test_a_missing_file_and_a_missing_extra(tmp_path: Path, cli: Any,
                                             monkeypatch: pytest.MonkeyPatch) -> None:

@@ -141,3 +141,25 @@ def test_what_is_not_a_keras_model(cli: Cli, tmp_path: Path) -> None:
     keras.Model(inputs, layers.Conv2D(2, 3)(layers.UpSampling2D()(inputs))).save(lam)
     run = cli("import", str(lam))
     assert run.code == 2 and "UpSampling2D" in run.err
+
+
+@pytest.mark.parametrize(("layer", "config", "words"), [
+    ("Conv2D", {"filters": True, "kernel_size": [3, 3]}, "filters True"),
+    ("Conv2D", {"filters": 8.5, "kernel_size": [3, 3]}, "filters 8.5"),
+    ("Conv2D", {"filters": 8, "kernel_size": [3, 3], "strides": [0, 0]}, "stride (0,)"),
+    ("Dropout", {"rate": float("nan")}, "rate nan"),
+    ("LeakyReLU", {"negative_slope": float("inf")}, "slope inf"),
+    ("ZeroPadding2D", {"padding": [[-1, -1], [0, 0]]}, "pad ((-1, -1), (0, 0))"),
+])
+def test_a_setting_the_language_refuses_names_the_layer(
+        cli: Cli, tmp_path: Path, layer: str, config: dict[str, Any], words: str) -> None:
+    """filters: true came out as a 32x32xTrue tensor; each is now the layer's problem."""
+    import json
+
+    path = tmp_path / "odd.json"
+    path.write_text(json.dumps({"class_name": "Sequential", "config": {"name": "m", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_shape": [None, 8, 8, 3], "name": "in"}},
+        {"class_name": layer, "config": {"name": "odd", **config}}]}}), encoding="utf-8")
+    run = cli("import", str(path), "--summarize")
+    assert run.code == 2 and f"odd ({layer})" in run.err and words in run.err, run.err
+    assert "out of range" in run.err and "Traceback" not in run.err

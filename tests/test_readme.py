@@ -7,6 +7,7 @@ in its output, in order. A shown line may leave parts out with ``…``; a line t
 
 from __future__ import annotations
 
+import re
 import shlex
 from pathlib import Path
 from typing import Any
@@ -78,3 +79,17 @@ def test_readme_example(cli: Cli, workdir: Path, monkeypatch: pytest.MonkeyPatch
         found = next((i for i in range(at, len(actual)) if shows(wanted, actual[i])), None)
         assert found is not None, f"README line {line}: {wanted!r} is not in the output"
         at = found + 1
+
+
+def test_every_problem_code_is_in_the_readme() -> None:
+    """Codes are stable ids a user greps for and a CI step matches: each one the code can
+    give is named in the README, so an unknown one is never met first in a failing build."""
+    source = "\n".join(path.read_text(encoding="utf-8")
+                       for path in (README.parent / "convcalc").rglob("*.py"))
+    made = (r'(?:problem\([^,()]+, |LayerError\(|FieldError\(|code=|ERROR, |WARNING, |INFO, '
+            r'|warnings=\(\()"([a-z]+(?:-[a-z]+)*)"')
+    codes = set(re.findall(made, source))
+    found = {"non-integer-size", "bad-heads", "unknown-key", "outside-folder", "opaque-layer"}
+    assert found <= codes  # the pattern finds codes however they are made
+    readme = README.read_text(encoding="utf-8")
+    assert sorted(code for code in codes if f"`{code}`" not in readme) == []

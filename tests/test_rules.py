@@ -382,6 +382,21 @@ def test_summarize_shows_differing_sizes_side_by_side(cli: Cli) -> None:
         ["pool1", "pool2", "pool3", "pool4"]
 
 
+
+@pytest.mark.parametrize("fmt", ["csv", "markdown", "html"])
+def test_several_rule_sets_in_a_format_without_the_comparison_is_refused(
+        cli: Cli, fmt: str, tmp_path: Path) -> None:
+    """The comparison is drawn in the table and the JSON only: elsewhere it would vanish
+    without a word, so the command says so instead of printing half of what was asked."""
+    page = ["-o", str(tmp_path / "page.html")] if fmt == "html" else []
+    run = cli("summarize", "googlenet-bvlc", "--rules", "caffe,pytorch", "--format", fmt,
+              *page)
+    assert run.code == 2
+    assert "table and json" in run.err and "Traceback" not in run.err
+    assert not (tmp_path / "page.html").exists()
+    assert cli("summarize", "googlenet-bvlc", "--rules", "caffe", "--format", fmt,
+               *page).code == 0
+
 def test_every_bundled_spec_under_every_rule_set(cli: Cli) -> None:
     for name, path in bundled().items():
         loaded = load_file(path)

@@ -28,8 +28,8 @@ MAX_BOXES = 20_000  # beyond this a picture is unreadable and big: collapse with
 def draw(
     spec: Annotated[str, typer.Argument(help="A spec file, or the name of a bundled spec.")],
     output: Annotated[str | None, typer.Option("--output", "-o", help="Write to this file "
-                                               "(.svg, .png, .mmd, …) instead of stdout.")]
-        = None,
+                                               "(.svg, .png with the png extra, .mmd) "
+                                               "instead of stdout.")] = None,
     style: Annotated[DiagramStyle, typer.Option("--style", help="blocks: boxes sized by the "
                                                 "output shape, left to right (the AlexNet "
                                                 "and VGG figures); graph: a compact flow "
@@ -37,9 +37,10 @@ def draw(
     depth: Annotated[int | None, typer.Option("--depth", min=0, help="Draw rows down to this "
                                               "nesting depth; deeper blocks and merges are "
                                               "one box. Default: all.")] = None,
-    fmt: Annotated[DiagramFormat, typer.Option("--format", help="svg, or mermaid (which "
-                                               "GitHub renders in Markdown).")] =
-        DiagramFormat.svg,
+    fmt: Annotated[DiagramFormat | None, typer.Option("--format", help="svg, or mermaid "
+                                                      "(which GitHub renders in Markdown). "
+                                                      "Default: mermaid for a .mmd name, "
+                                                      "else svg.")] = None,
 ) -> None:
     """A diagram of an architecture: a box per layer (or collapsed block), branches side by
     side, each box labelled with its output shape and coloured by its kind.
@@ -57,6 +58,9 @@ def draw(
         fail(f"{boxes:,} boxes are more than a diagram draws ({MAX_BOXES:,}): collapse blocks "
              "with --depth")
     items = tree(loaded.model, report)
+    if fmt is None:
+        mermaid_name = output is not None and output.lower().endswith(".mmd")
+        fmt = DiagramFormat.mermaid if mermaid_name else DiagramFormat.svg
     if fmt is DiagramFormat.mermaid:
         from convcalc.render.mermaid import draw as chart
 
@@ -70,7 +74,7 @@ def draw(
     else:
         from convcalc.cli.pictures import write
 
-        write(output, text)
+        write(output, text, picture=fmt is DiagramFormat.svg)
     print_problems(report.problems)
     if any(p.level == ERROR for p in report.problems):
         raise typer.Exit(EXIT_PROBLEMS)

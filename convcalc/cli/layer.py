@@ -79,6 +79,11 @@ def layer(
     from convcalc.problem import LayerError
     from convcalc.shape import Shape
 
+    figure_options = {"--positions": positions, "--animate": animate or None, "--slice": slice_}
+    given_options = [name for name, value in figure_options.items() if value is not None]
+    if draw_to is None and given_options:
+        verb = "goes" if len(given_options) == 1 else "go"
+        fail(f"{' and '.join(given_options)} {verb} with the figure: add --draw FILE")
     kind_class = lookup(kind)
     if kind_class is None:
         fail(f"unknown --kind {kind!r}; one of: {', '.join(KINDS)}")

@@ -26,9 +26,13 @@ MAX_PANELS = 64
 MAX_STEPS = 256  # animation steps
 
 
-def write(path: str, content: str) -> None:
-    """Write a picture or page: text as UTF-8, or PNG for a ``.png`` name."""
+def write(path: str, content: str, picture: bool = True) -> None:
+    """Write a picture or page: text as UTF-8, or PNG for a ``.png`` name (a still SVG
+    ``picture`` only: a page, a Mermaid chart or an animation has no PNG form)."""
     target = Path(path)
+    if target.suffix.lower() == ".png" and not picture:
+        fail(f"{path}: a PNG holds a still SVG picture only; write this output under another "
+             "name (.svg, .html, .mmd)")
     try:
         if target.suffix.lower() == ".png":
             target.write_bytes(rasterise(content))
@@ -64,7 +68,7 @@ def layer_figure(layer: Layer, x: Shape, report: LayerReport, path: str,
                  f"figure draws up to {MAX_CELLS} per axis (the arithmetic is the same on a "
                  "smaller input: try one, or `--slice` another axis)")
     chosen = _positions(drawn, positions, animate)
-    write(path, draw(report, drawn, chosen, animate, others))
+    write(path, draw(report, drawn, chosen, animate, others), picture=not animate)
 
 
 def _slice(axes: tuple[Axis, ...], slice_: str | None) -> tuple[tuple[Axis, ...],
@@ -139,4 +143,4 @@ def _emit(text: str, output: str | None) -> None:
     if output is None:
         sys.stdout.write(text)
     else:
-        write(output, text)
+        write(output, text, picture=False)

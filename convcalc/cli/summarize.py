@@ -65,7 +65,8 @@ def summarize(
                                               "comma-separated.")] = None,
     rules: Annotated[str | None, typer.Option("--rules", help=RULES_HELP + " Several, "
                                               "comma-separated (pytorch,caffe), add the "
-                                              "layers whose sizes differ side by side.")
+                                              "layers whose sizes differ side by side (table and "
+                                              "json formats).")
                      ] = None,
 ) -> None:
     """A whole network, layer by layer: shapes, activations, params, MACs, exact totals.
@@ -95,6 +96,9 @@ def summarize(
     if input_shape is not None:
         model = resized(model, input_shape)
     chosen = rule_names(rules, most=7)
+    if len(chosen) > 1 and fmt not in (SummaryFormat.table, SummaryFormat.json):
+        fail("--rules with several rule sets compares them in the table and json formats; "
+             f"--format {fmt.value} takes one rule set")
     # Rows are made as they are written: JSON and CSV keep none of them.
     analysis = Analysis(model, settings_of(batch, dtype.value, chosen), known=loaded.problems,
                         tallies=(convention.own,))

@@ -5,11 +5,14 @@ its own shape propagation, counts from its own tensors). The layers that hold pa
 buffers are paired in the order they run, by a sequence alignment (``difflib``) of what
 each holds and gives, so a spec may name its layers as it likes and leave out layers that
 hold nothing (an activation, a flatten): their effect shows in the next layer's shape and
-in the totals. The first pair that differs is named.
+in the totals. A merge's branches may be written in another order than the model runs them
+(RegNet runs its shortcut first, the spec may write it last): the layers the alignment left
+unpaired are then paired by what they hold. The first pair that differs is named.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
@@ -93,6 +96,33 @@ def model_sides(model: Model, facts: dict[str, Facts]) -> list[Side]:
                  facts[node.name].output) for node in layer_nodes(model.layers)]
 
 
+def _pair_moved(pairs: list[Pair]) -> tuple[Pair, ...]:
+    """The pairs, with a layer the alignment left unpaired (or paired with another) joined
+    to the other side's unpaired layer that holds and gives the same, wherever it is."""
+    spare: dict[Held, list[Side]] = defaultdict(list)
+    for pair in pairs:
+        if not pair.agrees and pair.spec is not None:
+            spare[pair.spec.held].append(pair.spec)
+    found: dict[int, Side] = {}  # id of a model side → the spec side it pairs with
+    for pair in pairs:
+        if not pair.agrees and pair.model is not None and spare[pair.model.held]:
+            found[id(pair.model)] = spare[pair.model.held].pop(0)
+    taken = {id(side) for side in found.values()}
+    out: list[Pair] = []
+    for pair in pairs:
+        if pair.agrees:
+            out.append(pair)
+            continue
+        model = pair.model
+        if model is not None and id(model) in found:
+            out.append(Pair(found[id(model)], model))
+            model = None
+        spec = pair.spec if pair.spec is not None and id(pair.spec) not in taken else None
+        if spec is not None or model is not None:
+            out.append(Pair(spec, model))
+    return tuple(out)
+
+
 def compare(report: Report, imported: Imported) -> Against:
     ours = _weighted(spec_sides(report))
     theirs = _weighted(model_sides(imported.model, imported.facts))
@@ -110,4 +140,4 @@ def compare(report: Report, imported: Imported) -> Against:
               Total("buffers", spec.non_trainable_params, real.buffers),
               Total("MACs", spec.macs, real.macs),
               Total("output", spec.output_shape, real.output))
-    return Against(imported.model.source, tuple(pairs), totals)
+    return Against(imported.model.source, _pair_moved(pairs), totals)

@@ -20,7 +20,14 @@ from typing import Any
 
 from convcalc.importers import layers
 from convcalc.importers import layout as layouts
-from convcalc.importers.graph import Builder, Graph, ImportFailure, Totals, Unsupported
+from convcalc.importers.graph import (
+    Builder,
+    Graph,
+    ImportFailure,
+    Totals,
+    Unsupported,
+    regular_size,
+)
 from convcalc.layers.base import Layer
 from convcalc.layers.merge import MERGES
 from convcalc.problem import ERROR, LayerError, Problem
@@ -124,11 +131,12 @@ V1_TYPES = {"CONVOLUTION": "Convolution", "POOLING": "Pooling", "INNER_PRODUCT":
 
 def read(path: str, input_shape: Shape | None) -> Graph:
     """The graph of a deploy prototxt at its declared input (or ``input_shape``)."""
+    regular_size(path, MAX_BYTES, "a net description")
     try:
-        if os.path.getsize(path) > MAX_BYTES:
-            raise ImportFailure(f"{path}: over {MAX_BYTES:,} bytes, not a net description")
         with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+            text = handle.read(MAX_BYTES + 1)
+        if len(text) > MAX_BYTES:
+            raise ImportFailure(f"{path}: over {MAX_BYTES:,} characters, not a net description")
     except (OSError, UnicodeDecodeError) as exc:
         raise ImportFailure(f"{path}: cannot be read ({exc})") from None
     return _Reader(path, parse(text, path), input_shape).read()

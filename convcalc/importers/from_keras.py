@@ -22,7 +22,14 @@ from typing import Any
 
 from convcalc.importers import layers
 from convcalc.importers import layout as layouts
-from convcalc.importers.graph import Builder, Graph, ImportFailure, Totals, Unsupported
+from convcalc.importers.graph import (
+    Builder,
+    Graph,
+    ImportFailure,
+    Totals,
+    Unsupported,
+    regular_size,
+)
 from convcalc.layers.base import Layer
 from convcalc.layers.merge import MERGES
 from convcalc.problem import ERROR, LayerError, Problem
@@ -49,6 +56,7 @@ def read(path: str, input_shape: Shape | None) -> Graph:
 
 def _document(path: str) -> dict[str, Any]:
     """The model's configuration: ``config.json`` in the zip, or the JSON file itself."""
+    regular_size(path, 2**40, "a Keras model")  # a .keras zip holds the weights too
     try:
         if zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as archive:
@@ -65,8 +73,14 @@ def _document(path: str) -> dict[str, Any]:
                 raise ImportFailure(f"{path}: over {MAX_BYTES:,} bytes, not a Keras "
                                     "configuration")
             with open(path, encoding="utf-8") as handle:
-                text = handle.read()
+                text = handle.read(MAX_BYTES + 1)
+            if len(text) > MAX_BYTES:
+                raise ImportFailure(f"{path}: over {MAX_BYTES:,} characters, not a Keras "
+                                    "configuration")
         document = json.loads(text)
+    except RecursionError:  # the C decoder recurses once per nested list or object
+        raise ImportFailure(f"{path}: its JSON nests too deep for a Keras "
+                            "configuration") from None
     except (OSError, UnicodeDecodeError, ValueError, zipfile.BadZipFile) as exc:
         raise ImportFailure(f"{path}: cannot be read as a Keras model ({exc})") from None
     if not isinstance(document, dict) or not isinstance(document.get("config"), dict) or \

@@ -30,6 +30,7 @@ from convcalc.importers.graph import (
     ImportFailure,
     Totals,
     Unsupported,
+    regular_size,
 )
 from convcalc.shape import Shape
 
@@ -82,14 +83,16 @@ def read(path: str, input_shape: Shape | None) -> Graph:
 def _load(path: str) -> Any:
     import onnx
 
+    regular_size(path, MAX_BYTES, "an ONNX model")
     try:
-        size = os.stat(path).st_size
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_BYTES + 1)  # however much the file said it holds
     except OSError as exc:
         raise ImportFailure(f"cannot read {path}: {exc.strerror or exc}") from None
-    if size > MAX_BYTES:
-        raise ImportFailure(f"{path} has {size:,} bytes; the limit is {MAX_BYTES:,}")
+    if len(data) > MAX_BYTES:
+        raise ImportFailure(f"{path} has more than {MAX_BYTES:,} bytes")
     try:
-        model = onnx.load(path, load_external_data=False)
+        model = onnx.load_model_from_string(data)  # external data is never opened
     except Exception as exc:  # protobuf's DecodeError and friends
         raise ImportFailure(f"{path} is not a readable ONNX model ({type(exc).__name__}: "
                             f"{_printable(' '.join(str(exc).split()), 200)})") from None

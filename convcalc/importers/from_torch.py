@@ -35,6 +35,12 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:300]}"
 
 
+# What the user's code may raise while convcalc runs it: any error, and SystemExit too (a
+# factory that parses sys.argv with argparse ends with it), which would otherwise end
+# convcalc silently with the factory's exit code.
+USER_CODE_FAILURES = (Exception, SystemExit)
+
+
 def read(ref: str, input_shape: Shape | None) -> Graph:
     """The graph of ``torchvision:NAME`` or ``package.module:factory`` at ``input_shape``."""
     try:
@@ -55,7 +61,7 @@ def read(ref: str, input_shape: Shape | None) -> Graph:
                                 "224x224x3)")
         try:
             traced = _trace(model)
-        except Exception as exc:
+        except USER_CODE_FAILURES as exc:
             raise ImportFailure(f"torch.fx cannot trace {ref}: {one_line(exc)} (export it "
                                 "to ONNX and import the .onnx file instead)") from None
         values, flops = _run(ref, traced, shape)
@@ -103,7 +109,7 @@ def _factory(ref: str) -> tuple[Callable[[], Any], Shape | None]:
         found: Any = importlib.import_module(where)
         for part in name.split("."):
             found = getattr(found, part)
-    except Exception as exc:  # the user's module may raise anything while importing
+    except USER_CODE_FAILURES as exc:  # the user's module may raise anything while importing
         raise ImportFailure(f"cannot load the factory {ref}: {one_line(exc)}") from None
     if not callable(found):
         raise ImportFailure(f"{ref} is not callable")
@@ -187,12 +193,16 @@ def _build(ref: str, factory: Callable[[], Any]) -> Any:
     try:
         with _meta_parameters():
             model = factory()
-    except Exception as exc:  # the factory is the user's code: any failure is one line
+    except USER_CODE_FAILURES as exc:  # the factory is the user's code: any failure is one line
         raise ImportFailure(f"the factory {ref} raised {one_line(exc)}") from None
     if not isinstance(model, nn.Module):
         raise ImportFailure(f"the factory {ref} returned a {type(model).__name__}, not a "
                             "torch.nn.Module")
-    return model.eval()
+    try:
+        return model.eval()
+    except USER_CODE_FAILURES as exc:  # a module that is its own child recurses without end
+        raise ImportFailure(f"the model of {ref} cannot be put in eval mode: "
+                            f"{one_line(exc)}") from None
 
 
 def _run(ref: str, traced: Any, shape: Shape) -> tuple[dict[Any, Any], int]:
@@ -220,7 +230,7 @@ def _run(ref: str, traced: Any, shape: Shape) -> tuple[dict[Any, Any], int]:
     try:
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
             Recorder(traced).run(x)
-    except Exception as exc:
+    except USER_CODE_FAILURES as exc:
         raise ImportFailure(f"running {ref} on a {shape} input failed: "
                             f"{one_line(exc)}") from None
     return values, int(counter.get_total_flops())

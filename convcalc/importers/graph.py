@@ -14,6 +14,8 @@ into a :class:`~convcalc.model.Model`.
 from __future__ import annotations
 
 import dataclasses
+import os
+import stat
 from dataclasses import dataclass, field
 
 from convcalc.importers import layout as layouts
@@ -34,6 +36,23 @@ class ImportFailure(Exception):
         super().__init__(message)
         self.message = message
         self.problems = problems
+
+
+def regular_size(path: str, limit: int, what: str) -> int:
+    """The size of the file at ``path``, which must be a regular file of at most ``limit``
+    bytes. A device, a FIFO or a socket (``/dev/zero`` linked as ``model.onnx``) reports no
+    size and never ends, so it is refused before anything is read; callers still read at
+    most ``limit`` + 1 bytes, for files that under-report (``/proc``)."""
+    try:
+        status = os.stat(path)
+    except OSError as exc:
+        raise ImportFailure(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(status.st_mode):
+        raise ImportFailure(f"{path} is not a regular file, so not {what}")
+    if status.st_size > limit:
+        raise ImportFailure(f"{path} has {status.st_size:,} bytes; the limit for {what} is "
+                            f"{limit:,}")
+    return status.st_size
 
 
 class Unsupported(Exception):

@@ -2,17 +2,50 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from typing import Any
 
 from convcalc.arith import span
+from convcalc.importers.graph import Unsupported
 from convcalc.layers import KINDS
 from convcalc.layers.base import Layer
 
+# The least value of each kind of field, as the spec language reads it (layers/fields.py):
+# a file's settings reach the dataclass directly, so they are held to the same bounds here.
+_LEAST = {"int": 1, "Ints": 1, "Offsets": 0, "Index": 0}
+
 
 def make(kind: str, **fields: Any) -> Layer:
-    """A layer of a registry kind (fields as the kind's dataclass takes them)."""
-    made: Layer = KINDS[kind](**fields)
+    """A layer of a registry kind (fields as the kind's dataclass takes them); a value the
+    spec language would refuse (a stride of 0, a negative pad, an infinite slope) is
+    ``Unsupported``, so the reader names the node instead of dividing by zero later."""
+    cls: type[Any] = KINDS[kind]  # every registry kind is a dataclass
+    annotations = {f.name: str(f.type) for f in dataclasses.fields(cls)}
+    for name, value in fields.items():
+        if not _in_range(annotations[name].removesuffix(" | None"), value):
+            raise Unsupported(f"{kind} {name} {value!r} is out of range (sizes are whole "
+                              "numbers of at least 1, pads and offsets of at least 0, numbers "
+                              "finite)")
+    made: Layer = cls(**fields)
     return made
+
+
+def _in_range(annotation: str, value: Any) -> bool:
+    if value is None or isinstance(value, str):
+        return True
+    if annotation == "float":
+        return not isinstance(value, bool) and math.isfinite(value)
+    if annotation == "Pads":
+        return all(_whole(p, 0) for pair in value for p in pair)
+    least = _LEAST.get(annotation)
+    values = value if isinstance(value, tuple) else (value,)
+    return least is None or all(_whole(v, least) for v in values)
+
+
+def _whole(value: Any, least: int) -> bool:
+    """An integer (not a bool or a float, which a JSON file may hold) of at least ``least``."""
+    return type(value) is int and value >= least
 
 
 def uniform(values: tuple[int, ...]) -> tuple[int, ...]:

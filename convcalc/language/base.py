@@ -49,6 +49,13 @@ def plain(node: Node) -> Any:
     return {key.value: plain(value) for key, value in node.entries}
 
 
+def outside_block(text: object) -> str:
+    """Why a ``$`` written in the spec's own ``layers`` (no block call around it) is refused:
+    nothing is substituted there, whether or not the text names an argument."""
+    return (f"{text!r}: $name and $(…) are filled in only inside a block's body (see "
+            "Blocks), not in the spec's own layers")
+
+
 def suggest(word: str, choices: list[str] | tuple[str, ...], cutoff: float = 0.6) -> str:
     """`` (did you mean 'x'?)`` for the closest other choice, or ""."""
     import difflib  # only when something is misspelt

@@ -10,7 +10,15 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from convcalc.language.base import MERGES, RESERVED, BadCall, Scope, plain, suggest
+from convcalc.language.base import (
+    MERGES,
+    RESERVED,
+    BadCall,
+    Scope,
+    outside_block,
+    plain,
+    suggest,
+)
 from convcalc.language.expressions import FUNCTIONS, ExpressionError, evaluate, show
 from convcalc.language.references import Reference, brief, names_in, references
 from convcalc.language.shapes import SHAPE_NAMES, ShapeTracker
@@ -198,8 +206,7 @@ class BlockReader(ShapeTracker):
             for _, given in value.entries:
                 if isinstance(given, Scalar) and isinstance(given.value, str) and \
                         "$" in given.value:
-                    self.problem(given, "undefined-argument", f"{given.value!r} uses an "
-                                 "argument outside a block")
+                    self.problem(given, "undefined-argument", outside_block(given.value))
                     return []
         bound = self.bind(block, at, value)
         shape = self.shape_arguments(block.name, block.reads, at)

@@ -23,6 +23,7 @@ from convcalc.language.base import (
     Opener,
     Scope,
     TooLarge,
+    outside_block,
     plain,
     suggest,
 )
@@ -359,7 +360,7 @@ class Builder(MergeReader):
     def word(self, text: str, at: Scalar, value: Node | None, modifiers: dict[str, Node],
              scope: Scope) -> list[ModelNode]:
         if "$" in text:
-            self.problem(at, "undefined-argument", f"{text!r} uses an argument outside a block")
+            self.problem(at, "undefined-argument", outside_block(text))
             return []
         if text in self.blocks:
             return self.call(self.blocks[text], at, value, modifiers, scope)
@@ -397,7 +398,7 @@ class Builder(MergeReader):
         # located values each time, and make the same layer.
         made = self.item_made(at, value) if self.expanding else None
         if made is None:
-            made = self.make(kind, at, value, base)
+            made = self.make(kind, at, value, base, not scope.calls)
             if made is None:
                 return None
             if self.expanding:
@@ -420,10 +421,11 @@ class Builder(MergeReader):
         """What an item of a block's body made when an earlier call read it."""
         return self.items_made.get((at, value))
 
-    def make(self, kind: type[Any], at: Scalar, value: Node | None, base: dict[str, object]
-             ) -> tuple[Any, Where, Mapping[str, Where], dict[str, Node]] | None:
+    def make(self, kind: type[Any], at: Scalar, value: Node | None, base: dict[str, object],
+             outside: bool) -> tuple[Any, Where, Mapping[str, Where], dict[str, Node]] | None:
         """The layer an item makes, where it and its keys were written, and its own keys
-        (name, allow, reason); None when it has problems (reported)."""
+        (name, allow, reason); None when it has problems (reported). ``outside`` a block's
+        body, a ``$`` in a value is a problem: arguments are filled in only there."""
         registry_name = NAME_OF[kind]
         path = self.path
         raw: dict[str, object] = {}
@@ -440,6 +442,10 @@ class Builder(MergeReader):
                 key_name = str(key.value)
                 if key_name in OWN_KEYS:
                     written[key_name] = node
+                elif outside and type(node) is Scalar and type(node.value) is str and \
+                        "$" in node.value:
+                    self.problem(node, "undefined-argument", outside_block(node.value))
+                    return None
                 else:
                     raw[key_name] = node.value if type(node) is Scalar else plain(node)
                     places[key_name] = Where(path, node.line, node.col)

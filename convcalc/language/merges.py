@@ -9,7 +9,7 @@ with one branch is that branch, written in place.
 
 from __future__ import annotations
 
-from convcalc.language.base import Scope, plain
+from convcalc.language.base import Scope, outside_block, plain
 from convcalc.language.blocks import BlockReader
 from convcalc.language.expressions import show
 from convcalc.language.shapes import Current, Unknown
@@ -34,8 +34,7 @@ class MergeReader(BlockReader):
         if isinstance(value, bool):
             return value
         if isinstance(value, str) and "$" in value:
-            self.problem(condition, "undefined-argument", f"{value!r} uses an argument outside "
-                         "a block")
+            self.problem(condition, "undefined-argument", outside_block(value))
         else:
             self.problem(condition, "bad-condition", f"if needs true or false, such as "
                          f"$(stride == 1); got {show(value)}")

@@ -22,6 +22,7 @@ from convcalc.shape import Shape
 # every spatial axis.
 Ints = tuple[int, ...]  # positive sizes: kernel, stride, dilation
 Offsets = tuple[int, ...]  # non-negative sizes: output_padding
+Index = int  # a position counted from 0: take-token's index
 Pads = str | tuple[tuple[int, int], ...]  # a padding word, or (before, after) per axis
 Act = str | None  # a fused activation, which changes no number
 

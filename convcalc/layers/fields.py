@@ -183,6 +183,7 @@ PARSERS: dict[str, Callable[[object], Any]] = {
     "int | None": _optional(lambda v: _integer(v, 1)),
     "Ints": lambda v: _integers(v, 1),
     "Ints | None": _optional(lambda v: _integers(v, 1)),
+    "Index": lambda v: _integer(v, 0),
     "Offsets": lambda v: _integers(v, 0),
     "Offsets | None": _optional(lambda v: _integers(v, 0)),
     "Pads": parse_pads,

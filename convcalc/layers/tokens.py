@@ -18,6 +18,7 @@ from convcalc.layers.base import (
     Act,
     Effect,
     Formula,
+    Index,
     Ints,
     RFStep,
     activation_formula,
@@ -76,7 +77,7 @@ class Grid:
             side = isqrt(length)
             if side * side != length:
                 raise LayerError("token-mismatch", f"{length} tokens are not a square grid: "
-                                 "give its `size`, e.g. size: 7x28")
+                                 f"give its `size`, H x W with H·W = {length}")
             return (side, side)
         sizes = self.size * 2 if len(self.size) == 1 else self.size
         if prod(sizes) != length:
@@ -149,7 +150,7 @@ class TakeToken:
     count_field: ClassVar[str | None] = "index"
     kernel_field: ClassVar[str | None] = None
 
-    index: int = 0
+    index: Index = 0
 
     def apply(self, x: Shape) -> Effect:
         length = need_sequence(x, "take-token")

@@ -2,9 +2,10 @@
 
 A spec's names, source and path are the user's (or an attacker's) text. In SVG and HTML it
 is always character data or a quoted attribute value, never markup: ``&<>"'`` become
-references. Characters that XML forbids or that hide or reorder text (C0/C1 controls, bidi
-overrides, zero-width marks, surrogates, non-characters) are shown as visible escapes
-(``\\x1b``, ``\\u202e``) instead: XML 1.0 cannot even carry most of them as references.
+references. Characters that XML forbids or that hide, break or reorder text (C0/C1
+controls, bidi overrides, zero-width marks, line and paragraph separators, surrogates,
+non-characters) are shown as visible escapes (``\\x1b``, ``\\u202e``) instead: XML 1.0
+cannot even carry most of them as references.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_HIDDEN = {"Cc", "Cf", "Cs", "Co", "Cn"}
+_HIDDEN = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}  # as the terminal's escape, less Zs
 _XML = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}
 _XML_SPECIAL = re.compile("[&<>\"']")
 _MERMAID_SAFE = re.compile(r"[A-Za-z0-9 .,:_/()+\-×→]")
