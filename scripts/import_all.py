@@ -80,6 +80,8 @@ def oracle(model: Any, size: int, folded: bool) -> tuple[int, int, int, int]:
 
 
 def foldable(model: Any) -> list[tuple[Any, Any]]:
+    """The batch norms an exporter folds, with their convolution: those right after one
+    (DenseNet's norm-relu-conv layers keep theirs)."""
     import torch
     import torch.fx
 

@@ -24,6 +24,7 @@ from convcalc.language import load_text
 from convcalc.language.writer import write_spec
 from convcalc.model import Group, Merge, Node
 from convcalc.shape import Shape
+from scripts.import_all import foldable
 from tests.oracles import need
 
 torch = need("torch")
@@ -72,21 +73,6 @@ def oracle(model: Any, size: int, bn_folded: bool = False) -> tuple[int, int, in
             params -= norm.num_features * (1 if conv.bias is None else 2)
             buffers -= 2 * norm.num_features
     return params, buffers, counter.get_total_flops() // 2, Shape((), out.shape[1])
-
-
-def foldable(model: Any) -> list[tuple[Any, Any]]:
-    """The batch norms an exporter folds, with their convolution: those right after one
-    (DenseNet's norm-relu-conv layers keep theirs)."""
-    traced = torch.fx.symbolic_trace(model)
-    found = []
-    for node in traced.graph.nodes:
-        module = traced.get_submodule(node.target) if node.op == "call_module" else None
-        source: Any = node.args[0] if node.args else None
-        if isinstance(module, torch.nn.BatchNorm2d) and getattr(source, "op", "") == \
-                "call_module" and isinstance(traced.get_submodule(source.target),
-                                             torch.nn.Conv2d) and len(source.users) == 1:
-            found.append((module, traced.get_submodule(source.target)))
-    return found
 
 
 def spec_totals(result: Imported) -> tuple[int, int, int, Shape]:
