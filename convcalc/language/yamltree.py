@@ -206,6 +206,21 @@ def parse(text: str) -> tuple[Node | None, list[Duplicate]]:
     Raises :class:`YamlError` for syntax errors, unsupported tags, nesting deeper than
     ``MAX_DEPTH`` and what aliases repeat beyond ``MAX_ALIASED``.
     """
+    text = shield(text)
+    if text.count("\n") > _LONG:  # a long text may repeat its lines: each is read once
+        from convcalc.language.samelines import read_shortened
+
+        read = read_shortened(text, _read)
+        if read is not None:
+            return read
+    return _read(text)
+
+
+_LONG = 512  # lines: below this, looking for repeated lines costs more than it can save
+
+
+def _read(text: str) -> tuple[Node | None, list[Duplicate]]:
+    """``parse`` of a text already shielded."""
     builder = _Builder()
     resolved = builder.resolved
     # the collections being built: (mapping?, anchor, line, col, values before it, where it
@@ -221,7 +236,7 @@ def parse(text: str) -> tuple[Node | None, list[Duplicate]]:
     map_start, seq_start = yaml.MappingStartEvent, yaml.SequenceStartEvent
     map_end, seq_end = yaml.MappingEndEvent, yaml.SequenceEndEvent
     node: Node
-    loader = _Loader(shield(text))
+    loader = _Loader(text)
     try:
         # each event straight from the parser, up to the None after the stream's end (no
         # generator, no check_event: this is the hot loop of reading a large spec)

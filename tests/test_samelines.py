@@ -1,0 +1,163 @@
+"""Reading a text without its repeated lines gives the tree reading all of it gives.
+
+Every tree is compared whole (values, lines, columns, duplicate keys) with the plain reading
+of the same text, on the bundled specs, the hostile corpus, and documents made of lines
+chosen to trap a reader that trusts a line's text: block scalars, multi-line values, flow
+collections across lines, anchors, duplicate keys, comments, items that go on below.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from convcalc.language import samelines, yamltree
+from convcalc.language.references import shield
+
+ROOT = Path(__file__).parent.parent
+Tree = object
+
+
+def dump(node: yamltree.Node | None) -> Tree:
+    """A node as plain data: what it holds and where each part of it was written."""
+    if node is None:
+        return None
+    if isinstance(node, yamltree.Scalar):
+        return ("scalar", node.value, type(node.value).__name__, node.line, node.col)
+    if isinstance(node, yamltree.Seq):
+        return ("seq", node.line, node.col, [dump(item) for item in node.items])
+    return ("map", node.line, node.col, [(dump(key), dump(value)) for key, value in node.entries])
+
+
+def readings(text: str) -> tuple[object, object]:
+    """The plain reading and the shortened one (None when it declined) of one text."""
+    shielded = shield(text)
+    shortened = samelines.read_shortened(shielded, yamltree._read, worth=1)
+    try:
+        root, duplicates = yamltree._read(shielded)
+    except yamltree.YamlError as exc:
+        return ("error", exc.code, exc.line, exc.col), shortened and "read"
+    plain = (dump(root), [vars(duplicate) for duplicate in duplicates])
+    if shortened is None:
+        return plain, None
+    return plain, (dump(shortened[0]), [vars(duplicate) for duplicate in shortened[1]])
+
+
+def agrees(text: str) -> bool:
+    """True when the shortened reading was taken, False when it declined; fails if it
+    differs from the plain one."""
+    plain, short = readings(text)
+    assert short is None or short == plain, text
+    return short is not None
+
+
+SPECS = sorted(path for folder in ("architectures", "convcalc", "tests")
+               for path in (ROOT / folder).rglob("*.yaml"))
+
+
+def test_every_spec_in_the_repository_reads_the_same_shortened() -> None:
+    taken = 0
+    for path in SPECS:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue
+        taken += agrees(text)
+    assert taken >= 5  # the shortening was tried on real specs, not declined everywhere
+
+
+def test_a_long_generated_spec_is_read_shortened_and_the_same() -> None:
+    widths = (8, 16, 8, 32)
+    text = "input: 32x32x8\nlayers:\n" + "".join(
+        f"  - conv: {{filters: {widths[i % 4]}, k: 1}}\n" for i in range(2000))
+    shortened = samelines.shorten(shield(text))
+    assert shortened is not None and shortened.text.count("\n") < 10
+    assert agrees(text)
+    root, _ = yamltree.parse(text)
+    assert isinstance(root, yamltree.Map)
+    layers = root.get("layers")
+    assert isinstance(layers, yamltree.Seq) and len(layers.items) == 2000
+    last = layers.items[-1]
+    assert isinstance(last, yamltree.Map) and (last.line, last.col) == (2002, 5)
+    assert dump(last.get("conv")) == ("map", 2002, 11, [
+        (("scalar", "filters", "str", 2002, 12), ("scalar", 32, "int", 2002, 21)),
+        (("scalar", "k", "str", 2002, 25), ("scalar", 1, "int", 2002, 28))])
+
+
+@pytest.mark.parametrize("text", [
+    # lines that look like items but are text of a block scalar, folded or literal
+    "doc: |\n  - conv\n  - conv\n  - conv\n",
+    "doc: >-\n  - conv\n  - conv\n  - conv\nname: x\n",
+    # a multi-line plain value that goes on over item-like lines
+    "name: a\n  - conv\n  - conv\n  - conv\n",
+    # a flow list across lines
+    "layers: [a,\n - b,\n - b,\n - b]\n",
+    # items that go on below (more keys) and nested lists
+    "layers:\n- conv: 1\n- conv: 1\n  name: x\n- conv: 1\n- conv: 1\n",
+    "- - a\n- - a\n- - a\n  - b\n- - a\n",
+    # a key given twice on a repeated line
+    "layers:\n- {a: 1, a: 2}\n- {a: 1, a: 2}\n- {a: 1, a: 2}\n",
+    # comments between and after items, and a run at the root
+    "- conv # c\n- conv # c\n# x\n- conv # c\n- conv # c\n- conv # c\n",
+    # a shielded expression with commas
+    "layers:\n- conv1-$(max(8, 2))\n- conv1-$(max(8, 2))\n- conv1-$(max(8, 2))\n",
+    # carriage returns: lines are not counted by \n alone
+    "layers:\r\n- a\r\n- a\r\n- a\r\n",
+])
+def test_traps_read_as_the_whole_text_does(text: str) -> None:
+    agrees(text)
+
+
+LINES = [
+    "- conv", "- conv: {k: 1}", "- [a, b]", "- {a: 1,", "  b: 2}", "- a:", "  - x", "- - x",
+    "key: |", "key: >", "key: v", "key:", "  go on", "# note", "- \"q\"", "- &a x", "- *a",
+    "- a: 1", "  name: y", "---", "...", "", "- conv  # c", "-  conv", "- a: b: c",
+    "- {a: 1, a: 2}", "- ? x", "- x: [1,", "  2]", "- $(max(8, c))", "- 'a", "  b'", "-",
+    "- !!int 3", "- 0x10", "- 1:30", "- {k: 1}", "- conv1-8",
+]
+FUZZ = settings(max_examples=int(os.environ.get("CONVCALC_FUZZ_EXAMPLES", "300")),
+                deadline=None)
+
+
+@FUZZ
+@given(st.lists(st.tuples(st.integers(0, 4), st.sampled_from(LINES),
+                          st.integers(1, 4)), max_size=30))
+def test_documents_of_trap_lines_read_the_same_shortened(
+        lines: list[tuple[int, str, int]]) -> None:
+    text = "".join((" " * indent + line + "\n") * times for indent, line, times in lines)
+    agrees(text)
+
+
+def test_a_shortened_reading_that_fails_is_read_whole_with_the_real_position() -> None:
+    text = "layers:\n" + "- conv\n" * 600 + "- {a: 1\n"
+    with pytest.raises(yamltree.YamlError) as whole:
+        yamltree._read(text)
+    with pytest.raises(yamltree.YamlError) as failed:
+        yamltree.parse(text)
+    assert whole.value.line > 600  # past the lines the shortened text leaves out
+    assert (failed.value.code, failed.value.message, failed.value.line, failed.value.col) == \
+        (whole.value.code, whole.value.message, whole.value.line, whole.value.col)
+
+
+# items that read, and lines that make the one above go on
+ITEMS = ["- conv", "- conv: {k: 1}", "- [a, b]", "- a:", "  - x", "- - x", "- a: 1", "  name: y",
+         "- conv  # c", "-  conv", "- {a: 1, a: 2}", "- $(max(8, c))", "-", "- !!int 3", "- 0x10",
+         "- 1:30", "- conv1-8", "# c", "", "    deeper: 1", "  - - y", "- x: [1,", "  2]",
+         "- a: |", "    text"]
+
+
+@FUZZ
+@given(st.sampled_from([0, 2]),
+       st.lists(st.tuples(st.sampled_from(ITEMS), st.integers(1, 4), st.integers(0, 9)),
+                max_size=30))
+def test_lists_of_trap_items_read_the_same_shortened(
+        indent: int, lines: list[tuple[str, int, int]]) -> None:
+    # mostly items of one list, now and then at another indentation
+    text = "layers:\n" + "".join(
+        (" " * (indent if shift < 8 else shift - 6) + line + "\n") * times
+        for line, times, shift in lines)
+    agrees(text)
