@@ -1,6 +1,6 @@
 """`convcalc zoo` and `convcalc schema`: what is bundled, and the spec format."""
 
-from __future__ import annotations
+# Annotations evaluated once, not as strings: see convcalc/cli/__init__.py.
 
 import sys
 from typing import Annotated

@@ -1,6 +1,6 @@
 """`convcalc check`: specs checked like a linter."""
 
-from __future__ import annotations
+# Annotations evaluated once, not as strings: see convcalc/cli/__init__.py.
 
 import sys
 from typing import Annotated

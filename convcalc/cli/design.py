@@ -1,6 +1,6 @@
 """Design questions: `solve`, `sizes`, `sweep`, `compare` and `explain`."""
 
-from __future__ import annotations
+# Annotations evaluated once, not as strings: see convcalc/cli/__init__.py.
 
 import dataclasses
 import sys

@@ -1,6 +1,6 @@
 """`convcalc draw`: a picture of a whole architecture."""
 
-from __future__ import annotations
+# Annotations evaluated once, not as strings: see convcalc/cli/__init__.py.
 
 import sys
 from enum import Enum

@@ -1,6 +1,6 @@
 """`convcalc export` and `convcalc verify`: a spec as PyTorch, and PyTorch's word on it."""
 
-from __future__ import annotations
+# Annotations evaluated once, not as strings: see convcalc/cli/__init__.py.
 
 import sys
 from enum import Enum

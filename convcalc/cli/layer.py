@@ -1,6 +1,6 @@
 """`convcalc layer`: one layer on one input, worked out."""
 
-from __future__ import annotations
+# Annotations evaluated once, not as strings: see convcalc/cli/__init__.py.
 
 import dataclasses
 import sys

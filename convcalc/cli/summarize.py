@@ -1,6 +1,6 @@
 """`convcalc summarize`: a whole network, layer by layer."""
 
-from __future__ import annotations
+# Annotations evaluated once, not as strings: see convcalc/cli/__init__.py.
 
 import sys
 from typing import Annotated
