@@ -18,8 +18,9 @@ LIMIT = 10**MAX_DIGITS  # numbers computed from them stay below this (analysis r
 _SI = {"": 1, "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15}
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50}
 _WHOLE = re.compile(r"\s*[-+]?([0-9]+)\s*")
-_QUANTITY = re.compile(r"\s*(?P<number>[0-9]+(?:\.[0-9]+)?|\.[0-9]+)\s*(?P<prefix>[kKMGTP]i?)?"
-                       r"\s*(?P<unit>B|MACs?|FLOPs?|params?)?\s*")
+# compiled when first used (``re`` keeps it): a run that reads no quantity does not pay
+_QUANTITY = (r"\s*(?P<number>[0-9]+(?:\.[0-9]+)?|\.[0-9]+)\s*(?P<prefix>[kKMGTP]i?)?"
+             r"\s*(?P<unit>B|MACs?|FLOPs?|params?)?\s*")
 
 
 class NumberTooLong(ValueError):
@@ -60,7 +61,7 @@ def shorten(text: str, most: int = 40) -> str:
 
 def parse_quantity(text: str) -> int:
     """``25M`` = 25,000,000; ``2GiB`` = 2·2^30; ``1.5k`` = 1,500. Exact: no rounding at all."""
-    match = _QUANTITY.fullmatch(text.replace("_", "").replace(",", ""))
+    match = re.fullmatch(_QUANTITY, text.replace("_", "").replace(",", ""))
     if not match:
         raise ValueError(f"{shorten(text)} is not a number like 25M, 4.5G or 2GiB")
     check_digits(match["number"].replace(".", ""))

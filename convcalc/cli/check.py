@@ -3,6 +3,7 @@
 # Annotations evaluated once, not as strings: see convcalc/cli/__init__.py.
 
 import sys
+from enum import Enum
 from typing import Annotated
 
 import typer
@@ -11,7 +12,6 @@ from convcalc.cli.common import (
     EXIT_PROBLEMS,
     EXIT_USAGE,
     RULES_HELP,
-    CheckFormat,
     Dtype,
     count,
     fail,
@@ -20,6 +20,12 @@ from convcalc.cli.common import (
     settings_of,
 )
 from convcalc.problem import ERROR, INFO, WARNING
+
+
+class CheckFormat(str, Enum):
+    parsable = "parsable"
+    github = "github"
+    json = "json"
 
 
 def check(

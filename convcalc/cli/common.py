@@ -60,12 +60,6 @@ class Optimizer(str, Enum):
     adam = "adam"
 
 
-class CheckFormat(str, Enum):
-    parsable = "parsable"
-    github = "github"
-    json = "json"
-
-
 RULES_HELP = ("Size rules of a framework: pytorch, tensorflow, keras, onnx, caffe, mxnet or "
               "darknet (rounding, padding words, what it refuses). Default: the spec's "
               "`rules:`, else pytorch without its refusals.")
