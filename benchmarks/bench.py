@@ -12,7 +12,8 @@ import floor. Generated specs (1,000 to 100,000 layers) are also timed in-proces
 their peak memory (tracemalloc).
 
 Large specs (issue #14) are run end to end, a few times each, with their peak resident
-memory: 100,000 layers in the long form (`- conv: {filters: 8, k: 1}`), the 149-byte spec
+memory: 100,000 layers in the long form (`- conv: {filters: 8, k: 1}`; also with no line
+repeating another, which makes the reader read every line), the 149-byte spec
 that expands to 250,000 layers (five blocks of five blocks of layers, repeated 9,999
 times), and `sizes resnet50` over the default range:
 
@@ -62,12 +63,15 @@ layers:
 """
 
 
-def long_form_spec(layers: int) -> str:
+def long_form_spec(layers: int, distinct: bool = False) -> str:
     """``layers`` layers written in the long form, a few distinct widths: the form that costs
-    the most per layer to read (two mappings and five values a layer)."""
+    the most per layer to read (two mappings and five values a layer). ``distinct`` ends each
+    line with its own comment: the same layers, but no line repeats another, so each is read
+    in full."""
     widths = (8, 16, 8, 32)
     lines = ["name: long form", "input: 32x32x8", "layers:"]
-    lines += [f"  - conv: {{filters: {widths[i % 4]}, k: 1}}" for i in range(layers)]
+    lines += [f"  - conv: {{filters: {widths[i % 4]}, k: 1}}" + (f"  # {i}" if distinct else "")
+              for i in range(layers)]
     return "\n".join(lines) + "\n"
 
 
@@ -92,6 +96,8 @@ def large_cases(folder: Path) -> dict[str, list[str]]:
     long_10k, long_100k = folder / "long-10000.yaml", folder / "long-100000.yaml"
     long_10k.write_text(long_form_spec(10_000))
     long_100k.write_text(long_form_spec(100_000))
+    distinct = folder / "long-distinct-100000.yaml"
+    distinct.write_text(long_form_spec(100_000, distinct=True))
     amplified = folder / "amplified.yaml"
     amplified.write_text(AMPLIFIED_SPEC)
     return {
@@ -99,6 +105,9 @@ def large_cases(folder: Path) -> dict[str, list[str]]:
                                                          *arguments[1:]]
            for command, arguments in LONG_FORM_COMMANDS.items()
            for layers, spec in ((10_000, long_10k), (100_000, long_100k))},
+        **{f"{command}, long form, 100,000 lines, none repeated": [
+            *arguments[:1], str(distinct), *arguments[1:]]
+           for command, arguments in LONG_FORM_COMMANDS.items()},
         "check, amplified, 250,000 layers": ["check", str(amplified)],
         "summarize --format json, amplified": ["summarize", str(amplified), "--format",
                                                "json"],

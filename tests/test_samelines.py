@@ -1,4 +1,5 @@
-"""Reading a text without its repeated lines gives the tree reading all of it gives.
+"""Reading a text without the lines of a shape seen before gives the tree reading it all
+gives.
 
 Every tree is compared whole (values, lines, columns, duplicate keys) with the plain reading
 of the same text, on the bundled specs, the hostile corpus, and documents made of lines
@@ -161,3 +162,53 @@ def test_lists_of_trap_items_read_the_same_shortened(
         (" " * (indent if shift < 8 else shift - 6) + line + "\n") * times
         for line, times, shift in lines)
     agrees(text)
+
+
+# lines of one shape whose words read differently: numbers, text, booleans, nulls, keys
+# that are not text, keys given twice, values longer than a word
+SHAPED = ["- conv: {filters: 8, k: 1}", "- conv: {filters: 16, k: 1}", "- conv: {filters: x, k: 1}",
+          "- conv: {filters: true, k: 1}", "- conv: {filters: null, k: 1}",
+          "- conv: {k: 8, k: 1}", "- conv: {1: 8, k: 1}", "- conv: {filters: 1_000, k: 0x10}",
+          "- conv: {filters: .inf, k: -1}", "- {a: 1, b: 2}", "- {a: 1, a: 2}", "- {1: a, b: 2}",
+          "- {yes: 1, b: 2}", "- conv3 64", "- conv3 6", "- 1:30", "- 1:3", "- a:", "- b:",
+          "- [a, b]", "- [a, 1]", "- [1.5, +1]", "- conv # 1", "- conv # 2", "- conv1-8",
+          "- conv3-16-s2", "- a.b", "- on", "- - a", "- a: b", "- 1: b", "- null: b",
+          "- x: [1, 2]", "- x: [a, b]", "- {a: }", "- {b: }", "  name: y", "- 12345678901234"]
+
+
+@FUZZ
+@given(st.sampled_from([0, 2]),
+       st.lists(st.tuples(st.sampled_from(SHAPED), st.integers(1, 3), st.integers(0, 40)),
+                max_size=40))
+def test_lines_of_one_shape_with_other_words_read_the_same_shortened(
+        indent: int, lines: list[tuple[str, int, int]]) -> None:
+    # mostly one list; a line at another indentation now and then
+    text = "layers:\n" + "".join(
+        (" " * (indent if shift < 39 else shift - 37) + line + "\n") * times
+        for line, times, shift in lines)
+    agrees(text)
+
+
+def test_a_long_spec_of_named_layers_is_read_shortened_and_the_same() -> None:
+    text = "input: 32x32x8\nlayers:\n" + "".join(
+        f"  - conv: {{filters: {8 * (1 + i % 5)}, k: 1, name: layer{i}}}\n" for i in range(1000))
+    shortened = samelines.shorten(shield(text))
+    assert shortened is not None and shortened.text.count("\n") < 5
+    assert agrees(text)
+    root, _ = yamltree.parse(text)
+    assert isinstance(root, yamltree.Map)
+    layers = root.get("layers")
+    assert isinstance(layers, yamltree.Seq)
+    last = layers.items[-1]
+    assert isinstance(last, yamltree.Map)
+    assert dump(last.get("conv")) == ("map", 1002, 11, [
+        (("scalar", "filters", "str", 1002, 12), ("scalar", 40, "int", 1002, 21)),
+        (("scalar", "k", "str", 1002, 25), ("scalar", 1, "int", 1002, 28)),
+        (("scalar", "name", "str", 1002, 31), ("scalar", "layer999", "str", 1002, 37))])
+
+
+def test_a_value_longer_than_a_word_is_still_read_once_where_its_line_repeats() -> None:
+    text = "layers:\n" + "- conv3 64\n" * 5 + "- conv3 65\n" + "- conv3 64\n" * 3 + "- x\n"
+    # `conv3 65` has the shape of `conv3 64`, which makes no recipe: declined
+    assert readings(text)[1] is None
+    assert agrees("layers:\n" + "- conv3 64\n" * 5 + "- x\n")  # identical lines: taken

@@ -1,33 +1,55 @@
-"""Reading a spec's repeated lines once.
+"""Reading a long spec's lines of one shape once.
 
-A generated spec repeats its lines: 100,000 layers written `- conv: {filters: 8, k: 1}` in a
-few widths are a few distinct lines. The YAML parser makes seven Python objects for each
-line (0.45 s of events for 100,000 lines, before any of them is a value), although a line
-that repeats an earlier item of the same list, at the same indentation, reads the same way.
+A generated spec repeats the shape of its lines: 100,000 layers written
+`- conv: {filters: 8, k: 1}` differ, if at all, in their words and numbers. The YAML parser
+makes seven Python objects for each such line (0.45 s of events for 100,000 lines, before
+any of them is a value), although an item line that has the shape of an earlier item of the
+same list, at the same indentation, reads the same way with its own words in their places.
 
-So a long text is read without those lines, and each one becomes a copy of its earlier
-twin's values, moved to its own line. The shortening is a claim about the text, and the
-tree of the shortened text checks it: every line of a run must be read as one item of one
-block list, at the run's column. When it is not (the lines were inside a block scalar, a
-multi-line value, a flow collection) or the shortened text has any problem at all, the
-whole text is read as written. What is returned is what reading the whole text returns.
+A line's shape is the line with each plain word (letters, digits, `_ . + -`) taken out. A
+long text is read without the item lines whose shape an earlier item of their run had; the
+earlier line's tree becomes a recipe (which word each value is, at which column each part
+starts), and each line left out is made from the recipe with its own words and columns.
+
+The shortening is a claim about the text, and the shortened text's tree checks it: every
+line of a run must be read as one item of one block list, at the run's column; a recipe
+must account for each value by one word of its line, and each line left out must give text
+keys, none twice. When anything does not hold (the lines were inside a block scalar, a
+multi-line value, a flow collection; a word reads as a number in one line and as a key in
+another) or any reading fails, the whole text is read as written. What is returned is what
+reading the whole text returns.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import accumulate
 
-from convcalc.language.yamltree import Duplicate, Map, Node, Scalar, Seq, YamlError
+from convcalc.language.yamltree import (
+    Duplicate,
+    Map,
+    Node,
+    Scalar,
+    Seq,
+    YamlError,
+    plain_values,
+)
 
 # A line that may be left out: a block list item at some indentation, with none of what
 # would make a line's reading depend on more than its text (anchors, aliases, tags, quotes,
 # block scalars, directives, complex keys, tabs, escapes).
 _ITEM = re.compile(r"( *)- (?=[^ ])[^&*!|>'\"%@`?\t\\]*|( *)-")
+# A plain word: split at, a line's words are at its odd places.
+_WORD = re.compile(r"([A-Za-z0-9_.+-]+)")
 # Line breaks that YAML has besides \n: where they are, lines are not counted by \n alone.
 _OTHER_BREAKS = re.compile("[\r\x85\u2028\u2029]")
 WORTH = 256  # lines left out, at the least, before reading a shortened text pays
+
+Read = tuple[Node | None, list[Duplicate]]
+Values = Callable[[str, int, int], object]
 
 
 @dataclass
@@ -40,22 +62,26 @@ class Run:
 
 @dataclass
 class Shortened:
-    """A text without its repeated item lines, and how to put them back."""
+    """A text without the item lines of a shape seen before in their run, and how to put
+    them back."""
 
     text: str
     lines: list[int]  # the original line of each kept line (index: 1-based kept line)
-    # after the item on a kept line: (original line, kept line of its twin) of each copy
-    copies: dict[int, list[tuple[int, int]]]
+    # after the item on a kept line: (original line, kept line of the same shape, the line
+    # split at its words) of each line left out
+    copies: dict[int, list[tuple[int, int, list[str]]]]
     runs: list[Run]
+    parts: dict[int, list[str]]  # the kept lines that lines left out take the shape of
 
 
-Read = tuple[Node | None, list[Duplicate]]
+class _Declined(Exception):
+    """The shortened reading does not bear the shortening out."""
 
 
 def read_shortened(text: str, read: Callable[[str], Read], worth: int = WORTH) -> Read | None:
-    """What ``read`` makes of ``text``, read without its repeated lines; None when there are
-    too few to pay, or the shortened text does not read as the whole would (then ``read``
-    the whole text: its problems are found there, at their own lines)."""
+    """What ``read`` makes of ``text``, read without the lines whose shape repeats; None when
+    too few repeat to pay, or the shortened text does not read as the whole would (then
+    ``read`` the whole text: its problems are found there, at their own lines)."""
     shortened = shorten(text, worth)
     if shortened is None:
         return None
@@ -65,19 +91,20 @@ def read_shortened(text: str, read: Callable[[str], Read], worth: int = WORTH) -
         return None
     run_lines = {line for run in shortened.runs for line in run.kept}
     if root is None or any(duplicate.line in run_lines for duplicate in duplicates):
-        return None  # a key given twice on a line that has copies: each copy would say so
-    restored = restore(root, shortened)
-    if restored is None:
+        return None  # a key given twice in a run: let the whole reading say where
+    try:
+        restore(root, shortened)
+    except (_Declined, YamlError):
         return None
     lines = shortened.lines
     for duplicate in duplicates:
         duplicate.line, duplicate.first_line = lines[duplicate.line], lines[duplicate.first_line]
-    return restored, duplicates
+    return root, duplicates
 
 
 def shorten(text: str, worth: int = WORTH) -> Shortened | None:
-    """The text without the item lines that repeat an earlier line of their run, or None when
-    fewer than ``worth`` lines would be left out."""
+    """The text without the item lines whose shape an earlier line of their run had, or None
+    when fewer than ``worth`` lines would be left out."""
     if "&" in text or _OTHER_BREAKS.search(text):
         # an anchor: its aliases would share values (moved twice here) and count the values
         # of the shortened text against the alias bound, not the whole text's
@@ -86,11 +113,13 @@ def shorten(text: str, worth: int = WORTH) -> Shortened | None:
     widths = [_width(_ITEM.fullmatch(line)) for line in lines] + [-1]
     kept_text: list[str] = []
     origin = [0]  # kept line numbers are 1-based
-    copies: dict[int, list[tuple[int, int]]] = {}
+    copies: dict[int, list[tuple[int, int, list[str]]]] = {}
     runs: list[Run] = []
+    shapes: dict[int, list[str]] = {}
     left_out = 0
     run: Run | None = None
-    seen: dict[str, int] = {}  # the run's lines so far: text to kept line
+    seen: dict[str, int] = {}  # the run's shapes so far: shape to kept line
+    splits: dict[str, tuple[list[str], str | None]] = {}  # line: its parts and its shape
     for index, line in enumerate(lines):
         width = widths[index]
         if width < 0:
@@ -98,21 +127,36 @@ def shorten(text: str, worth: int = WORTH) -> Shortened | None:
         elif run is None or width != widths[index - 1]:
             run, seen = Run(width + 3), {}
             runs.append(run)
+        parts: list[str] = []
+        shape = None
         # the run's last line may go on below (more keys, a longer value): it is always kept
-        twin = seen.get(line) if run is not None and widths[index + 1] == width else None
-        if twin is not None and run is not None:
-            copies.setdefault(run.kept[-1], []).append((index + 1, twin))
-            left_out += 1
-            continue
+        if run is not None and widths[index + 1] == width:
+            split = splits.get(line)
+            if split is None:  # once a text: a generated spec repeats whole lines too
+                parts = _WORD.split(line[width + 2:])  # after the item's dash
+                parts[0] = line[:width + 2] + parts[0]
+                # a lone - is a list's dash, not a word
+                split = splits[line] = (parts, None if "-" in parts[1::2] else
+                                        "\0".join(parts[0::2]))
+            parts, shape = split
+            if shape is not None:
+                twin = seen.get(shape)
+                if twin is not None:
+                    copies.setdefault(run.kept[-1], []).append((index + 1, twin, parts))
+                    left_out += 1
+                    continue
         kept_text.append(line)
         origin.append(index + 1)
         if run is not None:
             run.kept.append(len(kept_text))
-            seen.setdefault(line, len(kept_text))
+            if shape is not None:
+                seen[shape] = len(kept_text)
+                shapes[len(kept_text)] = parts
     if left_out < worth:
         return None
     return Shortened("\n".join(kept_text), origin, copies,
-                     [run for run in runs if any(line in copies for line in run.kept)])
+                     [run for run in runs if any(line in copies for line in run.kept)],
+                     {twin: shapes[twin] for lefts in copies.values() for _, twin, _ in lefts})
 
 
 def _width(matched: re.Match[str] | None) -> int:
@@ -122,12 +166,13 @@ def _width(matched: re.Match[str] | None) -> int:
     return len(matched[1] if matched[1] is not None else matched[2])
 
 
-def restore(root: Node, shortened: Shortened) -> Node | None:
-    """The tree of the whole text from that of the shortened one (changed in place), or None
-    when the shortened tree does not bear the shortening out."""
-    lines, copies = shortened.lines, shortened.copies
+def restore(root: Node, shortened: Shortened) -> None:
+    """Make the shortened text's tree that of the whole text, in place; raises _Declined when
+    it does not bear the shortening out."""
+    lines = shortened.lines
     found: dict[int, int] = {}  # the runs' kept lines read as items: id of their list
     run_lines = {line: run.col for run in shortened.runs for line in run.kept}
+    values = plain_values()
     stack: list[Node] = [root]
     while stack:
         node = stack.pop()
@@ -142,40 +187,48 @@ def restore(root: Node, shortened: Shortened) -> Node | None:
             assert type(node) is Seq
             stack.extend(node.items)
             if any(item.line in run_lines for item in node.items):
-                items = _with_copies(node, run_lines, copies, found)
-                if items is None:
-                    return None
-                node.items = items
+                node.items = _with_copies(node, run_lines, shortened, found, values)
         node.line = lines[node.line]
     for run in shortened.runs:
         lists = {found.get(line) for line in run.kept}
         if len(lists) != 1 or None in lists:
-            return None
-    return root
+            raise _Declined
 
 
-def _with_copies(seq: Seq, run_lines: dict[int, int], copies: dict[int, list[tuple[int, int]]],
-                 found: dict[int, int]) -> tuple[Node, ...] | None:
-    """A list's items with the copies that follow its kept run lines."""
+def _with_copies(seq: Seq, run_lines: dict[int, int], shortened: Shortened,
+                 found: dict[int, int], values: Values) -> tuple[Node, ...]:
+    """A list's items with the lines left out after its kept run lines."""
     items: list[Node] = []
-    by_line: dict[int, Node] = {}
-    checked: set[int] = set()  # twins found on one line
+    # a twin's maker, item, and its line's parts up to the last one its item reads
+    makers: dict[int, tuple[Maker | None, Node, list[str]]] = {}
     for item in seq.items:
         items.append(item)
         line = item.line
         if run_lines.get(line) != item.col:
             continue
         found[line] = id(seq)
-        by_line[line] = item
-        for original, twin in copies.get(line, ()):
-            model = by_line.get(twin)
-            if model is None:
-                return None
-            if twin not in checked:
-                if not _on_one_line(model, twin):
-                    return None
-                checked.add(twin)
-            items.append(_moved(model, original))
+        if line in shortened.parts:
+            parts = shortened.parts[line]
+            try:
+                make, read = _maker(item, line, parts, values)
+            except _Declined:  # values that are not words (`conv3 64`): only its own text
+                if not _on_one_line(item, line):
+                    raise
+                make, read = None, len(parts)
+            makers[line] = (make, item, parts[:read])
+        for original, twin, parts in shortened.copies.get(line, ()):
+            if twin not in makers:  # its twin is not an earlier item of this list
+                raise _Declined
+            make, model, model_parts = makers[twin]
+            # a line that reads as its twin up to its twin's last value (a comment after it
+            # may differ) is its twin's item moved
+            if parts[:len(model_parts)] == model_parts:
+                items.append(_moved(model, original))
+            elif make is None:
+                raise _Declined
+            else:
+                items.append(make(parts, list(accumulate(map(len, parts), initial=0)),
+                                  original))
     return tuple(items)
 
 
@@ -190,7 +243,7 @@ def _on_one_line(node: Node, line: int) -> bool:
 
 
 def _moved(node: Node, line: int) -> Node:
-    """A copy of a one-line item's values, on another line (the columns are the same)."""
+    """A copy of a one-line item, on another line (the same line again)."""
     if type(node) is Scalar:
         return Scalar(node.value, line, node.col)
     if type(node) is Seq:
@@ -198,3 +251,82 @@ def _moved(node: Node, line: int) -> Node:
     assert type(node) is Map
     return Map(tuple([(Scalar(key.value, line, key.col), _moved(value, line))
                       for key, value in node.entries]), line, node.col)
+
+
+# A maker makes an item from a line of its shape: the line split at its words, where each
+# part starts, and the line's number.
+Maker = Callable[[list[str], list[int], int], Node]
+
+
+def _maker(node: Node, line: int, parts: list[str], values: Values) -> tuple[Maker, int]:
+    """The maker of a kept line's item, read from its tree (still in the shortened text's
+    line numbers), and how many of the line's parts it reads; _Declined unless each value
+    is one word of the line, all on that line."""
+    offsets = list(accumulate(map(len, parts), initial=0))
+    read = 0
+
+    def place(at: Node) -> tuple[int, int]:
+        if at.line != line:
+            raise _Declined  # the item goes on below its line
+        # the part it starts in; at the line's end, the last part (never a word)
+        nonlocal read
+        part = min(bisect_right(offsets, at.col - 1), len(parts)) - 1
+        read = max(read, part + 1)
+        return part, at.col - 1 - offsets[part]
+
+    def word(scalar: Scalar) -> int:
+        part, into = place(scalar)
+        if part % 2 == 0 or into:
+            raise _Declined  # not where a word starts: a longer or an empty value
+        value = values(parts[part], scalar.line, scalar.col)
+        if type(value) is not type(scalar.value) or value != scalar.value:
+            raise _Declined  # the value is more than the word (`conv3 64`, `1:30`)
+        return part
+
+    def maker(at: Node) -> Maker:
+        if type(at) is Scalar:
+            if at.value is None and place(at)[0] % 2 == 0:  # an empty value: `conv:`
+                return _null(*place(at))
+            return _scalar(word(at), values)
+        if type(at) is Seq:
+            return _seq(*place(at), [maker(item) for item in at.items])
+        assert type(at) is Map
+        keys = [word(key) for key, _ in at.entries]
+        return _map(*place(at), keys, [parts[key] for key in keys],
+                    [maker(value) for _, value in at.entries], values)
+
+    made = maker(node)
+    return made, read
+
+
+def _null(part: int, into: int) -> Maker:
+    return lambda parts, offsets, line: Scalar(None, line, offsets[part] + into + 1)
+
+
+def _scalar(part: int, values: Values) -> Maker:
+    def make(parts: list[str], offsets: list[int], line: int) -> Node:
+        col = offsets[part] + 1
+        return Scalar(values(parts[part], line, col), line, col)
+    return make
+
+
+def _seq(part: int, into: int, items: list[Maker]) -> Maker:
+    def make(parts: list[str], offsets: list[int], line: int) -> Node:
+        return Seq(tuple([item(parts, offsets, line) for item in items]), line,
+                   offsets[part] + into + 1)
+    return make
+
+
+def _map(part: int, into: int, keys: list[int], words: list[str], makers: list[Maker],
+         values: Values) -> Maker:
+    pairs = list(zip(keys, makers, strict=True))
+
+    def make(parts: list[str], offsets: list[int], line: int) -> Node:
+        entries = tuple([(Scalar(parts[key], line, offsets[key] + 1),
+                          value(parts, offsets, line)) for key, value in pairs])
+        if [parts[key] for key in keys] != words:  # other keys than its twin's: text, once
+            texts = [values(parts[key], line, offsets[key] + 1) for key in keys]
+            if len(set(texts)) != len(texts) or any(type(text) is not str for text in texts):
+                raise _Declined  # `1:`, `true:`, a key given twice: the whole reading says
+        return Map(entries, line, offsets[part] + into + 1)
+    return make

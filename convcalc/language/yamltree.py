@@ -9,6 +9,7 @@ checked before any of them can cost time or memory. Only the safe scalar types a
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,36 +118,43 @@ class _Builder:
         # by the document.
         self.resolved: dict[object, object] = {}
 
-    def resolve(self, event: yaml.ScalarEvent, line: int, col: int) -> object:
-        """The value of a scalar event: a number, a boolean, None, or its text."""
-        if COMMA in event.value:  # a comma inside $(…), shielded from YAML's flow lists
-            event.value = event.value.replace(COMMA, ",")
-        tag = event.tag
-        implicit = tag is None or tag == "!"
-        if implicit:
+    def resolve(self, text: str, tag: str | None, implicit: tuple[bool, bool], line: int,
+                col: int) -> object:
+        """The value of a scalar: a number, a boolean, None, or its text."""
+        if COMMA in text:  # a comma inside $(…), shielded from YAML's flow lists
+            text = text.replace(COMMA, ",")
+        implicitly = tag is None or tag == "!"
+        if implicitly:
             tag = self.resolver.resolve(  # type: ignore[no-untyped-call]
-                yaml.ScalarNode, event.value, event.implicit)
+                yaml.ScalarNode, text, implicit)
         assert tag is not None
-        if tag in (_STR, "tag:yaml.org,2002:merge") or (implicit and (
+        if tag in (_STR, "tag:yaml.org,2002:merge") or (implicitly and (
                 tag == "tag:yaml.org,2002:timestamp" or
-                (tag == "tag:yaml.org,2002:int" and not _DECIMAL.fullmatch(event.value)))):
+                (tag == "tag:yaml.org,2002:int" and not _DECIMAL.fullmatch(text)))):
             # YAML 1.1 reads 0x3 as 3 and 1:30 as 90: a spec means the sizes 0x3 and 1:30.
             # `name: 2020-01-01` is a name, not a date. A merge key (<<) stays the text it
             # is: the spec language has no merges.
-            return event.value
+            return text
         name = tag.removeprefix("tag:yaml.org,2002:")
         if name not in _SCALARS:  # dates, binary, sets, Python objects: no spec value is one
             raise YamlError("yaml-tag", f"unsupported YAML tag {_shown_tag(tag)}", line, col)
         if name == "int":
             try:  # before Python's own 4,300-digit limit, and its advice to raise it
-                check_digits(event.value.lstrip("+-").replace("_", ""))
+                check_digits(text.lstrip("+-").replace("_", ""))
             except NumberTooLong as exc:
                 raise YamlError("too-large", str(exc), line, col) from None
         try:
-            return _SCALARS[name](self.constructor, yaml.ScalarNode(tag, event.value))
+            return _SCALARS[name](self.constructor, yaml.ScalarNode(tag, text))
         except (yaml.YAMLError, ValueError, LookupError, TypeError):  # `!!int ""`, `!!bool 3`
-            raise YamlError("yaml-syntax", f"{shorten(event.value)} is not a YAML {name}",
+            raise YamlError("yaml-syntax", f"{shorten(text)} is not a YAML {name}",
                             line, col) from None
+
+    def plain(self, text: str, line: int, col: int) -> object:
+        """The value of a plain scalar (no quotes, no tag): it depends on its text alone."""
+        value = self.resolved.get(text, self)
+        if value is self:
+            value = self.resolved[text] = self.resolve(text, None, (True, False), line, col)
+        return value
 
     def alias(self, name: str | None, line: int, col: int) -> tuple[Node, int]:
         """An anchored value and its size, counted against ``MAX_ALIASED``."""
@@ -186,6 +194,12 @@ class _Builder:
             first[name] = key
             entries.append((key, value))
         return tuple(entries)
+
+
+def plain_values() -> Callable[[str, int, int], object]:
+    """A plain scalar's value from its text (and its line and column, for a problem), as
+    the reader makes it; each distinct text is resolved once."""
+    return _Builder().plain
 
 
 def _shown_tag(tag: str) -> str:
@@ -250,7 +264,8 @@ def _read(text: str) -> tuple[Node | None, list[Duplicate]]:
                     (event.tag, event.implicit, event.value)
                 value = resolved.get(key, builder)
                 if value is builder:  # once per distinct scalar: its text is shared too
-                    value = resolved[key] = builder.resolve(event, line, col)
+                    value = resolved[key] = builder.resolve(event.value, event.tag,
+                                                            event.implicit, line, col)
                 node = Scalar(value, line, col)
                 values += 1
                 if event.anchor:
