@@ -44,9 +44,11 @@ from convcalc.language.yamltree import (
 _ITEM = re.compile(r"( *)- (?=[^ ])[^&*!|>'\"%@`?\t\\]*|( *)-")
 # A plain word: split at, a line's words are at its odd places.
 _WORD = re.compile(r"([A-Za-z0-9_.+-]+)")
+_LONE_DASH = re.compile(r"(?<![A-Za-z0-9_.+-])-(?![A-Za-z0-9_.+-])")  # `- - x`, `a: -`
 # Line breaks that YAML has besides \n: where they are, lines are not counted by \n alone.
 _OTHER_BREAKS = re.compile("[\r\x85\u2028\u2029]")
 WORTH = 256  # lines left out, at the least, before reading a shortened text pays
+_MADE = 4096  # texts whose items are kept to be moved, per list
 
 Read = tuple[Node | None, list[Duplicate]]
 Values = Callable[[str, int, int], object]
@@ -67,11 +69,12 @@ class Shortened:
 
     text: str
     lines: list[int]  # the original line of each kept line (index: 1-based kept line)
-    # after the item on a kept line: (original line, kept line of the same shape, the line
-    # split at its words) of each line left out
-    copies: dict[int, list[tuple[int, int, list[str]]]]
+    # after the item on a kept line: (original line, kept line of the same shape, its text)
+    # of each line left out
+    copies: dict[int, list[tuple[int, int, str]]]
     runs: list[Run]
-    parts: dict[int, list[str]]  # the kept lines that lines left out take the shape of
+    kept: list[str]  # the kept lines
+    twins: set[int]  # the kept lines that lines left out have the shape of
 
 
 class _Declined(Exception):
@@ -113,13 +116,11 @@ def shorten(text: str, worth: int = WORTH) -> Shortened | None:
     widths = [_width(_ITEM.fullmatch(line)) for line in lines] + [-1]
     kept_text: list[str] = []
     origin = [0]  # kept line numbers are 1-based
-    copies: dict[int, list[tuple[int, int, list[str]]]] = {}
+    copies: dict[int, list[tuple[int, int, str]]] = {}
     runs: list[Run] = []
-    shapes: dict[int, list[str]] = {}
     left_out = 0
     run: Run | None = None
     seen: dict[str, int] = {}  # the run's shapes so far: shape to kept line
-    splits: dict[str, tuple[list[str], str | None]] = {}  # line: its parts and its shape
     for index, line in enumerate(lines):
         width = widths[index]
         if width < 0:
@@ -127,36 +128,34 @@ def shorten(text: str, worth: int = WORTH) -> Shortened | None:
         elif run is None or width != widths[index - 1]:
             run, seen = Run(width + 3), {}
             runs.append(run)
-        parts: list[str] = []
         shape = None
         # the run's last line may go on below (more keys, a longer value): it is always kept
-        if run is not None and widths[index + 1] == width:
-            split = splits.get(line)
-            if split is None:  # once a text: a generated spec repeats whole lines too
-                parts = _WORD.split(line[width + 2:])  # after the item's dash
-                parts[0] = line[:width + 2] + parts[0]
-                # a lone - is a list's dash, not a word
-                split = splits[line] = (parts, None if "-" in parts[1::2] else
-                                        "\0".join(parts[0::2]))
-            parts, shape = split
-            if shape is not None:
-                twin = seen.get(shape)
-                if twin is not None:
-                    copies.setdefault(run.kept[-1], []).append((index + 1, twin, parts))
-                    left_out += 1
-                    continue
+        if run is not None and widths[index + 1] == width and \
+                not _LONE_DASH.search(line, width + 2):  # a - of its own is a list's dash
+            shape = _WORD.sub("\0", line[width + 2:])
+            twin = seen.get(shape)
+            if twin is not None:
+                copies.setdefault(run.kept[-1], []).append((index + 1, twin, line))
+                left_out += 1
+                continue
         kept_text.append(line)
         origin.append(index + 1)
         if run is not None:
             run.kept.append(len(kept_text))
             if shape is not None:
                 seen[shape] = len(kept_text)
-                shapes[len(kept_text)] = parts
     if left_out < worth:
         return None
     return Shortened("\n".join(kept_text), origin, copies,
                      [run for run in runs if any(line in copies for line in run.kept)],
-                     {twin: shapes[twin] for lefts in copies.values() for _, twin, _ in lefts})
+                     kept_text, {twin for lefts in copies.values() for _, twin, _ in lefts})
+
+
+def _split(line: str, col: int) -> list[str]:
+    """An item line split at its words (at the odd places), from the item's ``col``."""
+    parts = _WORD.split(line[col - 1:])
+    parts[0] = line[:col - 1] + parts[0]
+    return parts
 
 
 def _width(matched: re.Match[str] | None) -> int:
@@ -199,37 +198,54 @@ def _with_copies(seq: Seq, run_lines: dict[int, int], shortened: Shortened,
                  found: dict[int, int], values: Values) -> tuple[Node, ...]:
     """A list's items with the lines left out after its kept run lines."""
     items: list[Node] = []
-    # a twin's maker, item, and its line's parts up to the last one its item reads
-    makers: dict[int, tuple[Maker | None, Node, list[str]]] = {}
+    makers: dict[int, Twin] = {}
+    # items made from a text already (a few thousand): a generated spec repeats whole lines
+    made: dict[str, Node] = {}
     for item in seq.items:
         items.append(item)
         line = item.line
         if run_lines.get(line) != item.col:
             continue
         found[line] = id(seq)
-        if line in shortened.parts:
-            parts = shortened.parts[line]
-            try:
-                make, read = _maker(item, line, parts, values)
-            except _Declined:  # values that are not words (`conv3 64`): only its own text
-                if not _on_one_line(item, line):
-                    raise
-                make, read = None, len(parts)
-            makers[line] = (make, item, parts[:read])
-        for original, twin, parts in shortened.copies.get(line, ()):
+        if line in shortened.twins:
+            makers[line] = _twin(item, line, shortened.kept[line - 1], values)
+        for original, twin, text in shortened.copies.get(line, ()):
             if twin not in makers:  # its twin is not an earlier item of this list
                 raise _Declined
-            make, model, model_parts = makers[twin]
+            make, model, model_text, model_parts = makers[twin]
+            same = model if text == model_text else made.get(text)
+            if same is not None:
+                items.append(_moved(same, original))
+                continue
+            parts = _split(text, item.col)
             # a line that reads as its twin up to its twin's last value (a comment after it
             # may differ) is its twin's item moved
             if parts[:len(model_parts)] == model_parts:
                 items.append(_moved(model, original))
-            elif make is None:
+                continue
+            if make is None:
                 raise _Declined
-            else:
-                items.append(make(parts, list(accumulate(map(len, parts), initial=0)),
-                                  original))
+            items.append(make(parts, list(accumulate(map(len, parts), initial=0)), original))
+            if len(made) < _MADE:
+                made[text] = items[-1]
     return tuple(items)
+
+
+# A kept line that lines left out have the shape of: its maker (None when its values are not
+# words: then only its own text again), its item, its text, and its parts up to the last one
+# its item reads.
+Twin = tuple["Maker | None", Node, str, list[str]]
+
+
+def _twin(item: Node, line: int, text: str, values: Values) -> Twin:
+    parts = _split(text, item.col)
+    try:
+        make, read = _maker(item, line, parts, values)
+    except _Declined:
+        if not _on_one_line(item, line):
+            raise
+        make, read = None, len(parts)
+    return make, item, text, parts[:read]
 
 
 def _on_one_line(node: Node, line: int) -> bool:
