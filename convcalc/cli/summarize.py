@@ -107,13 +107,13 @@ def summarize(
         from convcalc.portability import compare
 
         compared = compare(model, chosen)
-    memory = memory_models(model, analysis, optimizer.value if optimizer else None, mixed,
-                           budget, fused)
+    memory_options = (optimizer.value if optimizer else None, mixed, budget, fused)
     (ops,) = analysis.tallied
     if fmt is SummaryFormat.json:
         from convcalc.render.json_ import summary_chunks
 
         rows = ((row, tallies[0]) for row, tallies in analysis.tallied_rows())
+        memory = memory_models(model, analysis, *memory_options)
         sys.stdout.writelines(summary_chunks(analysis, rows, memory, (convention, ops),
                                              compared))
         sys.stdout.write("\n")
@@ -125,6 +125,8 @@ def summarize(
         pairs = list(analysis.tallied_rows())
         report = analysis.report(tuple(row for row, _ in pairs))
         counted = Counted(convention, tuple(tallies[0] for _, tallies in pairs), ops)
+        # from the rows already made: a walk fewer than from the analysis (0.4 ms)
+        memory = memory_models(model, report, *memory_options)
         if fmt is SummaryFormat.html:
             from convcalc.cli.pictures import summary_page
 
