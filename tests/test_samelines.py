@@ -108,6 +108,19 @@ def test_a_long_generated_spec_is_read_shortened_and_the_same() -> None:
     "layers:\n- conv1-$(max(8, 2))\n- conv1-$(max(8, 2))\n- conv1-$(max(8, 2))\n",
     # carriage returns: lines are not counted by \n alone
     "layers:\r\n- a\r\n- a\r\n- a\r\n",
+    # a key longer than the parser takes (1024 characters), in a line of a shape seen before
+    "- a: 1\n- " + "k" * 1025 + ": 1\n- a: 1\n",
+    "- {a: 1}\n- {" + "k" * 1025 + ": 1}\n- {a: 1}\n",
+    "- [a: 1]\n- [" + "k" * 1025 + ": 1]\n- [a: 1]\n",
+    "- x: {a: 1}\n- x: {" + "k" * 1025 + ": 1}\n- x: {a: 1}\n",
+    "- a: 1\n- " + "\u00e9" * 300 + ": 1\n- a: 1\n",
+    # a last empty value past the end of a text without a final line break
+    "- a\n- a\n- a\n- ? x",
+    "k:\n- a\n- a\n- a\n? x",
+    # comments that differ, and a value that is empty before one
+    "- a # x y\n- b # z\n- c #\n- d\n",
+    "- a: # x\n- b: # yy yy\n- c:\n- d:\n",
+    "- # x\n- # y y\n-\n- #\n- a\n",
 ])
 def test_traps_read_as_the_whole_text_does(text: str) -> None:
     agrees(text)
@@ -131,6 +144,7 @@ def test_documents_of_trap_lines_read_the_same_shortened(
         lines: list[tuple[int, str, int]]) -> None:
     text = "".join((" " * indent + line + "\n") * times for indent, line, times in lines)
     agrees(text)
+    agrees(text.removesuffix("\n"))
 
 
 def test_a_shortened_reading_that_fails_is_read_whole_with_the_real_position() -> None:

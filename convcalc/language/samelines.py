@@ -48,6 +48,10 @@ _LONE_DASH = re.compile(r"(?<![A-Za-z0-9_.+-])-(?![A-Za-z0-9_.+-])")  # `- - x`,
 # Line breaks that YAML has besides \n: where they are, lines are not counted by \n alone.
 _OTHER_BREAKS = re.compile("[\r\x85\u2028\u2029]")
 WORTH = 256  # lines left out, at the least, before reading a shortened text pays
+# The longest line, before its comment, that may be left out: the parser refuses a plain key
+# whose `:` is more than 1024 characters past its start (bytes, in libyaml: 4 to a
+# character at most), which a shape does not see
+_LONGEST = 250
 _MADE = 4096  # texts whose items are kept to be moved, per list
 
 Read = tuple[Node | None, list[Duplicate]]
@@ -130,10 +134,9 @@ def shorten(text: str, worth: int = WORTH) -> Shortened | None:
             runs.append(run)
         shape = None
         # the run's last line may go on below (more keys, a longer value): it is always kept
-        if run is not None and widths[index + 1] == width and \
-                not _LONE_DASH.search(line, width + 2):  # a - of its own is a list's dash
-            shape = _WORD.sub("\0", line[width + 2:])
-            twin = seen.get(shape)
+        if run is not None and widths[index + 1] == width:
+            shape = _shape(line, width)
+            twin = seen.get(shape) if shape is not None else None
             if twin is not None:
                 copies.setdefault(run.kept[-1], []).append((index + 1, twin, line))
                 left_out += 1
@@ -146,14 +149,32 @@ def shorten(text: str, worth: int = WORTH) -> Shortened | None:
                 seen[shape] = len(kept_text)
     if left_out < worth:
         return None
+    origin.append(len(lines) + 1)  # the line past the end, where a last empty value may sit
     return Shortened("\n".join(kept_text), origin, copies,
                      [run for run in runs if any(line in copies for line in run.kept)],
                      kept_text, {twin for lefts in copies.values() for _, twin, _ in lefts})
 
 
+def _shape(line: str, width: int) -> str | None:
+    """An item line's shape: its text after the dash without its words and its comment;
+    None for a line that may not be left out."""
+    content = _content(line, width)
+    if len(content) > _LONGEST or _LONE_DASH.search(content, width + 2):
+        return None  # a key too long for the parser to take; a - of its own is a list's dash
+    return _WORD.sub("\0", content[width + 2:])
+
+
+def _content(line: str, width: int) -> str:
+    """An item line without its comment, which its reading does not see (an item line has
+    no quotes, so a ` #` starts a comment)."""
+    comment = line.find(" #", width + 1)
+    return line if comment < 0 else line[:comment]
+
+
 def _split(line: str, col: int) -> list[str]:
-    """An item line split at its words (at the odd places), from the item's ``col``."""
-    parts = _WORD.split(line[col - 1:])
+    """An item line split at its words (at the odd places), from the item's ``col``, up to
+    its comment."""
+    parts = _WORD.split(_content(line, col - 3)[col - 1:])
     parts[0] = line[:col - 1] + parts[0]
     return parts
 
