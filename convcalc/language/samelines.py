@@ -125,18 +125,21 @@ def shorten(text: str, worth: int = WORTH) -> Shortened | None:
     left_out = 0
     run: Run | None = None
     seen: dict[str, int] = {}  # the run's shapes so far: shape to kept line
+    same: dict[str, int] = {}  # and their lines: a line seen before has its shape
     for index, line in enumerate(lines):
         width = widths[index]
         if width < 0:
             run = None
         elif run is None or width != widths[index - 1]:
-            run, seen = Run(width + 3), {}
+            run, seen, same = Run(width + 3), {}, {}
             runs.append(run)
         shape = None
         # the run's last line may go on below (more keys, a longer value): it is always kept
         if run is not None and widths[index + 1] == width:
-            shape = _shape(line, width)
-            twin = seen.get(shape) if shape is not None else None
+            twin = same.get(line)
+            if twin is None:
+                shape = _shape(line, width)
+                twin = seen.get(shape) if shape is not None else None
             if twin is not None:
                 copies.setdefault(run.kept[-1], []).append((index + 1, twin, line))
                 left_out += 1
@@ -146,7 +149,7 @@ def shorten(text: str, worth: int = WORTH) -> Shortened | None:
         if run is not None:
             run.kept.append(len(kept_text))
             if shape is not None:
-                seen[shape] = len(kept_text)
+                seen[shape] = same[line] = len(kept_text)
     if left_out < worth:
         return None
     origin.append(len(lines) + 1)  # the line past the end, where a last empty value may sit
@@ -221,7 +224,7 @@ def _with_copies(seq: Seq, run_lines: dict[int, int], shortened: Shortened,
     items: list[Node] = []
     makers: dict[int, Twin] = {}
     # items made from a text already (a few thousand): a generated spec repeats whole lines
-    made: dict[str, Node] = {}
+    made: dict[str, Mover] = {}
     for item in seq.items:
         items.append(item)
         line = item.line
@@ -233,29 +236,29 @@ def _with_copies(seq: Seq, run_lines: dict[int, int], shortened: Shortened,
         for original, twin, text in shortened.copies.get(line, ()):
             if twin not in makers:  # its twin is not an earlier item of this list
                 raise _Declined
-            make, model, model_text, model_parts = makers[twin]
-            same = model if text == model_text else made.get(text)
+            make, move, model_text, model_parts = makers[twin]
+            same = move if text == model_text else made.get(text)
             if same is not None:
-                items.append(_moved(same, original))
+                items.append(same(original))
                 continue
             parts = _split(text, item.col)
             # a line that reads as its twin up to its twin's last value (a comment after it
             # may differ) is its twin's item moved
             if parts[:len(model_parts)] == model_parts:
-                items.append(_moved(model, original))
+                items.append(move(original))
                 continue
             if make is None:
                 raise _Declined
             items.append(make(parts, list(accumulate(map(len, parts), initial=0)), original))
             if len(made) < _MADE:
-                made[text] = items[-1]
+                made[text] = _mover(items[-1])
     return tuple(items)
 
 
 # A kept line that lines left out have the shape of: its maker (None when its values are not
-# words: then only its own text again), its item, its text, and its parts up to the last one
-# its item reads.
-Twin = tuple["Maker | None", Node, str, list[str]]
+# words: then only its own text again), its item's mover, its text, and its parts up to the
+# last one its item reads.
+Twin = tuple["Maker | None", "Mover", str, list[str]]
 
 
 def _twin(item: Node, line: int, text: str, values: Values) -> Twin:
@@ -266,7 +269,7 @@ def _twin(item: Node, line: int, text: str, values: Values) -> Twin:
         if not _on_one_line(item, line):
             raise
         make, read = None, len(parts)
-    return make, item, text, parts[:read]
+    return make, _mover(item), text, parts[:read]
 
 
 def _on_one_line(node: Node, line: int) -> bool:
@@ -279,15 +282,23 @@ def _on_one_line(node: Node, line: int) -> bool:
                                      for key, value in node.entries)
 
 
-def _moved(node: Node, line: int) -> Node:
-    """A copy of a one-line item, on another line (the same line again)."""
+# A mover makes a one-line item again on another line (the same line again, or one that reads
+# as it): its values and columns are kept, so only the nodes are made.
+Mover = Callable[[int], Node]
+
+
+def _mover(node: Node) -> Mover:
+    col = node.col
     if type(node) is Scalar:
-        return Scalar(node.value, line, node.col)
+        value = node.value
+        return lambda line: Scalar(value, line, col)
     if type(node) is Seq:
-        return Seq(tuple([_moved(item, line) for item in node.items]), line, node.col)
+        items = [_mover(item) for item in node.items]
+        return lambda line: Seq(tuple([item(line) for item in items]), line, col)
     assert type(node) is Map
-    return Map(tuple([(Scalar(key.value, line, key.col), _moved(value, line))
-                      for key, value in node.entries]), line, node.col)
+    entries = [(key.value, key.col, _mover(value)) for key, value in node.entries]
+    return lambda line: Map(tuple([(Scalar(key, line, key_col), value(line))
+                                   for key, key_col, value in entries]), line, col)
 
 
 # A maker makes an item from a line of its shape: the line split at its words, where each
