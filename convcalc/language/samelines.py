@@ -6,10 +6,11 @@ makes seven Python objects for each such line (0.45 s of events for 100,000 line
 any of them is a value), although an item line that has the shape of an earlier item of the
 same list, at the same indentation, reads the same way with its own words in their places.
 
-A line's shape is the line with each plain word (letters, digits, `_ . + -`) taken out. A
-long text is read without the item lines whose shape an earlier item of their run had; the
-earlier line's tree becomes a recipe (which word each value is, at which column each part
-starts), and each line left out is made from the recipe with its own words and columns.
+A line's shape is the line with each plain word (letters, digits, `_ . + -`) and its comment
+taken out. A long text is read without the item lines whose shape an earlier item of their
+run had; the earlier line's tree becomes a recipe (which word each value is, at which column
+each part starts), and each line left out is made from the recipe with its own words and
+columns.
 
 The shortening is a claim about the text, and the shortened text's tree checks it: every
 line of a run must be read as one item of one block list, at the run's column; a recipe
